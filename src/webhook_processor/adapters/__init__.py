@@ -1,0 +1,1 @@
+"""Adapters: the only places that import sqlite3 or boto3."""

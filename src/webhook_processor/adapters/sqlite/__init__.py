@@ -1,0 +1,1 @@
+"""The embedded SQLite store: events, and the delivery queue built on them."""

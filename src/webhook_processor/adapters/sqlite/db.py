@@ -1,0 +1,69 @@
+"""Connections, migrations and named queries for the SQLite store.
+
+Every connection runs in WAL mode with synchronous=FULL: a commit is on disk when it returns.
+The schema version is SQLite's `user_version`; `sql/NNNN_*.sql` files are applied in order at start.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from importlib import resources
+from pathlib import Path
+
+from webhook_processor import errors
+
+_SQL = resources.files("webhook_processor.adapters.sqlite") / "sql"
+
+
+def _named_queries() -> dict[str, str]:
+    text = (_SQL / "queries.sql").read_text(encoding="utf-8")
+    parts = re.split(r"^-- name: (\w+)\s*$", text, flags=re.MULTILINE)
+    return {name: sql.strip() for name, sql in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+QUERIES = _named_queries()
+
+
+def migrations() -> list[tuple[int, str]]:
+    found = []
+    for entry in _SQL.iterdir():
+        match = re.match(r"^(\d{4})_\w+\.sql$", entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def connect(path: str, busy_timeout: float, *, readonly: bool = False) -> sqlite3.Connection:
+    """Open the store (migrating it unless read-only); StoreUnavailable when that fails."""
+    try:
+        if readonly:
+            if not Path(path).exists():
+                raise errors.StoreUnavailable(f"no store at {path} (has `whp serve` run yet?)")
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
+                                   timeout=busy_timeout, check_same_thread=False)
+        else:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout,
+                                   check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        if not readonly:
+            migrate(conn)
+    except sqlite3.Error as exc:
+        raise errors.StoreUnavailable(f"cannot open the store at {path}: {exc}") from None
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    known = migrations()
+    latest = known[-1][0] if known else 0
+    if current > latest:
+        raise errors.StoreUnavailable(
+            f"the store is at schema version {current}, newer than this whp knows ({latest}); upgrade whp"
+        )
+    for version, sql in known:
+        if version > current:
+            conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;")

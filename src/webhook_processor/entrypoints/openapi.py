@@ -1,0 +1,52 @@
+"""The OpenAPI document served at /openapi.json: the ingest contract of DESIGN.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ERROR}}}
+
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "webhook-processor", "version": "1"},
+    "paths": {
+        "/webhooks/{source}": {
+            "post": {
+                "summary": "Receive a webhook from a configured source",
+                "parameters": [{"name": "source", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "requestBody": {"required": True, "content": {"*/*": {"schema": {}}}},
+                "responses": {
+                    "202": {"description": "Verified and durably stored",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}}},
+                    "200": {"description": "Duplicate idempotency key; the first event's id",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}}},
+                    "400": _error("Malformed body for the source"),
+                    "401": _error("Missing, malformed or wrong signature, or a stale timestamp"),
+                    "404": _error("Unknown source"),
+                    "413": _error("Body over the source's max_body_bytes"),
+                    "415": _error("Unsupported content encoding or binary body"),
+                    "422": _error("Payload violates the source's JSON Schema"),
+                    "429": _error("Rate limited; see Retry-After"),
+                    "503": _error("The store cannot commit; nothing was stored"),
+                },
+            }
+        },
+        "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "alive"}}}},
+        "/readyz": {"get": {"summary": "Readiness", "responses": {"200": {"description": "ready"},
+                                                                  "503": {"description": "not ready"}}}},
+        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text format"}}}},
+    },
+    "components": {
+        "schemas": {
+            "Accepted": {"type": "object", "required": ["id", "duplicate"],
+                         "properties": {"id": {"type": "string"}, "duplicate": {"type": "boolean"}}},
+            "Error": {"type": "object", "required": ["error", "detail"],
+                      "properties": {"error": {"type": "string"}, "detail": {"type": "string"}}},
+        }
+    },
+}

@@ -1,0 +1,43 @@
+"""`whp serve`: the ASGI app on uvicorn (httptools + uvloop), one process."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+import uvicorn
+
+from webhook_processor import bootstrap, config, logs
+from webhook_processor.entrypoints import web
+
+log = logging.getLogger("whp")
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = config.load(args.config)
+    logs.configure(args.log_level or cfg.logging.level, args.log_format or cfg.logging.format)
+    parts = bootstrap.ingestion(cfg, args.config, os.environ)
+    app = web.App(parts.ingest, parts.store, parts.registry)
+    host = args.host or cfg.server.host
+    port = cfg.server.port if args.port is None else args.port
+    log.info(
+        "whp serving on http://%s:%d - sources: %s - store: %s",
+        host, port, ", ".join(sorted(cfg.sources)) or "none", cfg.storage.path,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            loop="uvloop",
+            http="httptools",
+            lifespan="on",
+            access_log=False,
+            log_config=None,
+            timeout_graceful_shutdown=10,
+            backlog=4096,
+        )
+    )
+    server.run()
+    return 0 if server.started else 1

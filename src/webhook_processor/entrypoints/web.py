@@ -1,0 +1,156 @@
+"""The HTTP server of `whp serve`.
+
+`POST /webhooks/{source}` is served by a raw ASGI handler: it is the hot path, and every
+microsecond of framework work there is a request per second lost. Everything else (health,
+metrics, OpenAPI) is a small Starlette app behind it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from webhook_processor import errors, ports, services
+from webhook_processor.entrypoints import openapi
+
+log = logging.getLogger("whp.ingest")
+PREFIX = "/webhooks/"
+_JSON = (b"content-type", b"application/json")
+
+
+class ClientGone(Exception):
+    """The sender disconnected before its body arrived."""
+
+
+class App:
+    def __init__(
+        self,
+        ingest: services.Ingest,
+        store: ports.Service,
+        registry: CollectorRegistry,
+    ) -> None:
+        self._ingest = ingest
+        self._store = store
+        self._registry = registry
+        self._other = Starlette(
+            routes=[
+                Route("/healthz", self.healthz),
+                Route("/readyz", self.readyz),
+                Route("/metrics", self.metrics),
+                Route("/openapi.json", self.openapi),
+            ],
+            lifespan=self._lifespan,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(PREFIX):
+            if scope["method"] == "POST":
+                await self._receive_webhook(scope, receive, send)
+            else:
+                await _reply(send, 405, _error("method_not_allowed", "webhooks are received with POST"),
+                             [(b"allow", b"POST")])
+            return
+        await self._other(scope, receive, send)
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        self._store.start()
+        try:
+            yield
+        finally:
+            await self._store.stop()
+
+    async def _receive_webhook(self, scope: Scope, receive: Receive, send: Send) -> None:
+        name = scope["path"][len(PREFIX):]
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in scope["headers"]:
+            key = raw_name.decode("latin-1").lower()
+            value = raw_value.decode("latin-1")
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        try:
+            source = self._ingest.source(name)
+            try:
+                body = await _read_body(receive, source.max_body_bytes, headers.get("content-length"))
+            except errors.PayloadTooLarge as exc:
+                raise self._ingest.reject(source, exc) from None
+            url = source.url(_received_url(scope, headers), scope["query_string"].decode("latin-1")) if source.signs_url else ""
+            stored = await self._ingest.receive(source, body, headers, url)
+        except errors.RateLimited as exc:
+            await _reply(send, exc.status, _error(exc.code, exc.detail), [(b"retry-after", str(exc.retry_after).encode())])
+        except errors.WhpError as exc:
+            if isinstance(exc, errors.StoreUnavailable):
+                log.error("webhook refused, store unavailable", extra={"source": name, "reason": exc.detail})
+            else:
+                log.info("webhook rejected: %s", exc.detail, extra={"source": name[:64], "status": exc.status})
+            await _reply(send, exc.status, _error(exc.code, exc.detail))
+        except ClientGone:
+            return
+        else:
+            if stored.duplicate:
+                await _reply(send, 200, b'{"id":"%s","duplicate":true}' % stored.id.encode())
+            else:
+                await _reply(send, 202, b'{"id":"%s","duplicate":false}' % stored.id.encode())
+
+    async def healthz(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(self, request: Request) -> Response:
+        if self._store.ready():
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "not ready", "detail": "the store writer is not running"}, 503)
+
+    async def metrics(self, request: Request) -> Response:
+        return Response(generate_latest(self._registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def openapi(self, request: Request) -> Response:
+        return JSONResponse(openapi.DOCUMENT)
+
+
+async def _read_body(receive: Receive, limit: int, content_length: str | None) -> bytes:
+    """The body, refused with 413 as soon as it is known to exceed `limit` (before reading it all)."""
+    if content_length is not None and content_length.isdigit() and int(content_length) > limit:
+        raise errors.PayloadTooLarge(f"body of {content_length} bytes is over this source's limit of {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise errors.PayloadTooLarge(f"body is over this source's limit of {limit} bytes")
+        if not message.get("more_body", False):
+            if not chunks:
+                return chunk
+            chunks.append(chunk)
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _received_url(scope: Scope, headers: dict[str, str]) -> str:
+    host = headers.get("host") or "{}:{}".format(*scope["server"])
+    return f"{scope['scheme']}://{host}{scope['path']}"
+
+
+def _error(code: str, detail: str) -> bytes:
+    return orjson.dumps({"error": code, "detail": detail})
+
+
+async def _reply(send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    headers: list[Any] = [_JSON, (b"content-length", str(len(body)).encode())]
+    if extra:
+        headers.extend(extra)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

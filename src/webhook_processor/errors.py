@@ -1,0 +1,100 @@
+"""The one exception tree of webhook-processor.
+
+Each error knows how an entrypoint reports it: the HTTP status and error code for the ingest API,
+and the exit status for the CLI.
+
+    WhpError                     exit 1
+     ├── ConfigError             exit 2   a config file problem: file, key path, what is wrong
+     ├── SecretError             exit 2   a secret reference that cannot be resolved
+     ├── UsageError              exit 2   a bad command-line argument
+     ├── StoreUnavailable        exit 3   503 store_unavailable
+     └── Rejected                         a webhook the ingest endpoint refuses
+          ├── UnknownSource               404 unknown_source
+          ├── PayloadTooLarge             413 payload_too_large
+          ├── SignatureInvalid            401 invalid_signature
+          ├── RateLimited                 429 rate_limited (carries retry_after seconds)
+          ├── UnsupportedMediaType        415 unsupported_media_type
+          ├── MalformedPayload            400 malformed_payload
+          └── SchemaViolation             422 schema_violation
+
+Messages never contain secret values.
+"""
+
+from __future__ import annotations
+
+
+class WhpError(Exception):
+    status = 500
+    code = "internal_error"
+    exit_code = 1
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class ConfigError(WhpError):
+    exit_code = 2
+
+    def __init__(self, file: str, problems: list[str]) -> None:
+        self.file = file
+        self.problems = problems
+        lines = [f"{file}: {p}" for p in problems]
+        super().__init__("\n".join(lines))
+
+
+class SecretError(WhpError):
+    exit_code = 2
+
+
+class UsageError(WhpError):
+    exit_code = 2
+
+
+class StoreUnavailable(WhpError):
+    status = 503
+    code = "store_unavailable"
+    exit_code = 3
+
+
+class Rejected(WhpError):
+    """A webhook refused at ingest; nothing was stored."""
+
+
+class UnknownSource(Rejected):
+    status = 404
+    code = "unknown_source"
+
+
+class PayloadTooLarge(Rejected):
+    status = 413
+    code = "payload_too_large"
+
+
+class SignatureInvalid(Rejected):
+    status = 401
+    code = "invalid_signature"
+
+
+class RateLimited(Rejected):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class UnsupportedMediaType(Rejected):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class MalformedPayload(Rejected):
+    status = 400
+    code = "malformed_payload"
+
+
+class SchemaViolation(Rejected):
+    status = 422
+    code = "schema_violation"

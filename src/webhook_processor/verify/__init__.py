@@ -1,0 +1,72 @@
+"""Signature verification: one small pure module per scheme, all over the raw body bytes.
+
+Each scheme module exposes two factories, called once at start-up with the source's config and its
+resolved secrets, so that per-request work is only the digest and a constant-time comparison:
+
+    verifier(source, secrets) -> Verify    Verify(request, now) raises errors.SignatureInvalid
+    signer(source, secret)    -> Sign      Sign(body, now, url) -> Signed   (for `whp send`)
+
+A factory raises ValueError, naming the problem but never the secret, for a secret of the wrong form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import ModuleType
+
+from webhook_processor import config
+from webhook_processor.verify import (
+    apikey,
+    basic,
+    github,
+    gitlab,
+    hmac_generic,
+    none,
+    paddle,
+    shopify,
+    slack,
+    square,
+    standard,
+    stripe,
+    twilio,
+)
+from webhook_processor.verify.base import Request, Sign, Signed, Verify
+
+__all__ = ["Request", "Sign", "Signed", "Verify", "credential_headers", "signer", "verifier"]
+
+SCHEMES: dict[str, ModuleType] = {
+    "github": github,
+    "stripe": stripe,
+    "slack": slack,
+    "shopify": shopify,
+    "standard-webhooks": standard,
+    "svix": standard,
+    "twilio": twilio,
+    "square": square,
+    "paddle": paddle,
+    "gitlab": gitlab,
+    "hmac": hmac_generic,
+    "basic": basic,
+    "api-key": apikey,
+    "none": none,
+}
+
+
+def verifier(source: config.Source, secrets: Sequence[str]) -> Verify:
+    result: Verify = SCHEMES[source.verify].verifier(source, secrets)
+    return result
+
+
+def signer(source: config.Source, secret: str) -> Sign:
+    result: Sign = SCHEMES[source.verify].signer(source, secret)
+    return result
+
+
+def credential_headers(source: config.Source) -> frozenset[str]:
+    """Request headers that carry credentials: never stored, never logged."""
+    names = {"authorization", "proxy-authorization", "cookie"}
+    if source.verify == "gitlab":
+        names.add("x-gitlab-token")
+    if source.verify == "api-key" and source.header:
+        names.add(source.header.lower())
+    return frozenset(names)

@@ -1,0 +1,39 @@
+"""API key: the configured header (`header`) carries the key itself, compared as is."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Sequence
+
+from webhook_processor import config
+from webhook_processor.verify import base
+
+
+def _header(source: config.Source) -> str:
+    if not source.header:
+        raise ValueError("verify: api-key needs 'header'")
+    return source.header
+
+
+def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
+    name = _header(source).lower()
+    keys = [s.encode() for s in secrets]
+
+    def verify(request: base.Request, now: float) -> None:
+        given = base.header(request.headers, name).encode()
+        matched = False
+        for key in keys:
+            matched |= hmac.compare_digest(key, given)
+        if not matched:
+            raise base.mismatch("API key")
+
+    return verify
+
+
+def signer(source: config.Source, secret: str) -> base.Sign:
+    name = _header(source)
+
+    def sign(body: bytes, now: float, url: str) -> base.Signed:
+        return base.Signed({name: secret}, url)
+
+    return sign

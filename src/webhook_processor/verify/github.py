@@ -1,0 +1,41 @@
+"""GitHub: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>`.
+
+https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+
+from webhook_processor import config, errors
+from webhook_processor.verify import base
+
+HEADER = "x-hub-signature-256"
+
+
+def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
+    keys = [s.encode() for s in secrets]
+
+    def verify(request: base.Request, now: float) -> None:
+        value = base.header(request.headers, HEADER)
+        if not value.startswith("sha256="):
+            raise errors.SignatureInvalid(f"malformed {HEADER} header: expected sha256=<hex>")
+        given = value[7:].encode()
+        for key in keys:
+            if hmac.compare_digest(hmac.new(key, request.body, hashlib.sha256).hexdigest().encode(), given):
+                return
+        raise base.mismatch()
+
+    return verify
+
+
+def signer(source: config.Source, secret: str) -> base.Sign:
+    key = secret.encode()
+
+    def sign(body: bytes, now: float, url: str) -> base.Signed:
+        digest = hmac.new(key, body, hashlib.sha256).hexdigest()
+        return base.Signed({"X-Hub-Signature-256": f"sha256={digest}"}, url)
+
+    return sign

@@ -1,0 +1,35 @@
+"""GitLab: `X-Gitlab-Token: <the webhook's secret token>`, compared as is.
+
+https://docs.gitlab.com/user/project/integrations/webhooks/#validate-requests-with-a-secret-token
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Sequence
+
+from webhook_processor import config
+from webhook_processor.verify import base
+
+HEADER = "x-gitlab-token"
+
+
+def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
+    tokens = [s.encode() for s in secrets]
+
+    def verify(request: base.Request, now: float) -> None:
+        given = base.header(request.headers, HEADER).encode()
+        matched = False
+        for token in tokens:
+            matched |= hmac.compare_digest(token, given)
+        if not matched:
+            raise base.mismatch("token")
+
+    return verify
+
+
+def signer(source: config.Source, secret: str) -> base.Sign:
+    def sign(body: bytes, now: float, url: str) -> base.Signed:
+        return base.Signed({"X-Gitlab-Token": secret}, url)
+
+    return sign

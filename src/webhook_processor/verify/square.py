@@ -1,0 +1,46 @@
+"""Square: `x-square-hmacsha256-signature: <base64 HMAC-SHA256 of the notification URL + body>`.
+
+The notification URL is the one configured in the Square Developer Console (`public_url`).
+https://developer.squareup.com/docs/webhooks/step3validate
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Sequence
+
+from webhook_processor import config, errors
+from webhook_processor.verify import base
+
+HEADER = "x-square-hmacsha256-signature"
+
+
+def _digest(key: bytes, url: str, body: bytes) -> bytes:
+    return base64.b64encode(hmac.new(key, url.encode() + body, hashlib.sha256).digest())
+
+
+def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
+    keys = [s.encode() for s in secrets]
+
+    def verify(request: base.Request, now: float) -> None:
+        given = base.header(request.headers, HEADER).encode()
+        if not request.url:
+            raise errors.SignatureInvalid("cannot verify: the notification URL is unknown")
+        for key in keys:
+            if hmac.compare_digest(_digest(key, request.url, request.body), given):
+                return
+        raise base.mismatch()
+
+    return verify
+
+
+def signer(source: config.Source, secret: str) -> base.Sign:
+    key = secret.encode()
+
+    def sign(body: bytes, now: float, url: str) -> base.Signed:
+        digest = _digest(key, url, body).decode()
+        return base.Signed({"X-Square-HmacSha256-Signature": digest}, url)
+
+    return sign
