@@ -100,7 +100,9 @@ def schema_check(path: str) -> services.SchemaCheck:
     def check(detail: Any) -> None:
         error = jsonschema_errors.best_match(validator.iter_errors(detail))
         if error is not None:
-            raise errors.SchemaViolation(f"payload does not match the source's schema: {error.message} at {error.json_path}")
+            raise errors.SchemaViolation(
+                f"payload does not match the source's schema: {error.message} at {error.json_path}"
+            )
 
     return check
 
@@ -121,7 +123,9 @@ class Ingestion:
     registry: CollectorRegistry
 
 
-def ingestion(cfg: config.Config, file: str, env: Mapping[str, str], clock: Clock = time.time) -> Ingestion:
+def ingestion(
+    cfg: config.Config, file: str, env: Mapping[str, str], clock: Clock = time.time
+) -> Ingestion:
     sources = source_runtimes(cfg, file, env, clock)
     store = sqlite_events.GroupCommitStore(cfg.storage.path, cfg.storage.busy_timeout_seconds)
     registry = CollectorRegistry()
@@ -130,4 +134,6 @@ def ingestion(cfg: config.Config, file: str, env: Mapping[str, str], clock: Cloc
 
 
 def event_reader(cfg: config.Config) -> ports.EventReader:
-    return sqlite_events.Reader(sqlite_db.connect(cfg.storage.path, cfg.storage.busy_timeout_seconds, readonly=True))
+    return sqlite_events.Reader(
+        sqlite_db.connect(cfg.storage.path, cfg.storage.busy_timeout_seconds, readonly=True)
+    )

@@ -65,7 +65,11 @@ SCHEME_KEYS: dict[str, frozenset[str]] = {
     "username": frozenset({"basic"}),
     "tolerance_seconds": TIMESTAMPED | {"hmac"},
 }
-REQUIRED_KEYS: dict[str, tuple[str, ...]] = {"hmac": ("header",), "api-key": ("header",), "basic": ("username",)}
+REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
+    "hmac": ("header",),
+    "api-key": ("header",),
+    "basic": ("username",),
+}
 
 
 def _relative_to_config(value: str, info: ValidationInfo) -> str:
@@ -95,7 +99,9 @@ def _field_spec(value: str) -> str:
 
 def _name(value: str) -> str:
     if not NAME_RE.match(value):
-        raise ValueError(f"name {value!r} must be 1-64 letters, digits, '-' or '_', starting alphanumeric")
+        raise ValueError(
+            f"name {value!r} must be 1-64 letters, digits, '-' or '_', starting alphanumeric"
+        )
     return value
 
 
@@ -253,7 +259,9 @@ def load(path: str | Path) -> Config:
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise errors.ConfigError(str(file), ["file not found (create one with `whp init`)"]) from None
+        raise errors.ConfigError(
+            str(file), ["file not found (create one with `whp init`)"]
+        ) from None
     except OSError as exc:
         raise errors.ConfigError(str(file), [f"cannot read: {exc.strerror}"]) from None
     return parse(text, file)
@@ -270,7 +278,9 @@ def parse(text: str, file: Path) -> Config:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise errors.ConfigError(str(file), ["the top level must be a mapping of keys (storage, sources, ...)"])
+        raise errors.ConfigError(
+            str(file), ["the top level must be a mapping of keys (storage, sources, ...)"]
+        )
     try:
         return Config.model_validate(raw, context={"base_dir": file.resolve().parent})
     except ValidationError as exc:

@@ -27,7 +27,9 @@ def parse(spec: str) -> FieldSpec:
     """Parse `header:X`, `json:a.b` or `const:v`; raise ValueError naming the problem."""
     kind, sep, arg = spec.partition(":")
     if not sep or kind not in ("header", "json", "const"):
-        raise ValueError(f"{spec!r} must start with header:, json: or const: (e.g. header:X-Event-Type)")
+        raise ValueError(
+            f"{spec!r} must start with header:, json: or const: (e.g. header:X-Event-Type)"
+        )
     if not arg:
         raise ValueError(f"{spec!r} names nothing after {kind}:")
     if kind == "header":

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
-import os
+import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
+
+_random = random.Random()  # noqa: S311 - ids identify, they do not authorise; seeded from os.urandom
 
 EventStatus = Literal["pending", "routed", "unrouted"]
 
 
 def new_event_id(now: float) -> str:
-    """`evt_` + 12 hex digits of Unix milliseconds + 20 random hex digits: unique, sortable by time."""
-    return f"evt_{int(now * 1000):012x}{os.urandom(10).hex()}"
+    """`evt_` + 12 hex digits of Unix milliseconds + 20 random hex digits: unique, sortable by time.
+
+    Ids identify, they do not authorise (the admin API needs its token), so a fast PRNG seeded from
+    the OS suffices; os.urandom is a system call per id, which costs a lot on the ingest path."""
+    return f"evt_{int(now * 1000):012x}{_random.getrandbits(80):020x}"
 
 
 def rfc3339(epoch_ms: int) -> str:
-    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z"
+    return (
+        datetime.fromtimestamp(epoch_ms / 1000, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
     )
 
 
@@ -46,4 +53,3 @@ class Stored:
 
     id: str
     duplicate: bool
-

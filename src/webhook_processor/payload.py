@@ -1,8 +1,8 @@
 """Turn a raw body into the event's `detail`, as DESIGN.md "The event" says.
 
 JSON objects are the detail. Other JSON values, and text bodies that are neither JSON nor
-form-encoded, are wrapped as {"body": <value or text>}. Form bodies become an object of their fields;
-repeated keys become lists.
+form-encoded, are wrapped as {"body": <value or text>}. Form bodies become an object of their
+fields; repeated keys become lists.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ def parse(body: bytes, content_type: str | None, content_encoding: str | None = 
         return {"body": body.decode("utf-8")}
     except UnicodeDecodeError:
         raise errors.UnsupportedMediaType(
-            f"body is binary ({mtype or 'no content type'}); accepted: JSON, form-encoded or UTF-8 text"
+            f"body is binary ({mtype or 'no content type'}); "
+            "accepted: JSON, form-encoded or UTF-8 text"
         ) from None
 
 

@@ -35,13 +35,15 @@ class EventFilter:
 class EventReader(Protocol):
     def get(self, event_id: str) -> models.Event | None: ...
 
-    def list(self, where: EventFilter, limit: int, before: str | None = None) -> Sequence[models.Event]:
+    def list(
+        self, where: EventFilter, limit: int, before: str | None = None
+    ) -> Sequence[models.Event]:
         """Newest first; `before` is the id of the last event of the previous page."""
         ...
 
 
 class Service(Protocol):
-    """Something `whp serve` starts with the server and stops after it (the store writer, the worker)."""
+    """Something `whp serve` starts with the server and stops after it (store writer, worker)."""
 
     def start(self) -> None: ...
 

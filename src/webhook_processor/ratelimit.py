@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class TokenBucket:
-    __slots__ = ("_rate", "_capacity", "_tokens", "_updated")
+    __slots__ = ("_capacity", "_rate", "_tokens", "_updated")
 
     def __init__(self, per_second: float, capacity: int, now: float) -> None:
         self._rate = per_second

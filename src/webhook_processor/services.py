@@ -58,7 +58,9 @@ class Ingest:
         try:
             return self._sources[name]
         except KeyError:
-            self._metrics.rejected(name if len(name) <= 64 else name[:64], errors.UnknownSource.code)
+            self._metrics.rejected(
+                name if len(name) <= 64 else name[:64], errors.UnknownSource.code
+            )
             raise errors.UnknownSource(f"no source named {name!r} is configured") from None
 
     def reject(self, source: SourceRuntime, error: errors.Rejected) -> errors.Rejected:
@@ -87,7 +89,8 @@ class Ingest:
             wait = source.bucket.take(now)
             if wait:
                 raise errors.RateLimited(
-                    f"source {source.name!r} is over its rate limit", retry_after=max(1, math.ceil(wait))
+                    f"source {source.name!r} is over its rate limit",
+                    retry_after=max(1, math.ceil(wait)),
                 )
         content_type = headers.get("content-type")
         detail = payload.parse(body, content_type, headers.get("content-encoding"))

@@ -15,7 +15,9 @@ class PrometheusMetrics:
             registry=registry,
         )
         self._rejected = Counter(
-            "whp_webhooks_rejected", "Webhooks refused at ingest, by reason.", ["source", "reason"],
+            "whp_webhooks_rejected",
+            "Webhooks refused at ingest, by reason.",
+            ["source", "reason"],
             registry=registry,
         )
         self._children: dict[tuple[str, str], Counter] = {}

@@ -40,10 +40,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", default=config.DEFAULT_FILE, metavar="FILE",
-                        help="config file (default: ./whp.yaml)")
+    common.add_argument(
+        "--config",
+        default=config.DEFAULT_FILE,
+        metavar="FILE",
+        help="config file (default: ./whp.yaml)",
+    )
     parser = argparse.ArgumentParser(
-        prog="whp", description="webhook-processor: receive, verify, store, route and deliver webhooks."
+        prog="whp",
+        description="webhook-processor: receive, verify, store, route and deliver webhooks.",
     )
     parser.add_argument("--version", action="version", version=f"whp {__version__}")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
@@ -52,25 +57,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite an existing config file")
     p.set_defaults(handler=cmd_init)
 
-    p = sub.add_parser("check", parents=[common], help="validate the config (and resolve its secrets)")
+    p = sub.add_parser(
+        "check", parents=[common], help="validate the config (and resolve its secrets)"
+    )
     p.set_defaults(handler=cmd_check)
 
     p = sub.add_parser("serve", parents=[common], help="run the server (ingest) in the foreground")
     p.add_argument("--host", help="listen address (overrides server.host)")
     p.add_argument("--port", type=int, help="listen port (overrides server.port)")
     p.add_argument("--log-format", choices=["text", "json"], help="overrides logging.format")
-    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="overrides logging.level")
+    p.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"], help="overrides logging.level"
+    )
     p.set_defaults(handler=cmd_serve)
 
-    p = sub.add_parser("send", parents=[common], help="send a correctly signed test webhook to a running server")
+    p = sub.add_parser(
+        "send", parents=[common], help="send a correctly signed test webhook to a running server"
+    )
     p.add_argument("source", help="a source name from the config")
     p.add_argument("file", help="the body to send (- for standard input)")
-    p.add_argument("--url", help="where to send (default: the configured server's /webhooks/SOURCE)")
-    p.add_argument("--event-type", help="set the event-type header of the source's scheme (e.g. push)")
+    p.add_argument(
+        "--url", help="where to send (default: the configured server's /webhooks/SOURCE)"
+    )
+    p.add_argument(
+        "--event-type", help="set the event-type header of the source's scheme (e.g. push)"
+    )
     p.add_argument("--content-type", help="default: application/json when the file is JSON")
-    p.add_argument("-H", "--header", action="append", default=[], metavar="'NAME: VALUE'",
-                   help="an extra request header (repeatable)")
-    p.add_argument("--secret", metavar="REF", help="sign with this secret reference instead of the source's")
+    p.add_argument(
+        "-H",
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="an extra request header (repeatable)",
+    )
+    p.add_argument(
+        "--secret", metavar="REF", help="sign with this secret reference instead of the source's"
+    )
     p.set_defaults(handler=cmd_send)
 
     cli_events.add_parsers(sub, common)
@@ -107,10 +130,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     cfg = config.load(args.config)
     bootstrap.source_runtimes(cfg, args.config, os.environ)
     for key in cfg.literal_secrets():
-        print(f"warning: {args.config}: {key}: secret written inline; use env:NAME or file:PATH",
-              file=sys.stderr)
-    print(f"{args.config}: ok ({len(cfg.sources)} sources, {len(cfg.destinations)} destinations, "
-          f"{len(cfg.routes)} routes)")
+        print(
+            f"warning: {args.config}: {key}: secret written inline; use env:NAME or file:PATH",
+            file=sys.stderr,
+        )
+    print(
+        f"{args.config}: ok ({len(cfg.sources)} sources, {len(cfg.destinations)} destinations, "
+        f"{len(cfg.routes)} routes)"
+    )
     return 0
 
 
@@ -125,9 +152,15 @@ def cmd_send(args: argparse.Namespace) -> int:
     source = cfg.sources.get(args.source)
     if source is None:
         known = ", ".join(sorted(cfg.sources)) or "none"
-        raise errors.UsageError(f"no source named {args.source!r} in {args.config} (sources: {known})")
+        raise errors.UsageError(
+            f"no source named {args.source!r} in {args.config} (sources: {known})"
+        )
     ref = args.secret or (source.secret_refs[0] if source.secret_refs else "")
-    secret = bootstrap.resolve_secret(ref, f"sources.{args.source}.secret", args.config, os.environ) if ref else ""
+    secret = (
+        bootstrap.resolve_secret(ref, f"sources.{args.source}.secret", args.config, os.environ)
+        if ref
+        else ""
+    )
     body = sys.stdin.buffer.read() if args.file == "-" else _read_file(args.file)
     host = "127.0.0.1" if cfg.server.host in ("0.0.0.0", "::", "") else cfg.server.host  # noqa: S104
     url = args.url or f"http://{host}:{cfg.server.port}/webhooks/{args.source}"
@@ -137,8 +170,16 @@ def cmd_send(args: argparse.Namespace) -> int:
         if not sep or not name.strip():
             raise errors.UsageError(f"--header {item!r}: expected 'Name: value'")
         extra[name.strip()] = value.strip()
-    out = sending.build(source, secret, body, url, time.time(), event_type=args.event_type,
-                        content_type=args.content_type, headers=extra)
+    out = sending.build(
+        source,
+        secret,
+        body,
+        url,
+        time.time(),
+        event_type=args.event_type,
+        content_type=args.content_type,
+        headers=extra,
+    )
     try:
         response = httpx.post(out.url, content=out.body, headers=out.headers, timeout=30)
     except httpx.HTTPError as exc:
@@ -151,7 +192,10 @@ def cmd_send(args: argparse.Namespace) -> int:
         dup = " (duplicate: already stored)" if answer.get("duplicate") else ""
         print(f"{response.status_code} {answer.get('id')}{dup}")
         return 0
-    print(f"{response.status_code} {answer.get('error', 'error')}: {answer.get('detail', '')}", file=sys.stderr)
+    print(
+        f"{response.status_code} {answer.get('error', 'error')}: {answer.get('detail', '')}",
+        file=sys.stderr,
+    )
     return 1
 
 

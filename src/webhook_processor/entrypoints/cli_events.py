@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import re
 import sys
 import time
@@ -49,7 +50,9 @@ def parse_time(text: str | None, now: float, flag: str) -> int | None:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise errors.UsageError(f"{flag} {text!r}: expected an RFC 3339 time or a duration like 30m, 2h, 7d") from None
+        raise errors.UsageError(
+            f"{flag} {text!r}: expected an RFC 3339 time or a duration like 30m, 2h, 7d"
+        ) from None
     if moment.tzinfo is None:
         raise errors.UsageError(f"{flag} {text!r}: give a time zone (e.g. Z or +02:00)")
     return int(moment.timestamp() * 1000)
@@ -83,7 +86,10 @@ def cmd_list(args: argparse.Namespace) -> int:
             sys.stdout.write(orjson.dumps(summary(event)).decode() + "\n")
         return 0
     rows = [["ID", "RECEIVED", "SOURCE", "TYPE", "STATUS", "IDEMPOTENCY KEY"]]
-    rows += [[e.id, e.received, e.source, e.event_type, e.status, e.idempotency_key or "-"] for e in found]
+    rows += [
+        [e.id, e.received, e.source, e.event_type, e.status, e.idempotency_key or "-"]
+        for e in found
+    ]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
@@ -102,10 +108,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         shown["body"] = event.body.decode("utf-8")
     except UnicodeDecodeError:
         shown["body_base64"] = base64.b64encode(event.body).decode()
-    try:
+    with contextlib.suppress(errors.Rejected):
         shown["detail"] = payload.parse(event.body, event.content_type)
-    except errors.Rejected:
-        pass
     option = orjson.OPT_INDENT_2 if not args.json else 0
     print(orjson.dumps(shown, option=option).decode())
     return 0

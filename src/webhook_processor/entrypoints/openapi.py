@@ -18,13 +18,27 @@ DOCUMENT: dict[str, Any] = {
         "/webhooks/{source}": {
             "post": {
                 "summary": "Receive a webhook from a configured source",
-                "parameters": [{"name": "source", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "parameters": [
+                    {"name": "source", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
                 "requestBody": {"required": True, "content": {"*/*": {"schema": {}}}},
                 "responses": {
-                    "202": {"description": "Verified and durably stored",
-                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}}},
-                    "200": {"description": "Duplicate idempotency key; the first event's id",
-                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}}},
+                    "202": {
+                        "description": "Verified and durably stored",
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/Accepted"}
+                            }
+                        },
+                    },
+                    "200": {
+                        "description": "Duplicate idempotency key; the first event's id",
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/Accepted"}
+                            }
+                        },
+                    },
                     "400": _error("Malformed body for the source"),
                     "401": _error("Missing, malformed or wrong signature, or a stale timestamp"),
                     "404": _error("Unknown source"),
@@ -36,17 +50,34 @@ DOCUMENT: dict[str, Any] = {
                 },
             }
         },
-        "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "alive"}}}},
-        "/readyz": {"get": {"summary": "Readiness", "responses": {"200": {"description": "ready"},
-                                                                  "503": {"description": "not ready"}}}},
-        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text format"}}}},
+        "/healthz": {
+            "get": {"summary": "Liveness", "responses": {"200": {"description": "alive"}}}
+        },
+        "/readyz": {
+            "get": {
+                "summary": "Readiness",
+                "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}},
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics",
+                "responses": {"200": {"description": "text format"}},
+            }
+        },
     },
     "components": {
         "schemas": {
-            "Accepted": {"type": "object", "required": ["id", "duplicate"],
-                         "properties": {"id": {"type": "string"}, "duplicate": {"type": "boolean"}}},
-            "Error": {"type": "object", "required": ["error", "detail"],
-                      "properties": {"error": {"type": "string"}, "detail": {"type": "string"}}},
+            "Accepted": {
+                "type": "object",
+                "required": ["id", "duplicate"],
+                "properties": {"id": {"type": "string"}, "duplicate": {"type": "boolean"}},
+            },
+            "Error": {
+                "type": "object",
+                "required": ["error", "detail"],
+                "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
+            },
         }
     },
 }

@@ -23,7 +23,10 @@ def run(args: argparse.Namespace) -> int:
     port = cfg.server.port if args.port is None else args.port
     log.info(
         "whp serving on http://%s:%d - sources: %s - store: %s",
-        host, port, ", ".join(sorted(cfg.sources)) or "none", cfg.storage.path,
+        host,
+        port,
+        ", ".join(sorted(cfg.sources)) or "none",
+        cfg.storage.path,
     )
     server = uvicorn.Server(
         uvicorn.Config(
@@ -37,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
             log_config=None,
             timeout_graceful_shutdown=10,
             backlog=4096,
+            proxy_headers=False,  # ingest uses no client address; saves work per request
         )
     )
     server.run()

@@ -13,8 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -58,8 +57,12 @@ class App:
             if scope["method"] == "POST":
                 await self._receive_webhook(scope, receive, send)
             else:
-                await _reply(send, 405, _error("method_not_allowed", "webhooks are received with POST"),
-                             [(b"allow", b"POST")])
+                await _reply(
+                    send,
+                    405,
+                    _error("method_not_allowed", "webhooks are received with POST"),
+                    [(b"allow", b"POST")],
+                )
             return
         await self._other(scope, receive, send)
 
@@ -72,7 +75,7 @@ class App:
             await self._store.stop()
 
     async def _receive_webhook(self, scope: Scope, receive: Receive, send: Send) -> None:
-        name = scope["path"][len(PREFIX):]
+        name = scope["path"][len(PREFIX) :]
         headers: dict[str, str] = {}
         for raw_name, raw_value in scope["headers"]:
             key = raw_name.decode("latin-1").lower()
@@ -81,18 +84,36 @@ class App:
         try:
             source = self._ingest.source(name)
             try:
-                body = await _read_body(receive, source.max_body_bytes, headers.get("content-length"))
+                body = await _read_body(
+                    receive, source.max_body_bytes, headers.get("content-length")
+                )
             except errors.PayloadTooLarge as exc:
                 raise self._ingest.reject(source, exc) from None
-            url = source.url(_received_url(scope, headers), scope["query_string"].decode("latin-1")) if source.signs_url else ""
+            url = (
+                source.url(_received_url(scope, headers), scope["query_string"].decode("latin-1"))
+                if source.signs_url
+                else ""
+            )
             stored = await self._ingest.receive(source, body, headers, url)
         except errors.RateLimited as exc:
-            await _reply(send, exc.status, _error(exc.code, exc.detail), [(b"retry-after", str(exc.retry_after).encode())])
+            await _reply(
+                send,
+                exc.status,
+                _error(exc.code, exc.detail),
+                [(b"retry-after", str(exc.retry_after).encode())],
+            )
         except errors.WhpError as exc:
             if isinstance(exc, errors.StoreUnavailable):
-                log.error("webhook refused, store unavailable", extra={"source": name, "reason": exc.detail})
+                log.error(
+                    "webhook refused, store unavailable",
+                    extra={"source": name, "reason": exc.detail},
+                )
             else:
-                log.info("webhook rejected: %s", exc.detail, extra={"source": name[:64], "status": exc.status})
+                log.info(
+                    "webhook rejected: %s",
+                    exc.detail,
+                    extra={"source": name[:64], "status": exc.status},
+                )
             await _reply(send, exc.status, _error(exc.code, exc.detail))
         except ClientGone:
             return
@@ -108,7 +129,9 @@ class App:
     async def readyz(self, request: Request) -> Response:
         if self._store.ready():
             return JSONResponse({"status": "ready"})
-        return JSONResponse({"status": "not ready", "detail": "the store writer is not running"}, 503)
+        return JSONResponse(
+            {"status": "not ready", "detail": "the store writer is not running"}, 503
+        )
 
     async def metrics(self, request: Request) -> Response:
         return Response(generate_latest(self._registry), media_type=CONTENT_TYPE_LATEST)
@@ -118,9 +141,11 @@ class App:
 
 
 async def _read_body(receive: Receive, limit: int, content_length: str | None) -> bytes:
-    """The body, refused with 413 as soon as it is known to exceed `limit` (before reading it all)."""
+    """The body; 413 as soon as it is known to exceed `limit`, not after reading it all."""
     if content_length is not None and content_length.isdigit() and int(content_length) > limit:
-        raise errors.PayloadTooLarge(f"body of {content_length} bytes is over this source's limit of {limit}")
+        raise errors.PayloadTooLarge(
+            f"body of {content_length} bytes is over this source's limit of {limit}"
+        )
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -148,7 +173,9 @@ def _error(code: str, detail: str) -> bytes:
     return orjson.dumps({"error": code, "detail": detail})
 
 
-async def _reply(send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _reply(
+    send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
     headers: list[Any] = [_JSON, (b"content-length", str(len(body)).encode())]
     if extra:
         headers.extend(extra)

@@ -6,7 +6,8 @@ resolved secrets, so that per-request work is only the digest and a constant-tim
     verifier(source, secrets) -> Verify    Verify(request, now) raises errors.SignatureInvalid
     signer(source, secret)    -> Sign      Sign(body, now, url) -> Signed   (for `whp send`)
 
-A factory raises ValueError, naming the problem but never the secret, for a secret of the wrong form.
+A factory raises ValueError, naming the problem but never the secret, for a secret of the wrong
+form.
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Sequence
 
@@ -22,9 +21,14 @@ def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
         value = base.header(request.headers, HEADER)
         if not value.startswith("sha256="):
             raise errors.SignatureInvalid(f"malformed {HEADER} header: expected sha256=<hex>")
-        given = value[7:].encode()
+        try:
+            given = bytes.fromhex(value[7:])
+        except ValueError:
+            raise errors.SignatureInvalid(
+                f"malformed {HEADER} header: not hex after sha256="
+            ) from None
         for key in keys:
-            if hmac.compare_digest(hmac.new(key, request.body, hashlib.sha256).hexdigest().encode(), given):
+            if hmac.compare_digest(hmac.digest(key, request.body, "sha256"), given):
                 return
         raise base.mismatch()
 
@@ -35,7 +39,7 @@ def signer(source: config.Source, secret: str) -> base.Sign:
     key = secret.encode()
 
     def sign(body: bytes, now: float, url: str) -> base.Signed:
-        digest = hmac.new(key, body, hashlib.sha256).hexdigest()
+        digest = hmac.digest(key, body, "sha256").hex()
         return base.Signed({"X-Hub-Signature-256": f"sha256={digest}"}, url)
 
     return sign

@@ -1,7 +1,7 @@
 """Shopify: `X-Shopify-Hmac-Sha256: <base64 HMAC-SHA256 of the body>`, keyed with the app's client
 secret (or the store's webhook signing key) as UTF-8 bytes. No timestamp is signed.
 
-https://shopify.dev/docs/apps/build/webhooks/subscribe/https#step-2-validate-the-origin-of-your-webhook-to-ensure-its-coming-from-shopify
+https://shopify.dev/docs/apps/build/webhooks/subscribe/https
 """
 
 from __future__ import annotations

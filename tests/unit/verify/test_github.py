@@ -17,7 +17,9 @@ NOW = 1_700_000_000.0
 SOURCE = config.Source.model_validate({"verify": "github", "secret": "x"})
 
 
-def verify(headers: dict[str, str], body: bytes = BODY, secrets: tuple[str, ...] = (SECRET,)) -> None:
+def verify(
+    headers: dict[str, str], body: bytes = BODY, secrets: tuple[str, ...] = (SECRET,)
+) -> None:
     github.verifier(SOURCE, secrets)(base.Request(body, headers), NOW)
 
 

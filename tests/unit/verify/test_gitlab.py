@@ -16,7 +16,9 @@ NOW = 1_700_000_000.0
 SOURCE = config.Source.model_validate({"verify": "gitlab", "secret": "x"})
 
 
-def verify(headers: dict[str, str], secrets: tuple[str, ...] = (TOKEN,), body: bytes = b"{}") -> None:
+def verify(
+    headers: dict[str, str], secrets: tuple[str, ...] = (TOKEN,), body: bytes = b"{}"
+) -> None:
     gitlab.verifier(SOURCE, secrets)(base.Request(body, headers), NOW)
 
 

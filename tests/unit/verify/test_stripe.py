@@ -11,9 +11,9 @@ from webhook_processor import config, errors
 from webhook_processor.verify import base, stripe
 
 # Vector from stripe/stripe-dotnet: src/StripeTests/Services/Events/EventUtilityTest.cs (secret,
-# timestamp, header) over the fixture src/StripeTests/Resources/event_test_signature.json (the body,
-# reproduced byte for byte including its final newline; the test file says the signature is
-# `(echo -n "1533204620." && cat event_test_signature.json) | openssl sha256 -hmac "webhook_secret"`).
+# timestamp, header) over the fixture src/StripeTests/Resources/event_test_signature.json (the
+# body, reproduced byte for byte including its final newline). The test file gives the recipe:
+#   (echo -n "1533204620." && cat event_test_signature.json) | openssl sha256 -hmac "webhook_secret"
 VECTOR_SECRET = "webhook_secret"
 VECTOR_TS = 1533204620
 VECTOR_V1 = "2220f87ef101a04665f11cdf770523143f875572008577fa0f20882ddb9cc3c7"

@@ -40,12 +40,18 @@ def connect(path: str, busy_timeout: float, *, readonly: bool = False) -> sqlite
         if readonly:
             if not Path(path).exists():
                 raise errors.StoreUnavailable(f"no store at {path} (has `whp serve` run yet?)")
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
-                                   timeout=busy_timeout, check_same_thread=False)
+            conn = sqlite3.connect(
+                f"file:{path}?mode=ro",
+                uri=True,
+                isolation_level=None,
+                timeout=busy_timeout,
+                check_same_thread=False,
+            )
         else:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(
+                path, isolation_level=None, timeout=busy_timeout, check_same_thread=False
+            )
             conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
@@ -62,8 +68,11 @@ def migrate(conn: sqlite3.Connection) -> None:
     latest = known[-1][0] if known else 0
     if current > latest:
         raise errors.StoreUnavailable(
-            f"the store is at schema version {current}, newer than this whp knows ({latest}); upgrade whp"
+            f"the store is at schema version {current}, newer than this whp knows ({latest}); "
+            "upgrade whp"
         )
     for version, sql in known:
         if version > current:
-            conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;")
+            conn.executescript(
+                f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;"
+            )
