@@ -118,6 +118,11 @@ class App:
         except ClientGone:
             return
         else:
+            if log.isEnabledFor(logging.DEBUG):  # one line per webhook: too costly at INFO
+                log.debug(
+                    "webhook stored",
+                    extra={"event_id": stored.id, "source": name, "duplicate": stored.duplicate},
+                )
             if stored.duplicate:
                 await _reply(send, 200, b'{"id":"%s","duplicate":true}' % stored.id.encode())
             else:

@@ -1,0 +1,170 @@
+"""The SQLite store on real files: durability, dedupe, failure, migrations, reading back."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from webhook_processor import errors, models, ports
+from webhook_processor.adapters.sqlite import db, events
+
+T = Any
+
+
+def event(
+    n: int, key: str | None = None, source: str = "github", received_ms: int = 0
+) -> models.Event:
+    return models.Event(
+        id=models.new_event_id(1_700_000_000 + n),
+        source=source,
+        event_type="push",
+        idempotency_key=key,
+        received_ms=received_ms or 1_700_000_000_000 + n,
+        content_type="application/json",
+        headers={"x-github-event": "push"},
+        body=b'{"n": %d}' % n,
+    )
+
+
+def with_store(
+    path: Path, busy: float, body: Callable[[events.GroupCommitStore], Coroutine[T, T, T]]
+) -> T:
+    async def run() -> T:
+        store = events.GroupCommitStore(str(path), busy)
+        store.start()
+        try:
+            return await body(store)
+        finally:
+            await store.stop()
+
+    return asyncio.run(run())
+
+
+def rows(path: Path) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT id, idempotency_key, body FROM events ORDER BY seq").fetchall()
+    finally:
+        conn.close()
+
+
+def test_concurrent_adds_are_all_committed_once_each(tmp_path: Path) -> None:
+    path = tmp_path / "whp.db"
+    batch = [event(i, key=f"k{i}") for i in range(600)]
+
+    async def body(store: events.GroupCommitStore) -> list[models.Stored]:
+        return list(await asyncio.gather(*(store.add(e) for e in batch)))
+
+    stored = with_store(path, 5, body)
+    assert [s.id for s in stored] == [e.id for e in batch]
+    assert not any(s.duplicate for s in stored)
+    assert [r[0] for r in rows(path)] == [e.id for e in batch]
+
+
+def test_a_resolved_add_is_on_disk_before_the_store_stops(tmp_path: Path) -> None:
+    path = tmp_path / "whp.db"
+
+    async def body(store: events.GroupCommitStore) -> list[tuple[Any, ...]]:
+        stored = await store.add(event(1))
+        return [r for r in rows(path) if r[0] == stored.id]  # read by another connection
+
+    assert len(with_store(path, 5, body)) == 1
+
+
+def test_duplicates_within_one_batch_and_across_batches(tmp_path: Path) -> None:
+    path = tmp_path / "whp.db"
+    first, same_batch, other_source, unkeyed = (
+        event(1, key="k"),
+        event(2, key="k"),
+        event(3, key="k", source="stripe"),
+        event(4),
+    )
+
+    async def body(store: events.GroupCommitStore) -> list[models.Stored]:
+        together = await asyncio.gather(
+            *(store.add(e) for e in (first, same_batch, other_source, unkeyed))
+        )
+        later = await store.add(event(5, key="k"))
+        return [*together, later]
+
+    got = with_store(path, 5, body)
+    assert got == [
+        models.Stored(first.id, False),
+        models.Stored(first.id, True),
+        models.Stored(other_source.id, False),
+        models.Stored(unkeyed.id, False),
+        models.Stored(first.id, True),
+    ]
+    assert len(rows(path)) == 3
+
+
+def test_a_held_lock_makes_adds_fail_then_recover(tmp_path: Path) -> None:
+    path = tmp_path / "whp.db"
+    db.connect(str(path), 1).close()  # create and migrate
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+
+    async def body(store: events.GroupCommitStore) -> models.Stored:
+        with pytest.raises(errors.StoreUnavailable, match="could not commit: database is locked"):
+            await store.add(event(1))
+        blocker.execute("ROLLBACK")
+        return await store.add(event(2))
+
+    try:
+        stored = with_store(path, 0.2, body)
+    finally:
+        blocker.close()
+    assert [r[0] for r in rows(path)] == [stored.id]
+
+
+def test_a_store_that_cannot_be_opened_fails_at_start(tmp_path: Path) -> None:
+    (tmp_path / "dir.db").mkdir()
+    with pytest.raises(errors.StoreUnavailable, match="cannot open the store"):
+        events.GroupCommitStore(str(tmp_path / "dir.db"), 1)
+
+
+def test_migrations_run_once_and_newer_stores_are_refused(tmp_path: Path) -> None:
+    path = str(tmp_path / "whp.db")
+    conn = db.connect(path, 1)
+    latest = db.migrations()[-1][0]
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == latest
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    conn.execute(f"PRAGMA user_version = {latest + 1}")
+    conn.close()
+    with pytest.raises(errors.StoreUnavailable, match="newer than this whp knows"):
+        db.connect(path, 1)
+
+
+def test_reader_filters_and_pages_newest_first(tmp_path: Path) -> None:
+    path = tmp_path / "whp.db"
+    made = [
+        event(i, key=f"k{i}", source="github" if i % 2 else "stripe", received_ms=1000 * i)
+        for i in range(1, 8)
+    ]
+
+    async def body(store: events.GroupCommitStore) -> None:
+        for e in made:
+            await store.add(e)
+
+    with_store(path, 5, body)
+    reader = events.Reader(db.connect(str(path), 1, readonly=True))
+    assert reader.get(made[0].id) == made[0]
+    assert reader.get("evt_missing") is None
+    page = reader.list(ports.EventFilter(source="github"), limit=2)
+    assert [e.id for e in page] == [made[6].id, made[4].id]
+    page2 = reader.list(ports.EventFilter(source="github"), limit=2, before=page[-1].id)
+    assert [e.id for e in page2] == [made[2].id, made[0].id]
+    window = reader.list(ports.EventFilter(since_ms=2000, until_ms=4000), limit=10)
+    assert [e.id for e in window] == [made[2].id, made[1].id]
+    assert [e.id for e in reader.list(ports.EventFilter(idempotency_key="k3"), 10)] == [made[2].id]
+
+
+def test_reading_a_store_that_does_not_exist_says_so(tmp_path: Path) -> None:
+    with pytest.raises(errors.StoreUnavailable, match="has `whp serve` run yet"):
+        db.connect(str(tmp_path / "none.db"), 1, readonly=True)

@@ -1,0 +1,79 @@
+"""Start-up problems (secrets, schemas, secret formats) are config errors with key paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from webhook_processor import bootstrap, config, errors, secrets
+
+
+def runtimes_problems(tmp_path: Path, sources: str, env: dict[str, str]) -> list[str]:
+    file = tmp_path / "whp.yaml"
+    file.write_text(f"sources:\n{sources}")
+    with pytest.raises(errors.ConfigError) as caught:
+        bootstrap.source_runtimes(config.load(file), str(file), env)
+    return caught.value.problems
+
+
+def test_every_unresolvable_secret_is_reported_with_its_key(tmp_path: Path) -> None:
+    found = runtimes_problems(
+        tmp_path,
+        "  a: {verify: github, secret: env:MISSING}\n"
+        "  b: {verify: github, secrets: [env:SET, file:nope.txt]}\n"
+        "  c: {verify: github, secret: env:EMPTY}\n",
+        {"SET": "x", "EMPTY": " "},
+    )
+    assert found == [
+        "sources.a.secret: environment variable MISSING is not set",
+        f"sources.b.secrets[1]: secret file {tmp_path.resolve() / 'nope.txt'} does not exist",
+        "sources.c.secret: environment variable EMPTY is empty",
+    ]
+
+
+def test_secret_of_the_wrong_form_is_reported_without_its_value(tmp_path: Path) -> None:
+    (found,) = runtimes_problems(
+        tmp_path, "  a: {verify: standard-webhooks, secret: env:S}\n", {"S": "plainsecretvalue"}
+    )
+    assert found.startswith("sources.a.secret: ")
+    assert "whsec_" in found
+    assert "plainsecretvalue" not in found
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read"),
+        ("{not json", "is not valid JSON/YAML"),
+        ('{"type": 12}', "is not a valid JSON Schema"),
+    ],
+)
+def test_schema_file_problems(tmp_path: Path, content: str | None, message: str) -> None:
+    if content is not None:
+        (tmp_path / "s.json").write_text(content)
+    (found,) = runtimes_problems(
+        tmp_path, "  a: {verify: github, secret: env:S, schema: s.json}\n", {"S": "x"}
+    )
+    assert found.startswith("sources.a.schema: ")
+    assert message in found
+
+
+def test_yaml_schemas_are_accepted(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text("type: object\nrequired: [id]\n")
+    file = tmp_path / "whp.yaml"
+    file.write_text("sources:\n  a: {verify: github, secret: env:S, schema: s.yaml}\n")
+    runtime = bootstrap.source_runtimes(config.load(file), str(file), {"S": "x"})["a"]
+    assert runtime.schema is not None
+    runtime.schema({"id": 1})
+    with pytest.raises(errors.SchemaViolation):
+        runtime.schema({})
+
+
+def test_file_secrets_are_read_and_stripped(tmp_path: Path) -> None:
+    (tmp_path / "s").write_text("  value-from-file\n")
+    assert secrets.resolve(f"file:{tmp_path / 's'}", {}) == "value-from-file"
+    assert secrets.resolve("literal", {}) == "literal"
+    assert secrets.resolve("env:A", {"A": "from-env"}) == "from-env"
+    with pytest.raises(errors.SecretError, match="resolved by the AWS runtime only"):
+        secrets.resolve("aws-sm:prod/github", {})

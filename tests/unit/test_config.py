@@ -1,0 +1,195 @@
+"""Config errors name the file, the key path and the fix; valid configs load with defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from webhook_processor import config, errors
+
+
+def load(tmp_path: Path, text: str) -> config.Config:
+    file = tmp_path / "whp.yaml"
+    file.write_text(text)
+    return config.load(file)
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    with pytest.raises(errors.ConfigError) as caught:
+        load(tmp_path, text)
+    assert caught.value.file.endswith("whp.yaml")
+    return caught.value.problems
+
+
+def test_the_design_example_loads_with_documented_defaults(tmp_path: Path) -> None:
+    cfg = load(
+        tmp_path,
+        """
+storage: {path: data/whp.db, retention_days: 7}
+server: {host: 127.0.0.1, port: 8080}
+admin: {token: env:WHP_ADMIN_TOKEN}
+sources:
+  github: {verify: github, secret: env:GITHUB_WEBHOOK_SECRET}
+  stripe: {verify: stripe, secret: env:STRIPE_WEBHOOK_SECRET, tolerance_seconds: 300}
+  acme:
+    verify: hmac
+    header: X-Acme-Signature
+    algorithm: sha256
+    encoding: hex
+    secret: file:secrets/acme
+    event_type: json:type
+    idempotency_key: header:X-Acme-Delivery
+    max_body_bytes: 1048576
+    rate_limit: {per_second: 100, burst: 200}
+    schema: schemas/acme.json
+destinations:
+  orders:
+    url: http://127.0.0.1:9000/hooks
+    signing_secret: env:ORDERS_SIGNING_SECRET
+routes:
+  - name: stripe-payments
+    destination: orders
+    pattern: {source: [stripe], detail-type: [{prefix: "payment_intent."}]}
+""",
+    )
+    assert cfg.storage.path == str(tmp_path.resolve() / "data/whp.db")
+    acme = cfg.sources["acme"]
+    assert acme.secret == "file:" + str(tmp_path.resolve() / "secrets/acme")
+    assert acme.schema_ == str(tmp_path.resolve() / "schemas/acme.json")
+    assert cfg.sources["github"].max_body_bytes == 1024 * 1024
+    assert cfg.sources["github"].tolerance_seconds == 300
+    retry = cfg.destinations["orders"].retry
+    assert (retry.max_attempts, retry.initial_interval_seconds, retry.multiplier) == (8, 5, 4)
+    assert retry.max_interval_seconds == 36000
+    assert cfg.destinations["orders"].timeout_seconds == 15
+    assert cfg.literal_secrets() == []
+
+
+def test_an_empty_file_is_a_valid_config_with_no_sources(tmp_path: Path) -> None:
+    cfg = load(tmp_path, "")
+    assert cfg.sources == {}
+    assert cfg.server.port == 8080
+
+
+def test_unknown_key_suggests_the_spelling(tmp_path: Path) -> None:
+    found = problems(tmp_path, "sources:\n  gh: {verify: github, secret: env:X, algoritm: sha1}\n")
+    assert found == ["sources.gh.algoritm: unknown key (did you mean 'algorithm'?)"]
+
+
+def test_unknown_top_level_key_lists_the_allowed_keys(tmp_path: Path) -> None:
+    (found,) = problems(tmp_path, "zzz: 1\n")
+    assert found.startswith("zzz: unknown key (allowed keys: admin, destinations, logging")
+
+
+def test_bad_value_names_path_allowed_values_and_what_was_given(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path, "sources:\n  a: {verify: hmac, header: X-S, secret: env:S, algorithm: md5}\n"
+    )
+    assert found == [
+        "sources.a.algorithm: Input should be 'sha1', 'sha256' or 'sha512' (got 'md5')"
+    ]
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        "server: {port: 99999}\nsources:\n  a: {verify: nope, secret: env:S}\n"
+        "destinations:\n  d: {url: ftp://x}\n",
+    )
+    assert [p.split(":")[0] for p in found] == [
+        "server.port",
+        "sources.a.verify",
+        "destinations.d.url",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("{verify: github}", "verify: github needs 'secret' (or 'secrets' during rotation)"),
+        ("{verify: github, secret: env:A, secrets: [env:B]}", "give either 'secret' or 'secrets'"),
+        ("{verify: none, secret: env:A}", "verify: none takes no secret"),
+        ("{verify: hmac, secret: env:A}", "verify: hmac needs the key 'header'"),
+        ("{verify: basic, secret: env:A}", "verify: basic needs the key 'username'"),
+        (
+            "{verify: github, secret: env:A, header: X}",
+            "key 'header' does not apply to verify: github",
+        ),
+        (
+            "{verify: stripe, secret: env:A, public_url: 'https://x'}",
+            "key 'public_url' does not apply",
+        ),
+        (
+            "{verify: github, secret: 'env:'}",
+            "secret reference 'env:' names nothing after the colon",
+        ),
+        ("{verify: github, secret: 'env:1BAD'}", "'1BAD' is not a valid environment variable name"),
+        (
+            "{verify: github, secret: env:A, event_type: 'body:x'}",
+            "must start with header:, json: or const:",
+        ),
+        ("{verify: github, secret: env:A, idempotency_key: 'json:a..b'}", "empty segment"),
+        ("{verify: hmac, header: X, secret: env:A, signed_content: '{id}'}", "must include {body}"),
+        ("{verify: github, secret: env:A, max_body_bytes: 0}", "greater than 0"),
+        ("{verify: twilio, secret: env:A, public_url: 'ftp://x'}", "should match pattern"),
+    ],
+)
+def test_source_rules(tmp_path: Path, source: str, message: str) -> None:
+    (found,) = problems(tmp_path, f"sources:\n  s: {source}\n")
+    assert found.startswith("sources.s"), found
+    assert message in found
+
+
+def test_secret_values_are_never_echoed_in_errors(tmp_path: Path) -> None:
+    (found,) = problems(tmp_path, "sources:\n  s: {verify: github, secret: [hunter2-secret]}\n")
+    assert found.startswith("sources.s.secret: ")
+    assert "hunter2" not in found
+
+
+def test_route_must_name_a_defined_destination(tmp_path: Path) -> None:
+    (found,) = problems(
+        tmp_path,
+        "destinations: {a: {url: 'http://x'}}\nroutes: [{name: r, destination: b, pattern: {}}]\n",
+    )
+    assert "route 'r' names destination 'b', which is not defined (destinations: a)" in found
+
+
+def test_route_names_are_unique(tmp_path: Path) -> None:
+    (found,) = problems(
+        tmp_path,
+        "destinations: {a: {url: 'http://x'}}\n"
+        "routes:\n  - {name: r, destination: a, pattern: {}}\n"
+        "  - {name: r, destination: a, pattern: {}}\n",
+    )
+    assert "two routes are named 'r'" in found
+
+
+def test_source_names_must_fit_in_a_url_path(tmp_path: Path) -> None:
+    (found,) = problems(tmp_path, "sources:\n  'bad name': {verify: none}\n")
+    assert found.startswith("sources.bad name: name 'bad name' must be")
+
+
+def test_invalid_yaml_reports_line_and_column(tmp_path: Path) -> None:
+    (found,) = problems(tmp_path, "sources:\n  a: [unclosed\n")
+    assert found.startswith("line 3, column 1: invalid YAML")
+
+
+def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
+    assert problems(tmp_path, "- a\n- b\n") == [
+        "the top level must be a mapping of keys (storage, sources, ...)"
+    ]
+
+
+def test_missing_file_says_how_to_create_one(tmp_path: Path) -> None:
+    with pytest.raises(errors.ConfigError, match="file not found \\(create one with `whp init`\\)"):
+        config.load(tmp_path / "nope.yaml")
+
+
+def test_literal_secrets_are_listed_for_a_warning(tmp_path: Path) -> None:
+    cfg = load(
+        tmp_path,
+        "sources:\n  a: {verify: github, secrets: [env:A, plain-text]}\n"
+        "destinations: {d: {url: 'http://x', signing_secret: whsec_abc}}\n",
+    )
+    assert cfg.literal_secrets() == ["destinations.d.signing_secret", "sources.a.secrets"]

@@ -1,0 +1,210 @@
+"""The ingest service against in-memory fakes: DESIGN.md's statuses and check order."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import hmac
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from webhook_processor import bootstrap, config, errors, models, services, testing
+
+SECRET = "s3cret"
+ENV = {"GH": SECRET}
+
+
+def signed(body: bytes, **extra: str) -> dict[str, str]:
+    digest = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return {"x-hub-signature-256": f"sha256={digest}", "content-type": "application/json"} | extra
+
+
+class World:
+    def __init__(self, tmp_path: Path, sources: str) -> None:
+        file = tmp_path / "whp.yaml"
+        file.write_text(f"sources:\n{sources}")
+        self.cfg = config.load(file)
+        self.clock = testing.FakeClock()
+        self.store = testing.MemoryStore()
+        self.metrics = testing.MemoryMetrics()
+        runtimes = bootstrap.source_runtimes(self.cfg, str(file), ENV, self.clock)
+        self.ingest = services.Ingest(runtimes, self.store, self.metrics, self.clock)
+
+    def receive(self, source: str, body: bytes, headers: dict[str, str]) -> models.Stored:
+        async def run() -> models.Stored:
+            return await self.ingest.receive(self.ingest.source(source), body, headers)
+
+        return asyncio.run(run())
+
+
+GITHUB = "  github: {verify: github, secret: env:GH}\n"
+
+
+def test_verified_webhook_is_stored_with_preset_type_and_key(tmp_path: Path) -> None:
+    world = World(tmp_path, GITHUB)
+    body = b'{"ref": "refs/heads/main"}'
+    headers = signed(
+        body, **{"x-github-event": "push", "x-github-delivery": "d-1", "cookie": "c=1"}
+    )
+    stored = world.receive("github", body, headers)
+    assert stored.duplicate is False
+    event = world.store.events[stored.id]
+    assert (event.source, event.event_type, event.idempotency_key) == ("github", "push", "d-1")
+    assert event.body == body
+    assert event.received_ms == int(world.clock.now * 1000)
+    assert "cookie" not in event.headers
+    assert event.headers["x-github-event"] == "push"
+    assert world.metrics.accepted_by[("github", False)] == 1
+
+
+def test_repeated_idempotency_key_answers_with_the_first_id(tmp_path: Path) -> None:
+    world = World(tmp_path, GITHUB)
+    body = b"{}"
+    first = world.receive("github", body, signed(body, **{"x-github-delivery": "same"}))
+    again = world.receive("github", body, signed(body, **{"x-github-delivery": "same"}))
+    assert again == models.Stored(first.id, duplicate=True)
+    assert len(world.store.events) == 1
+
+
+def test_events_without_a_key_are_never_deduplicated(tmp_path: Path) -> None:
+    world = World(tmp_path, GITHUB)
+    body = b"{}"
+    world.receive("github", body, signed(body))
+    world.receive("github", body, signed(body))
+    assert len(world.store.events) == 2
+
+
+def test_missing_event_type_is_unknown(tmp_path: Path) -> None:
+    world = World(tmp_path, GITHUB)
+    stored = world.receive("github", b"{}", signed(b"{}"))
+    assert world.store.events[stored.id].event_type == "unknown"
+
+
+def test_unknown_source_is_counted_and_refused(tmp_path: Path) -> None:
+    world = World(tmp_path, GITHUB)
+    with pytest.raises(errors.UnknownSource, match="no source named 'gitlab'"):
+        world.ingest.source("gitlab")
+    assert world.metrics.rejected_by[("gitlab", "unknown_source")] == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "error"),
+    [
+        # a bad signature wins over a bad body: unsigned requests learn nothing about parsing
+        (b"{not json", {"content-type": "application/json"}, errors.SignatureInvalid),
+        (b"{not json", "sign", errors.MalformedPayload),
+        (b"x", "sign+gzip", errors.UnsupportedMediaType),
+    ],
+)
+def test_check_order_signature_before_parse(
+    tmp_path: Path, body: bytes, headers: dict[str, str] | str, error: type[errors.Rejected]
+) -> None:
+    world = World(tmp_path, GITHUB)
+    if headers == "sign":
+        headers = signed(body)
+    elif headers == "sign+gzip":
+        headers = signed(body, **{"content-encoding": "gzip"})
+    assert isinstance(headers, dict)
+    with pytest.raises(error):
+        world.receive("github", body, headers)
+    assert world.store.events == {}
+    assert sum(world.metrics.rejected_by.values()) == 1
+
+
+def test_rate_limit_counts_verified_requests_only(tmp_path: Path) -> None:
+    world = World(
+        tmp_path,
+        "  github: {verify: github, secret: env:GH, rate_limit: {per_second: 1, burst: 2}}\n",
+    )
+    body = b"{}"
+    for _ in range(10):  # an unsigned flood does not spend the provider's budget
+        with pytest.raises(errors.SignatureInvalid):
+            world.receive("github", body, {"content-type": "application/json"})
+    world.receive("github", body, signed(body))
+    world.receive("github", body, signed(body))
+    with pytest.raises(errors.RateLimited) as caught:
+        world.receive("github", body, signed(body))
+    assert caught.value.retry_after == 1
+    world.clock.now += 1.0
+    world.receive("github", body, signed(body))
+    assert len(world.store.events) == 3
+
+
+def test_rate_limit_applies_before_parsing(tmp_path: Path) -> None:
+    world = World(
+        tmp_path, "  github: {verify: github, secret: env:GH, rate_limit: {per_second: 1}}\n"
+    )
+    world.receive("github", b"{}", signed(b"{}"))
+    with pytest.raises(errors.RateLimited):
+        world.receive("github", b"{bad", signed(b"{bad"))
+
+
+def test_schema_violation_names_the_problem(tmp_path: Path) -> None:
+    schema = {"type": "object", "required": ["type"], "properties": {"type": {"type": "string"}}}
+    (tmp_path / "schema.json").write_text(json.dumps(schema))
+    world = World(tmp_path, "  github: {verify: github, secret: env:GH, schema: schema.json}\n")
+    world.receive("github", b'{"type": "a"}', signed(b'{"type": "a"}'))
+    missing = re.escape("'type' is a required property at $")
+    with pytest.raises(errors.SchemaViolation, match=missing):
+        world.receive("github", b'{"x": 1}', signed(b'{"x": 1}'))
+    wrong_type = re.escape("1 is not of type 'string' at $.type")
+    with pytest.raises(errors.SchemaViolation, match=wrong_type):
+        world.receive("github", b'{"type": 1}', signed(b'{"type": 1}'))
+    assert len(world.store.events) == 1
+
+
+def test_store_failure_is_a_503_and_nothing_is_acknowledged(tmp_path: Path) -> None:
+    world = World(tmp_path, GITHUB)
+    world.store.fail = True
+    with pytest.raises(errors.StoreUnavailable) as caught:
+        world.receive("github", b"{}", signed(b"{}"))
+    assert caught.value.status == 503
+
+
+def test_hmac_source_reads_type_and_key_from_a_form_body(tmp_path: Path) -> None:
+    world = World(
+        tmp_path,
+        "  acme: {verify: hmac, header: X-Sig, secret: env:GH, event_type: json:kind,"
+        " idempotency_key: json:id}\n",
+    )
+    body = b"kind=order.paid&id=42&tag=a&tag=b"
+    sig = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    stored = world.receive(
+        "acme", body, {"x-sig": sig, "content-type": "application/x-www-form-urlencoded"}
+    )
+    event = world.store.events[stored.id]
+    assert (event.event_type, event.idempotency_key) == ("order.paid", "42")
+
+
+def test_own_field_specs_replace_the_preset(tmp_path: Path) -> None:
+    world = World(
+        tmp_path,
+        "  github: {verify: github, secret: env:GH, event_type: 'const:gh',"
+        " idempotency_key: 'json:meta.id'}\n",
+    )
+    body = b'{"meta": {"id": 7}}'
+    stored = world.receive("github", body, signed(body, **{"x-github-event": "push"}))
+    event = world.store.events[stored.id]
+    assert (event.event_type, event.idempotency_key) == ("gh", "7")
+
+
+def test_public_url_gets_the_request_query_appended() -> None:
+    runtime = services.SourceRuntime(
+        name="t",
+        verify=lambda request, now: None,
+        max_body_bytes=1,
+        type_specs=(),
+        key_specs=(),
+        strip_headers=frozenset(),
+        public_url="https://example.com/hook",
+    )
+    assert runtime.url("http://internal/webhooks/t", "") == "https://example.com/hook"
+    assert runtime.url("http://internal/webhooks/t", "a=1") == "https://example.com/hook?a=1"
+    with_query = dataclasses.replace(runtime, public_url="https://e.com/h?x=1")
+    assert with_query.url("", "a=1") == "https://e.com/h?x=1&a=1"
+    as_received = dataclasses.replace(runtime, public_url=None)
+    assert as_received.url("http://h/webhooks/t", "a=1") == "http://h/webhooks/t?a=1"
