@@ -34,7 +34,9 @@ def migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
-def connect(path: str, busy_timeout: float, *, readonly: bool = False) -> sqlite3.Connection:
+def connect(
+    path: str, busy_timeout: float, *, readonly: bool = False, cached_statements: int = 128
+) -> sqlite3.Connection:
     """Open the store (migrating it unless read-only); StoreUnavailable when that fails."""
     try:
         if readonly:
@@ -50,7 +52,11 @@ def connect(path: str, busy_timeout: float, *, readonly: bool = False) -> sqlite
         else:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
-                path, isolation_level=None, timeout=busy_timeout, check_same_thread=False
+                path,
+                isolation_level=None,
+                timeout=busy_timeout,
+                check_same_thread=False,
+                cached_statements=cached_statements,
             )
             conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")

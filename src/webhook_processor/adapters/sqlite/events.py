@@ -1,19 +1,19 @@
 """Event storage on SQLite with group commit.
 
-Requests add their events to a pending batch. When no commit is in flight, the batch is inserted on
-the event loop with a few multi-row INSERTs, and its COMMIT (the fsync) runs on the writer thread
-while the loop goes on taking requests for the next batch:
+Requests add their events to a pending batch. When no write is in flight, the event loop turns the
+batch into the parameters of one multi-row INSERT and hands it to the writer thread. There the
+INSERT runs in autocommit mode, so it is its own transaction: one SQLite call inserts the batch and
+commits it with one fsync, without the GIL. Meanwhile the loop takes requests for the next batch:
 
-    loop:    add A, add B | INSERT A, B |  add C, add D, add E  | resolve A, B | INSERT C..E
-    writer:               |             | COMMIT (fsync) ------>|              | COMMIT ...
+    loop:    add A, add B | params(A, B) |  add C, add D, add E  | resolve A, B | params(C..E)
+    writer:               | INSERT A, B + COMMIT (fsync) ------->|              | INSERT C..E ...
 
-A request's future resolves only after the COMMIT that holds its event, so a 2xx always means
+A request's future resolves only after the commit that holds its event, so a 2xx always means
 "on disk". If the write fails, every request of the batch gets StoreUnavailable (503).
 
 Why this shape: each SQLite call releases and re-takes the GIL, and a thread that re-takes it while
-the loop is busy waits for the loop to yield. One hand-off per batch, not one per row, keeps that
-off the hot path. The loop never waits for SQLite's lock: when another process holds it, the
-batch goes to the writer thread whole, which waits up to `busy_timeout`.
+the loop is busy waits for the loop to yield. One call per batch, not a few per row, keeps that
+hand-off off the hot path; the loop itself never touches the disk or waits for a lock.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import queue
 import sqlite3
-import time
+import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import orjson
 
@@ -33,10 +33,9 @@ from webhook_processor.adapters.sqlite import db
 
 log = logging.getLogger(__name__)
 
+MAX_BATCH = 256  # rows per INSERT statement: 2,048 parameters, well within SQLite's limit
 _Item = tuple[models.Event, "asyncio.Future[models.Stored]"]
-_Row = tuple[object, ...]
-_Firsts = list[str] | None
-CHUNKS = (256, 64, 16, 4, 1)  # multi-row INSERT sizes: few distinct statements, all cached
+_Outcome = list[str] | None | BaseException  # None: every row new; else the id stored per row
 
 
 @functools.cache
@@ -51,51 +50,56 @@ class GroupCommitStore:
 
     def __init__(self, path: str, busy_timeout: float) -> None:
         # Opened here so that a store that cannot be opened fails start-up, not the first request.
-        self._conn = db.connect(path, busy_timeout)
-        self._conn.execute("PRAGMA busy_timeout = 0")  # the loop must never sleep on the lock
-        self._busy_timeout = busy_timeout
+        # One cached statement per batch size: each is prepared once.
+        self._conn = db.connect(path, busy_timeout, cached_statements=MAX_BATCH + 32)
         self._pending: list[_Item] = []
+        self._writing: list[_Item] | None = None
         self._scheduled = False
-        self._inflight: asyncio.Future[_Firsts] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._writer: ThreadPoolExecutor | None = None
+        self._jobs: queue.SimpleQueue[list[object] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._idle = asyncio.Event()
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="whp-store-writer")
+        self._thread = threading.Thread(target=self._run, name="whp-store-writer", daemon=True)
+        self._thread.start()
 
     async def stop(self) -> None:
-        """Commit everything added so far, then close."""
-        while self._inflight is not None or self._pending:
-            if self._inflight is not None:
-                await asyncio.wait([self._inflight])
-            else:
+        """Commit everything added so far, then stop the writer and close."""
+        while self._writing is not None or self._pending:
+            self._idle.clear()
+            if self._writing is None:
                 self._flush()
-        if self._writer is not None:
-            self._writer.shutdown()
-            self._writer = None
+            await self._idle.wait()
+        if self._thread is not None:
+            self._jobs.put(None)
+            await asyncio.to_thread(self._thread.join)
+            self._thread = None
         self._conn.close()
 
     def ready(self) -> bool:
-        return self._writer is not None
+        return self._thread is not None and self._thread.is_alive()
 
     def add(self, event: models.Event) -> asyncio.Future[models.Stored]:
         loop = self._loop
         assert loop is not None, "GroupCommitStore.start() was not called"
         future: asyncio.Future[models.Stored] = loop.create_future()
         self._pending.append((event, future))
-        if not self._scheduled and self._inflight is None:
+        if not self._scheduled and self._writing is None:
             self._scheduled = True
             loop.call_soon(self._flush)  # after this loop turn, so that its requests share a commit
         return future
 
     def _flush(self) -> None:
         self._scheduled = False
-        if self._inflight is not None or not self._pending:
+        if self._writing is not None or not self._pending:
             return
-        batch, self._pending = self._pending, []
-        rows: list[_Row] = [
-            (
+        batch = self._pending[:MAX_BATCH]
+        del self._pending[:MAX_BATCH]
+        params: list[object] = []
+        for ev, _ in batch:
+            params += (
                 ev.id,
                 ev.source,
                 ev.event_type,
@@ -105,100 +109,58 @@ class GroupCommitStore:
                 orjson.dumps(ev.headers),
                 ev.body,
             )
-            for ev, _ in batch
-        ]
-        assert self._loop is not None
-        try:
-            self._conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
-                self._failed(batch, exc)
-                return
-            job = self._loop.run_in_executor(self._writer, self._write_when_free, rows)
-        else:
+        self._writing = batch
+        self._jobs.put(params)
+
+    def _run(self) -> None:
+        """The writer thread: one job, one autocommit INSERT, one answer to the loop."""
+        loop = self._loop
+        assert loop is not None
+        while (params := self._jobs.get()) is not None:
             try:
-                firsts = self._insert(rows)
-            except sqlite3.Error as exc:
-                self._conn.execute("ROLLBACK")
-                self._failed(batch, exc)
+                outcome: _Outcome = self._write(params)
+            except BaseException as exc:  # every failure is the batch's answer
+                outcome = exc
+            try:
+                loop.call_soon_threadsafe(self._written, outcome)
+            except RuntimeError:  # the loop is closed: nobody is waiting any more
                 return
-            job = self._loop.run_in_executor(self._writer, self._commit, firsts)
-        self._inflight = job
-        job.add_done_callback(functools.partial(self._written, batch))
 
-    def _written(self, batch: list[_Item], done: asyncio.Future[_Firsts]) -> None:
-        self._inflight = None
-        exc = done.exception()
-        if exc is not None:
-            self._failed(batch, exc)
-            return
-        firsts = done.result()
-        for i, (event, future) in enumerate(batch):
-            if future.done():  # the request went away; its event is stored all the same
-                continue
-            first = event.id if firsts is None else firsts[i]
-            future.set_result(models.Stored(first, duplicate=first != event.id))
-        if self._pending:
-            self._flush()
-
-    def _failed(self, batch: list[_Item], exc: BaseException) -> None:
-        _fail(batch, exc)
-        if self._pending:
-            self._flush()
-
-    def _insert(self, rows: Sequence[_Row]) -> _Firsts:
-        """In an open transaction: insert the rows. None when every row is new, else, per row, the
-        id of the event stored under its idempotency key (its own, or the first one's)."""
+    def _write(self, params: list[object]) -> list[str] | None:
         conn = self._conn
+        rows = len(params) // 8
         before = conn.total_changes
-        start = 0
-        for size in CHUNKS:
-            while len(rows) - start >= size:
-                chunk = rows[start : start + size]
-                conn.execute(_insert_sql(size), [value for row in chunk for value in row])
-                start += size
-        if conn.total_changes - before == len(rows):
+        conn.execute(_insert_sql(rows), params)  # autocommit: insert and commit, atomically
+        if conn.total_changes - before == rows:
             return None
+        # Some idempotency key was stored before: find which event holds each key.
         lookup = db.QUERIES["event_by_key"]
-        return [
-            str(row[0]) if row[3] is None else conn.execute(lookup, (row[1], row[3])).fetchone()[0]
-            for row in rows
-        ]
-
-    def _commit(self, firsts: _Firsts) -> _Firsts:
-        """On the writer thread."""
-        try:
-            self._conn.execute("COMMIT")
-        except sqlite3.Error:
-            self._conn.execute("ROLLBACK")
-            raise
+        firsts = []
+        for i in range(0, len(params), 8):
+            event_id, source, key = params[i], params[i + 1], params[i + 3]
+            if key is not None:
+                event_id = conn.execute(lookup, (source, key)).fetchone()[0]
+            firsts.append(str(event_id))
         return firsts
 
-    def _write_when_free(self, rows: Sequence[_Row]) -> _Firsts:
-        """On the writer thread, when another process holds the lock: wait for it, then write."""
-        deadline = time.monotonic() + self._busy_timeout
-        while True:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                break
-            except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.005)
-        try:
-            firsts = self._insert(rows)
-        except sqlite3.Error:
-            self._conn.execute("ROLLBACK")
-            raise
-        return self._commit(firsts)
-
-
-def _fail(batch: list[_Item], exc: BaseException) -> None:
-    log.error("store write failed: %s", exc, extra={"batch": len(batch)})
-    error = errors.StoreUnavailable(f"the store could not commit: {exc}")
-    for _, future in batch:
-        if not future.done():
-            future.set_exception(error)
+    def _written(self, outcome: _Outcome) -> None:
+        batch, self._writing = self._writing or [], None
+        if isinstance(outcome, BaseException):
+            log.error("store write failed: %s", outcome, extra={"batch": len(batch)})
+            error = errors.StoreUnavailable(f"the store could not commit: {outcome}")
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+        else:
+            for i, (event, future) in enumerate(batch):
+                if future.done():  # the request went away; its event is stored all the same
+                    continue
+                first = event.id if outcome is None else outcome[i]
+                future.set_result(models.Stored(first, duplicate=first != event.id))
+        if self._pending:
+            self._flush()
+        else:
+            self._idle.set()
 
 
 class Reader:
