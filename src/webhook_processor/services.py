@@ -17,6 +17,7 @@ from webhook_processor import errors, fields, models, payload, ports, ratelimit,
 
 SchemaCheck = Callable[[Any], None]
 UNKNOWN_TYPE = "unknown"
+UNKNOWN_SOURCE_LABEL = "(unknown)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +59,8 @@ class Ingest:
         try:
             return self._sources[name]
         except KeyError:
-            self._metrics.rejected(
-                name if len(name) <= 64 else name[:64], errors.UnknownSource.code
-            )
+            # One label for every unknown name: URLs are unauthenticated, label values are not free.
+            self._metrics.rejected(UNKNOWN_SOURCE_LABEL, errors.UnknownSource.code)
             raise errors.UnknownSource(f"no source named {name!r} is configured") from None
 
     def reject(self, source: SourceRuntime, error: errors.Rejected) -> errors.Rejected:
@@ -76,7 +76,11 @@ class Ingest:
         except errors.Rejected as exc:
             self._metrics.rejected(source.name, exc.code)
             raise
-        stored = await self._store.add(event)
+        try:
+            stored = await self._store.add(event)
+        except errors.StoreUnavailable as exc:
+            self._metrics.rejected(source.name, exc.code)
+            raise
         self._metrics.accepted(source.name, stored.duplicate)
         return stored
 

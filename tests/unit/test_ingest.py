@@ -88,7 +88,7 @@ def test_unknown_source_is_counted_and_refused(tmp_path: Path) -> None:
     world = World(tmp_path, GITHUB)
     with pytest.raises(errors.UnknownSource, match="no source named 'gitlab'"):
         world.ingest.source("gitlab")
-    assert world.metrics.rejected_by[("gitlab", "unknown_source")] == 1
+    assert world.metrics.rejected_by[("(unknown)", "unknown_source")] == 1
 
 
 @pytest.mark.parametrize(
@@ -163,6 +163,7 @@ def test_store_failure_is_a_503_and_nothing_is_acknowledged(tmp_path: Path) -> N
     with pytest.raises(errors.StoreUnavailable) as caught:
         world.receive("github", b"{}", signed(b"{}"))
     assert caught.value.status == 503
+    assert world.metrics.rejected_by[("github", "store_unavailable")] == 1
 
 
 def test_hmac_source_reads_type_and_key_from_a_form_body(tmp_path: Path) -> None:

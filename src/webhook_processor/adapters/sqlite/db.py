@@ -63,7 +63,7 @@ def connect(
         conn.execute("PRAGMA foreign_keys=ON")
         if not readonly:
             migrate(conn)
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, OSError) as exc:
         raise errors.StoreUnavailable(f"cannot open the store at {path}: {exc}") from None
     return conn
 

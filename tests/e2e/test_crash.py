@@ -1,0 +1,110 @@
+"""Nothing acknowledged is ever lost: SIGKILL the server under load, restart it on the same store,
+and every webhook that got a 2xx is there."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .helpers import Server, github_headers, json_body, start_server, stored_ids
+
+pytestmark = pytest.mark.e2e
+
+SECRET = "crash-e2e-secret"
+CONFIG = """\
+storage: {path: whp.db}
+sources:
+  github:
+    verify: github
+    secret: env:CRASH_SECRET
+"""
+THREADS = 16
+LOAD_SECONDS = 1.5
+CYCLES = 3
+
+
+@dataclass
+class Tally:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    acked: set[str] = field(default_factory=set)
+    other_status: dict[int, int] = field(default_factory=dict)
+    errors: int = 0
+
+    def add(self, response: httpx.Response | None) -> None:
+        with self.lock:
+            if response is None:
+                self.errors += 1
+            elif response.status_code in (200, 202):
+                self.acked.add(response.json()["id"])
+            else:
+                code = response.status_code
+                self.other_status[code] = self.other_status.get(code, 0) + 1
+
+
+def hammer(url: str, stop: threading.Event, tally: Tally) -> None:
+    """Send signed webhooks with unique deliveries until `stop`; never raises."""
+    try:
+        with httpx.Client(timeout=10.0) as client:
+            while not stop.is_set():
+                body = json_body(load=uuid.uuid4().hex)
+                headers = github_headers(SECRET, body)
+                try:
+                    response = client.post(url, content=body, headers=headers)
+                except httpx.HTTPError:
+                    tally.add(None)
+                    time.sleep(0.01)  # the server is gone: do not spin
+                    continue
+                tally.add(response)
+    except Exception:
+        tally.add(None)
+
+
+def test_acknowledged_webhooks_survive_sigkill(tmp_path: Path) -> None:
+    config = tmp_path / "whp.yaml"
+    config.write_text(CONFIG)
+    env = {"CRASH_SECRET": SECRET}
+    server: Server = start_server(config, env)
+    report: list[str] = []
+    acked_total: set[str] = set()
+    try:
+        for cycle in range(1, CYCLES + 1):
+            tally = Tally()
+            stop = threading.Event()
+            with ThreadPoolExecutor(THREADS, thread_name_prefix="e2e-load") as pool:
+                futures = [
+                    pool.submit(hammer, server.webhook("github"), stop, tally)
+                    for _ in range(THREADS)
+                ]
+                time.sleep(LOAD_SECONDS)
+                server.kill()  # SIGKILL while requests are in flight
+                time.sleep(0.2)
+                stop.set()
+                for future in futures:
+                    future.result(timeout=60)
+            acked_total |= tally.acked
+            server = start_server(config, env)  # the same store, a fresh process
+            present = stored_ids(server.db)
+            lost = tally.acked - present
+            report.append(
+                f"cycle {cycle}: {len(tally.acked)} acknowledged, {len(lost)} lost, "
+                f"{tally.errors} transport errors, other statuses {tally.other_status}, "
+                f"{len(present)} events in the store"
+            )
+            summary = "\n".join(report)
+            assert tally.acked, f"no webhook was acknowledged: the load never ran\n{summary}"
+            assert not lost, f"acknowledged but lost: {sorted(lost)[:10]}\n{summary}"
+            assert set(tally.other_status) <= {503}, summary
+        with closing(sqlite3.connect(f"{server.db.as_uri()}?mode=ro", uri=True)) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert acked_total <= stored_ids(server.db)
+    finally:
+        server.stop()

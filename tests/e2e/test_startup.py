@@ -1,0 +1,77 @@
+"""`whp serve` that cannot start: a non-zero exit with a short cause on stderr, before it listens,
+never a traceback."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from .helpers import describe, free_port, run_whp
+
+pytestmark = pytest.mark.e2e
+
+SOURCES = """\
+sources:
+  github:
+    verify: github
+    secret: env:E2E_STARTUP_SECRET
+"""
+
+
+def serve(config: Path, env: dict[str, str]) -> tuple[int, str]:
+    result = run_whp(
+        ["serve", "--config", str(config), "--port", str(free_port())], env=env, timeout=30
+    )
+    assert "Traceback" not in result.stderr, describe(result)
+    assert result.returncode != 0, describe(result)
+    return result.returncode, result.stderr
+
+
+def test_missing_secret_is_a_config_error_naming_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "whp.yaml"
+    config.write_text("storage: {path: whp.db}\n" + SOURCES)
+    code, stderr = serve(config, {})
+    assert code == 2
+    assert "sources.github.secret" in stderr
+    assert "E2E_STARTUP_SECRET" in stderr
+    assert not (tmp_path / "whp.db").exists()
+
+
+def test_store_path_that_is_a_directory_fails_with_one_line(tmp_path: Path) -> None:
+    (tmp_path / "store.db").mkdir()
+    config = tmp_path / "whp.yaml"
+    config.write_text("storage: {path: store.db}\n" + SOURCES)
+    _, stderr = serve(config, {"E2E_STARTUP_SECRET": "s"})
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert "store" in lines[0]
+
+
+def test_store_under_a_regular_file_fails_with_one_line(tmp_path: Path) -> None:
+    """storage.path `blocker/whp.db` where `blocker` is a file: the folder cannot be created."""
+    (tmp_path / "blocker").write_text("not a folder\n")
+    config = tmp_path / "whp.yaml"
+    config.write_text("storage: {path: blocker/whp.db}\n" + SOURCES)
+    _, stderr = serve(config, {"E2E_STARTUP_SECRET": "s"})
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert "blocker" in lines[0]
+
+
+def test_port_in_use_fails_and_says_so(tmp_path: Path) -> None:
+    config = tmp_path / "whp.yaml"
+    config.write_text("storage: {path: whp.db}\n" + SOURCES)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_whp(
+            ["serve", "--config", str(config), "--port", str(port)],
+            env={"E2E_STARTUP_SECRET": "s"},
+            timeout=30,
+        )
+    assert result.returncode != 0, describe(result)
+    assert "Traceback" not in result.stderr, describe(result)
+    assert "address already in use" in result.stderr, describe(result)
