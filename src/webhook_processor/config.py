@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from webhook_processor import errors, fields
+from webhook_processor import errors, fields, patterns
 
 DEFAULT_FILE = "whp.yaml"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -212,6 +212,14 @@ class Route(Strict):
     name: Name
     destination: str
     pattern: dict[str, Any]
+
+    @model_validator(mode="after")
+    def _valid_pattern(self) -> Route:
+        try:
+            patterns.compile(self.pattern)
+        except patterns.PatternError as exc:
+            raise ValueError(f"pattern of route '{self.name}': {exc}") from None
+        return self
 
 
 class Config(Strict):

@@ -106,3 +106,55 @@ def test_events_list_rejects_bad_times(
     run("init")
     assert run("events", "list", flag, "yesterday") == 2
     assert "expected an RFC 3339 time or a duration" in capsys.readouterr().err
+
+
+PAYMENTS = '{"source": ["stripe"], "detail-type": [{"prefix": "payment_intent."}]}'
+SUCCEEDED = '{"source": "stripe", "detail-type": "payment_intent.succeeded", "detail": {}}'
+
+
+@pytest.mark.parametrize(
+    ("pattern", "event", "status", "out"),
+    [
+        (PAYMENTS, SUCCEEDED, 0, "match\n"),
+        ('{"source": ["github"]}', SUCCEEDED, 1, "no match\n"),
+    ],
+)
+def test_routes_test_answers_like_grep(
+    capsys: pytest.CaptureFixture[str], pattern: str, event: str, status: int, out: str
+) -> None:
+    assert run("routes", "test", "--pattern", pattern, "--event", event) == status
+    assert capsys.readouterr().out == out
+
+
+def test_routes_test_reads_files_and_configured_routes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "event.json").write_text(SUCCEEDED)
+    cfg = tmp_path / "whp.yaml"
+    cfg.write_text(
+        "destinations: {orders: {url: 'http://127.0.0.1:9/'}}\n"
+        f"routes: [{{name: payments, destination: orders, pattern: {PAYMENTS}}}]\n"
+    )
+    event = f"@{tmp_path / 'event.json'}"
+    assert run("routes", "test", "--config", str(cfg), "--route", "payments", "--event", event) == 0
+    assert run("routes", "test", "--config", str(cfg), "--route", "nope", "--event", event) == 2
+    assert "no route named 'nope' (routes: payments)" in capsys.readouterr().err
+
+
+def test_routes_test_explains_an_invalid_pattern(capsys: pytest.CaptureFixture[str]) -> None:
+    bad = '{"detail": {"amount": [{"numeric": [">"]}]}}'
+    assert run("routes", "test", "--pattern", bad, "--event", SUCCEEDED) == 2
+    assert "invalid pattern: detail.amount: numeric needs an operator" in capsys.readouterr().err
+
+
+def test_an_invalid_route_pattern_is_a_config_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "whp.yaml"
+    cfg.write_text(
+        "destinations: {orders: {url: 'http://127.0.0.1:9/'}}\n"
+        "routes: [{name: r1, destination: orders, pattern: {source: stripe}}]\n"
+    )
+    assert run("check", "--config", str(cfg)) == 2
+    err = capsys.readouterr().err
+    assert f"{cfg}: routes[0]: pattern of route 'r1': source:" in err

@@ -17,7 +17,7 @@ import httpx
 import orjson
 
 from webhook_processor import __version__, bootstrap, config, errors, sending
-from webhook_processor.entrypoints import cli_events
+from webhook_processor.entrypoints import cli_events, cli_routes
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_send)
 
     cli_events.add_parsers(sub, common)
+    cli_routes.add_parsers(sub, common)
     return parser
 
 
