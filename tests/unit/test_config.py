@@ -150,7 +150,8 @@ def test_secret_values_are_never_echoed_in_errors(tmp_path: Path) -> None:
 def test_route_must_name_a_defined_destination(tmp_path: Path) -> None:
     (found,) = problems(
         tmp_path,
-        "destinations: {a: {url: 'http://x'}}\nroutes: [{name: r, destination: b, pattern: {source: [x]}}]\n",
+        "destinations: {a: {url: 'http://x'}}\n"
+        "routes: [{name: r, destination: b, pattern: {source: [x]}}]\n",
     )
     assert "route 'r' names destination 'b', which is not defined (destinations: a)" in found
 
