@@ -14,6 +14,10 @@ A request's future resolves only after the commit that holds its event, so a 2xx
 Why this shape: each SQLite call releases and re-takes the GIL, and a thread that re-takes it while
 the loop is busy waits for the loop to yield. One call per batch, not a few per row, keeps that
 hand-off off the hot path; the loop itself never touches the disk or waits for a lock.
+
+Checkpoints (copying the WAL into the database file) run on their own thread and connection, in
+PASSIVE mode, which never blocks the writer: done by the committing connection, as SQLite does by
+default, they would stall every request waiting on that commit.
 """
 
 from __future__ import annotations
@@ -33,7 +37,10 @@ from webhook_processor.adapters.sqlite import db
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 256  # rows per INSERT statement: 2,048 parameters, well within SQLite's limit
+MAX_BATCH = 256
+CHECKPOINT_EVERY = (
+    1.0  # seconds  # rows per INSERT statement: 2,048 parameters, well within SQLite's limit
+)
 _Item = tuple[models.Event, "asyncio.Future[models.Stored]"]
 _Outcome = list[str] | None | BaseException  # None: every row new; else the id stored per row
 
@@ -52,6 +59,8 @@ class GroupCommitStore:
         # Opened here so that a store that cannot be opened fails start-up, not the first request.
         # One cached statement per batch size: each is prepared once.
         self._conn = db.connect(path, busy_timeout, cached_statements=MAX_BATCH + 32)
+        self._conn.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer thread does it
+        self._checkpoints = _Checkpointer(path, busy_timeout)
         self._pending: list[_Item] = []
         self._writing: list[_Item] | None = None
         self._scheduled = False
@@ -64,6 +73,7 @@ class GroupCommitStore:
         self._loop = asyncio.get_running_loop()
         self._thread = threading.Thread(target=self._run, name="whp-store-writer", daemon=True)
         self._thread.start()
+        self._checkpoints.start()
 
     async def stop(self) -> None:
         """Commit everything added so far, then stop the writer and close."""
@@ -76,6 +86,7 @@ class GroupCommitStore:
             self._jobs.put(None)
             await asyncio.to_thread(self._thread.join)
             self._thread = None
+        await asyncio.to_thread(self._checkpoints.stop)
         self._conn.close()
 
     def ready(self) -> bool:
@@ -161,6 +172,43 @@ class GroupCommitStore:
             self._flush()
         else:
             self._idle.set()
+
+
+class _Checkpointer:
+    """Copies the WAL into the database every CHECKPOINT_EVERY seconds, off the commit path."""
+
+    def __init__(self, path: str, busy_timeout: float) -> None:
+        self._path = path
+        self._busy_timeout = busy_timeout
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="whp-checkpoint", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop, after a last full checkpoint that leaves an empty WAL behind."""
+        if self._thread is not None:
+            self._stopping.set()
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        conn = db.connect(self._path, self._busy_timeout)
+        try:
+            while not self._stopping.wait(CHECKPOINT_EVERY):
+                self._checkpoint(conn, "PASSIVE")
+            self._checkpoint(conn, "TRUNCATE")
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _checkpoint(conn: sqlite3.Connection, mode: str) -> None:
+        try:
+            conn.execute(f"PRAGMA wal_checkpoint({mode})")
+        except sqlite3.Error as exc:  # a later checkpoint catches up; commits are unaffected
+            log.warning("WAL checkpoint failed: %s", exc)
 
 
 class Reader:
