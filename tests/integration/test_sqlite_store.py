@@ -168,16 +168,3 @@ def test_reader_filters_and_pages_newest_first(tmp_path: Path) -> None:
 def test_reading_a_store_that_does_not_exist_says_so(tmp_path: Path) -> None:
     with pytest.raises(errors.StoreUnavailable, match="has `whp serve` run yet"):
         db.connect(str(tmp_path / "none.db"), 1, readonly=True)
-
-
-def test_a_clean_stop_leaves_everything_in_the_database_file(tmp_path: Path) -> None:
-    path = tmp_path / "whp.db"
-    batch = [event(i, key=f"k{i}") for i in range(300)]
-
-    async def body(store: events.GroupCommitStore) -> None:
-        await asyncio.gather(*(store.add(e) for e in batch))
-
-    with_store(path, 5, body)
-    wal = tmp_path / "whp.db-wal"
-    assert not wal.exists() or wal.stat().st_size == 0  # checkpointed into whp.db
-    assert len(rows(path)) == 300
