@@ -3,7 +3,9 @@ checks with uniform error messages."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import base64
+import hmac
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from webhook_processor import errors
@@ -55,3 +57,53 @@ def check_timestamp(timestamp: str, now: float, tolerance: int, name: str) -> in
 
 def mismatch(what: str = "signature") -> errors.SignatureInvalid:
     return errors.SignatureInvalid(f"{what} does not match any configured secret")
+
+
+def raw(digest: bytes) -> bytes:
+    return digest
+
+
+def hex_digest(digest: bytes) -> bytes:
+    return digest.hex().encode()
+
+
+def base64_digest(digest: bytes) -> bytes:
+    return base64.b64encode(digest)
+
+
+def check_hmac(
+    keys: Sequence[bytes],
+    content: bytes,
+    given: Sequence[bytes],
+    encode: Callable[[bytes], bytes] = raw,
+    algorithm: str = "sha256",
+) -> None:
+    """Pass when the HMAC of `content` under any configured key, encoded as the provider sends it,
+    equals any of the `given` signatures (constant-time); SignatureInvalid otherwise."""
+    for key in keys:
+        expected = encode(hmac.digest(key, content, algorithm))
+        if any(hmac.compare_digest(expected, signature) for signature in given):
+            return
+    raise mismatch()
+
+
+def parse_pairs(
+    value: str, separator: str, header: str, timestamp_key: str, signature_key: str
+) -> tuple[str, list[bytes]]:
+    """`t=...,v1=...,v1=...`-style headers: the (first) timestamp and every signature."""
+    timestamp: str | None = None
+    signatures: list[bytes] = []
+    for item in value.split(separator):
+        key, sep, val = item.strip().partition("=")
+        if not sep:
+            continue
+        if key == timestamp_key and timestamp is None:
+            timestamp = val
+        elif key == signature_key:
+            signatures.append(val.encode())
+    if timestamp is None or not signatures:
+        raise errors.SignatureInvalid(
+            f"malformed {header} header: expected "
+            f"{timestamp_key}=<unix>{separator}{signature_key}=<hex>"
+        )
+    return timestamp, signatures

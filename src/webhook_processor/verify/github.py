@@ -27,10 +27,7 @@ def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
             raise errors.SignatureInvalid(
                 f"malformed {HEADER} header: not hex after sha256="
             ) from None
-        for key in keys:
-            if hmac.compare_digest(hmac.digest(key, request.body, "sha256"), given):
-                return
-        raise base.mismatch()
+        base.check_hmac(keys, request.body, [given])
 
     return verify
 

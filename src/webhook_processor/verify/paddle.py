@@ -8,30 +8,13 @@ https://developer.paddle.com/webhooks/signature-verification
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Sequence
 
-from webhook_processor import config, errors
+from webhook_processor import config
 from webhook_processor.verify import base
 
 HEADER = "paddle-signature"
-
-
-def _parse(value: str) -> tuple[str, list[bytes]]:
-    timestamp: str | None = None
-    signatures: list[bytes] = []
-    for item in value.split(";"):
-        key, sep, val = item.strip().partition("=")
-        if not sep:
-            continue
-        if key == "ts" and timestamp is None:
-            timestamp = val
-        elif key == "h1":
-            signatures.append(val.encode())
-    if timestamp is None or not signatures:
-        raise errors.SignatureInvalid(f"malformed {HEADER} header: expected ts=<unix>;h1=<hex>")
-    return timestamp, signatures
 
 
 def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
@@ -39,14 +22,11 @@ def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
     tolerance = source.tolerance_seconds
 
     def verify(request: base.Request, now: float) -> None:
-        timestamp, given = _parse(base.header(request.headers, HEADER))
+        value = base.header(request.headers, HEADER)
+        timestamp, given = base.parse_pairs(value, ";", HEADER, "ts", "h1")
         base.check_timestamp(timestamp, now, tolerance, f"{HEADER} timestamp")
         signed = timestamp.encode() + b":" + request.body
-        for key in keys:
-            expected = hmac.new(key, signed, hashlib.sha256).hexdigest().encode()
-            if any(hmac.compare_digest(expected, sig) for sig in given):
-                return
-        raise base.mismatch()
+        base.check_hmac(keys, signed, given, base.hex_digest)
 
     return verify
 
@@ -56,7 +36,7 @@ def signer(source: config.Source, secret: str) -> base.Sign:
 
     def sign(body: bytes, now: float, url: str) -> base.Signed:
         ts = str(int(now))
-        digest = hmac.new(key, ts.encode() + b":" + body, hashlib.sha256).hexdigest()
+        digest = hmac.digest(key, ts.encode() + b":" + body, "sha256").hex()
         return base.Signed({"Paddle-Signature": f"ts={ts};h1={digest}"}, url)
 
     return sign

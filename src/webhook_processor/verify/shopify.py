@@ -31,10 +31,7 @@ def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
             raise errors.SignatureInvalid(
                 f"malformed {HEADER} header: expected the base64 of a 32-byte HMAC-SHA256"
             )
-        for key in keys:
-            if hmac.compare_digest(hmac.new(key, request.body, hashlib.sha256).digest(), given):
-                return
-        raise base.mismatch()
+        base.check_hmac(keys, request.body, [given])
 
     return verify
 

@@ -27,14 +27,8 @@ def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
         base.check_timestamp(timestamp, now, tolerance, f"{TIMESTAMP_HEADER} header")
         if not value.startswith("v0="):
             raise errors.SignatureInvalid(f"malformed {SIGNATURE_HEADER} header: expected v0=<hex>")
-        given = value[3:].encode()
         signed = b"v0:" + timestamp.encode() + b":" + request.body
-        for key in keys:
-            if hmac.compare_digest(
-                hmac.new(key, signed, hashlib.sha256).hexdigest().encode(), given
-            ):
-                return
-        raise base.mismatch()
+        base.check_hmac(keys, signed, [value[3:].encode()], base.hex_digest)
 
     return verify
 

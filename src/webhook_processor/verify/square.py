@@ -28,10 +28,7 @@ def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
         given = base.header(request.headers, HEADER).encode()
         if not request.url:
             raise errors.SignatureInvalid("cannot verify: the notification URL is unknown")
-        for key in keys:
-            if hmac.compare_digest(_digest(key, request.url, request.body), given):
-                return
-        raise base.mismatch()
+        base.check_hmac(keys, request.url.encode() + request.body, [given], base.base64_digest)
 
     return verify
 
