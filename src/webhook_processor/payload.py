@@ -7,6 +7,7 @@ fields; repeated keys become lists.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -17,7 +18,9 @@ from webhook_processor import errors
 IDENTITY_ENCODINGS = frozenset({"", "identity"})
 
 
+@functools.lru_cache(maxsize=256)
 def media_type(content_type: str | None) -> str:
+    """`application/json; charset=utf-8` -> `application/json` (cached: senders repeat theirs)."""
     if not content_type:
         return ""
     return content_type.partition(";")[0].strip().lower()

@@ -76,11 +76,7 @@ class App:
 
     async def _receive_webhook(self, scope: Scope, receive: Receive, send: Send) -> None:
         name = scope["path"][len(PREFIX) :]
-        headers: dict[str, str] = {}
-        for raw_name, raw_value in scope["headers"]:
-            key = raw_name.decode("latin-1").lower()
-            value = raw_value.decode("latin-1")
-            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        headers = _headers(scope["headers"])
         try:
             source = self._ingest.source(name)
             try:
@@ -143,6 +139,17 @@ class App:
 
     async def openapi(self, request: Request) -> Response:
         return JSONResponse(openapi.DOCUMENT)
+
+
+def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Header names are lower-case in ASGI; a repeated header's values are joined with ", "."""
+    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in raw}
+    if len(headers) < len(raw):
+        headers = {}
+        for raw_name, raw_value in raw:
+            key, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return headers
 
 
 async def _read_body(receive: Receive, limit: int, content_length: str | None) -> bytes:
