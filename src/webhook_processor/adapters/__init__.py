@@ -1,1 +1,1 @@
-"""Adapters: the only places that import sqlite3 or boto3."""
+"""Adapters: the only places that import sqlite3, httpx (for deliveries) or boto3."""

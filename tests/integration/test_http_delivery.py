@@ -1,0 +1,225 @@
+"""HttpSender against a real receiver on 127.0.0.1 that checks every delivery with the official
+Standard Webhooks library, as a user's receiver would; then the failures a network can produce."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import uvicorn
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from webhook_processor import config, delivery, models
+from webhook_processor.adapters import http
+
+SECRET = "whsec_" + base64.b64encode(b"integration-test-key-0123456789").decode()
+SLOW_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    verified: bool
+
+
+class Receiver:
+    """A webhook consumer: /hooks verifies and accepts; the other paths misbehave on purpose."""
+
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self.app = Starlette(
+            routes=[
+                Route("/hooks", self.hooks, methods=["POST"]),
+                Route("/moved", self.moved, methods=["POST"]),
+                Route("/busy", self.busy, methods=["POST"]),
+                Route("/slow", self.slow, methods=["POST"]),
+            ]
+        )
+
+    async def record(self, request: Request) -> bool:
+        body = await request.body()
+        headers = dict(request.headers)
+        try:
+            Webhook(SECRET).verify(body, headers, json_parse=False)
+        except WebhookVerificationError:
+            verified = False
+        else:
+            verified = True
+        self.received.append(Received(request.url.path, headers, body, verified))
+        return verified
+
+    async def hooks(self, request: Request) -> Response:
+        return Response(status_code=204 if await self.record(request) else 401)
+
+    async def moved(self, request: Request) -> Response:
+        await self.record(request)
+        return Response(status_code=302, headers={"location": "/hooks"})
+
+    async def busy(self, request: Request) -> Response:
+        await self.record(request)
+        return Response("rate limited", status_code=429, headers={"retry-after": "7"})
+
+    async def slow(self, request: Request) -> Response:
+        await self.record(request)
+        await asyncio.sleep(SLOW_SECONDS)
+        return Response(status_code=200)
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[tuple[Receiver, str]]:
+    app = Receiver()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(
+        uvicorn.Config(app.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=2)
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while not server.started:
+        assert time.monotonic() < deadline, "the receiver did not start"
+        time.sleep(0.01)
+    yield app, f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(timeout=5)
+    sock.close()
+
+
+def event(body: bytes = b'{"type":"order.paid","total":"9.99 \xe2\x82\xac"}') -> models.Event:
+    return models.Event(
+        id=models.new_event_id(time.time()),
+        source="shop",
+        event_type="order.paid",
+        idempotency_key=None,
+        received_ms=int(time.time() * 1000),
+        content_type="application/json",
+        headers={"x-shop-domain": "example.myshop.test"},
+        body=body,
+    )
+
+
+def outgoing(url: str, evt: models.Event, attempt: int = 1) -> delivery.Outgoing:
+    destination = config.Destination(url=url, signing_secret=SECRET)
+    key = delivery.signing_key(SECRET)
+    return delivery.build(evt, destination, key, evt.id, attempt, time.time(), ["x-shop-domain"])
+
+
+def send(
+    *requests: delivery.Outgoing, timeout: float = 5.0, **kwargs: object
+) -> list[delivery.Result]:
+    """Send in order through one sender (one connection pool), closed afterwards."""
+
+    async def run() -> list[delivery.Result]:
+        sender = http.HttpSender(**kwargs)  # type: ignore[arg-type]
+        try:
+            return [await sender.send(r, timeout, time.time) for r in requests]
+        finally:
+            await sender.aclose()
+
+    return asyncio.run(run())
+
+
+def test_delivered_and_verified_by_the_official_library(receiver: tuple[Receiver, str]) -> None:
+    app, base = receiver
+    evt = event()
+    first, retried = send(outgoing(base + "/hooks", evt), outgoing(base + "/hooks", evt, 2))
+    assert (first.ok, first.status, first.error) == (True, 204, None)
+    assert (retried.ok, retried.status) == (True, 204)
+    got = [r for r in app.received if r.headers.get("webhook-id") == evt.id]
+    assert [r.verified for r in got] == [True, True]
+    assert [r.headers["whp-attempt"] for r in got] == ["1", "2"]
+    assert got[0].body == evt.body
+    assert got[0].headers["content-type"] == "application/json"
+    assert got[0].headers["whp-source"] == "shop"
+    assert got[0].headers["whp-event-type"] == "order.paid"
+    assert got[0].headers["x-shop-domain"] == "example.myshop.test"
+    assert got[0].headers["user-agent"].startswith("webhook-processor/")
+
+
+def test_redirect_is_not_followed(receiver: tuple[Receiver, str]) -> None:
+    app, base = receiver
+    evt = event()
+    (result,) = send(outgoing(base + "/moved", evt))
+    assert not result.ok
+    assert result.status == 302
+    assert result.error == ("HTTP 302: redirect to /hooks not followed; update the destination URL")
+    assert [r.path for r in app.received if r.headers.get("webhook-id") == evt.id] == ["/moved"]
+
+
+def test_429_carries_retry_after(receiver: tuple[Receiver, str]) -> None:
+    _, base = receiver
+    (result,) = send(outgoing(base + "/busy", event()))
+    assert (result.ok, result.status, result.retry_after) == (False, 429, 7.0)
+    assert result.excerpt == "rate limited"
+
+
+def test_slow_receiver_times_out(receiver: tuple[Receiver, str]) -> None:
+    _, base = receiver
+    started = time.monotonic()
+    (result,) = send(outgoing(base + "/slow", event()), timeout=0.2)
+    assert (result.ok, result.status, result.error) == (False, None, "timeout after 0.2 s")
+    assert 150 <= result.duration_ms < 1000
+    assert time.monotonic() - started < SLOW_SECONDS
+
+
+def test_closed_port_is_connection_refused() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    (result,) = send(outgoing(f"http://127.0.0.1:{port}/hooks", event()))
+    assert (result.ok, result.status, result.error) == (False, None, "connection refused")
+
+
+# Failures a real server rarely produces on demand, through httpx's MockTransport.
+
+
+def test_protocol_error_becomes_a_failed_result() -> None:
+    def broken(request: httpx.Request) -> httpx.Response:
+        raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+
+    (result,) = send(
+        outgoing("http://receiver.test/hooks", event()), transport=httpx.MockTransport(broken)
+    )
+    assert (result.ok, result.status) == (False, None)
+    assert result.error == "protocol error: Server disconnected without sending a response."
+
+
+class Endless(httpx.AsyncByteStream):
+    """A response body that never ends, counting what was read of it."""
+
+    def __init__(self) -> None:
+        self.served = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while True:
+            self.served += 4096
+            yield b"x" * 4096
+
+
+def test_reads_at_most_64_kib_of_the_response() -> None:
+    stream = Endless()
+    transport = httpx.MockTransport(lambda request: httpx.Response(500, stream=stream))
+    (result,) = send(outgoing("http://receiver.test/hooks", event()), transport=transport)
+    assert (result.ok, result.status, result.excerpt) == (False, 500, "x" * 512)
+    assert stream.served == 64 * 1024
+
+
+@pytest.mark.parametrize("url", ["http://", "http://[::1/hooks"])
+def test_unusable_url_becomes_a_failed_result(url: str) -> None:
+    (result,) = send(outgoing(url, event()))
+    assert (result.ok, result.status) == (False, None)
+    assert result.error is not None
+    assert result.error.startswith("invalid URL: ")
