@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -168,3 +170,25 @@ def test_reader_filters_and_pages_newest_first(tmp_path: Path) -> None:
 def test_reading_a_store_that_does_not_exist_says_so(tmp_path: Path) -> None:
     with pytest.raises(errors.StoreUnavailable, match="has `whp serve` run yet"):
         db.connect(str(tmp_path / "none.db"), 1, readonly=True)
+
+
+def test_two_processes_opening_an_old_store_at_once_both_start(tmp_path: Path) -> None:
+    path = str(tmp_path / "whp.db")
+    (first_version, first_sql), *_ = db.migrations()
+    old = sqlite3.connect(path, isolation_level=None)
+    old.executescript(f"{first_sql}\nPRAGMA user_version = {first_version};")
+    old.close()
+    script = (
+        "import sys\n"
+        "from webhook_processor.adapters.sqlite import db\n"
+        "db.connect(sys.argv[1], 10).close()\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, path], stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    outcomes = [(p.communicate(timeout=30)[1].decode(), p.returncode) for p in procs]
+    assert [err for err, code in outcomes if code != 0] == []
+    conn = db.connect(path, 1)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == db.migrations()[-1][0]
+    conn.close()

@@ -16,13 +16,14 @@ from webhook_processor import errors
 _SQL = resources.files("webhook_processor.adapters.sqlite") / "sql"
 
 
-def _named_queries() -> dict[str, str]:
-    text = (_SQL / "queries.sql").read_text(encoding="utf-8")
+def named_queries(filename: str) -> dict[str, str]:
+    """The `-- name: x` queries of one file in sql/, by name."""
+    text = (_SQL / filename).read_text(encoding="utf-8")
     parts = re.split(r"^-- name: (\w+)\s*$", text, flags=re.MULTILINE)
     return {name: sql.strip() for name, sql in zip(parts[1::2], parts[2::2], strict=True)}
 
 
-QUERIES = _named_queries()
+QUERIES = named_queries("queries.sql")
 
 
 def migrations() -> list[tuple[int, str]]:
@@ -69,16 +70,44 @@ def connect(
 
 
 def migrate(conn: sqlite3.Connection) -> None:
-    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    """Apply the migrations this store lacks, each in its own transaction. The version is read
+    again under the write lock, so two processes opening an old store at once migrate it once."""
     known = migrations()
     latest = known[-1][0] if known else 0
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
     if current > latest:
         raise errors.StoreUnavailable(
-            f"the store is at schema version {current}, newer than this whp knows ({latest}); "
-            "upgrade whp"
+            f"the store is at schema version {current}, newer than this whp knows "
+            f"({latest}); upgrade whp"
         )
     for version, sql in known:
-        if version > current:
-            conn.executescript(
-                f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;"
-            )
+        if version <= current:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version <= current:  # another process migrated meanwhile
+            conn.execute("ROLLBACK")
+            continue
+        try:
+            for statement in _statements(sql):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (executescript would commit the open transaction)."""
+    found, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            found.append(pending.strip())
+            pending = ""
+    if pending.strip() and not all(
+        ln.strip().startswith("--") or not ln.strip() for ln in pending.splitlines()
+    ):
+        raise ValueError(f"migration ends with an incomplete statement: {pending.strip()[:80]}")
+    return found

@@ -221,7 +221,7 @@ class Reader:
         row = self._conn.execute(
             db.QUERIES["select_events"] + " WHERE id = ?", (event_id,)
         ).fetchone()
-        return _event(row) if row else None
+        return event_from_row(row) if row else None
 
     def list(
         self, where: ports.EventFilter, limit: int, before: str | None = None
@@ -250,10 +250,10 @@ class Reader:
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         sql += " ORDER BY seq DESC LIMIT ?"
-        return [_event(row) for row in self._conn.execute(sql, (*args, limit))]
+        return [event_from_row(row) for row in self._conn.execute(sql, (*args, limit))]
 
 
-def _event(row: tuple[object, ...]) -> models.Event:
+def event_from_row(row: tuple[object, ...]) -> models.Event:
     id_, source, event_type, key, received_ms, content_type, headers, body, status = row
     return models.Event(
         id=str(id_),

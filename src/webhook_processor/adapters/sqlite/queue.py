@@ -1,0 +1,361 @@
+"""The delivery queue on SQLite: routing, leases, attempts, the dead-letter queue, replay, purge.
+
+A delivery's life, every step its own short BEGIN IMMEDIATE transaction:
+
+    event pending --route--> delivery pending (due now) --claim--> leased until now + lease_ms
+        leased --record delivered--> delivered
+               --record retry-----> pending, due at next_attempt_ms, lease cleared
+               --record dead------> dead (the DLQ) --redrive--> pending, attempts 0, due now
+               --worker crashes---> claimable again once the lease expires (same attempt number)
+
+At-least-once: an event stays `pending` until the transaction that creates its deliveries commits,
+and a delivery stays `pending` until an outcome is recorded, so a crash at any point means the work
+is done again, never skipped. Receivers dedupe on the webhook id, which redelivery keeps.
+
+Recording: the attempt row is always kept (it happened). The delivery follows the outcome only if
+it is still `pending` and the attempt is its current one (attempts == attempt - 1), or the outcome
+is `delivered`. So a worker whose lease expired while another one took the delivery over cannot
+send it back to `pending` after it was delivered or move it away from the newer attempt's outcome.
+
+Replays: the webhook id a new routing gives its deliveries is `events.replay_webhook_id` when set
+(a `--new-id` replay: `msg_` + a fresh id), else the event id, so plain replays and redrives keep
+the id receivers dedupe on.
+
+One connection per DeliveryQueue; its methods take a lock, so threads may share the object.
+SQLite errors that mean "cannot work now" (locked past the busy timeout, I/O) are StoreUnavailable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from webhook_processor import errors, models, ports
+from webhook_processor.adapters.sqlite import db, events
+
+Q = db.named_queries("queue.sql")
+Outcome = Literal["delivered", "retry", "dead"]
+DeliveryStatus = Literal["pending", "delivered", "dead"]
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A leased delivery: POST `event` to `destination` as attempt number `attempt`."""
+
+    delivery_id: int
+    route: str
+    destination: str
+    webhook_id: str
+    attempt: int
+    lease_until_ms: int
+    event: models.Event
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    event_id: str
+    route: str
+    destination: str
+    webhook_id: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_ms: int
+    lease_until_ms: int | None
+    created_ms: int
+    updated_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    number: int
+    started_ms: int
+    duration_ms: int
+    status_code: int | None
+    error: str | None
+    response_excerpt: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A dead delivery with a summary of its event and of its last attempt."""
+
+    id: int
+    event_id: str
+    route: str
+    destination: str
+    webhook_id: str
+    attempts: int
+    died_ms: int
+    source: str
+    event_type: str
+    received_ms: int
+    last_status_code: int | None
+    last_error: str | None
+
+
+class DeliveryQueue:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+
+    # -- routing ----------------------------------------------------------------------------
+
+    def pending_events(self, limit: int) -> list[models.Event]:
+        """Events not routed yet, oldest first."""
+        return [events.event_from_row(row) for row in self._read(Q["pending_events"], (limit,))]
+
+    def route(
+        self,
+        event_id: str,
+        deliveries: Sequence[tuple[str, str]],
+        now_ms: int,
+        webhook_id: str | None = None,
+    ) -> int:
+        """Create one delivery, due now, per (route, destination) and mark the event `routed`
+        (`unrouted` when there are none), atomically. Does nothing unless the event is still
+        `pending`, so routing it again after a crash or a race cannot double its deliveries.
+        Returns how many deliveries were created."""
+        with self._write() as conn:
+            state = conn.execute(Q["routing_state"], (event_id,)).fetchone()
+            if state is None or state[0] != "pending":
+                return 0
+            wid = webhook_id or state[1] or event_id
+            conn.executemany(
+                Q["insert_delivery"],
+                [(event_id, r, d, wid, now_ms, now_ms, now_ms) for r, d in deliveries],
+            )
+            status = "routed" if deliveries else "unrouted"
+            conn.execute(Q["set_event_status"], (status, event_id))
+        return len(deliveries)
+
+    # -- delivering -------------------------------------------------------------------------
+
+    def claim(
+        self,
+        now_ms: int,
+        lease_ms: int,
+        limit: int,
+        paused: Collection[str] = (),
+        per_destination_limit: Mapping[str, int] | None = None,
+    ) -> list[Claimed]:
+        """Lease up to `limit` due deliveries (earliest due first) until now + lease_ms.
+
+        Deliveries of `paused` destinations are skipped. `per_destination_limit` caps how many
+        deliveries of a destination are leased at once (in flight), those leased earlier included.
+        An expired lease (its worker crashed or stalled) makes the delivery claimable again."""
+        with self._write() as conn:
+            room = dict(per_destination_limit or {})  # how many more each capped one may take
+            if room:
+                for destination, n in conn.execute(Q["in_flight"], (now_ms,)):
+                    if destination in room:
+                        room[destination] -= n
+            ids = _lease_due(conn, now_ms, now_ms + lease_ms, limit, blocked=set(paused), room=room)
+            rows = conn.execute(Q["claimed"], (json.dumps(ids),)).fetchall()
+        return [
+            Claimed(
+                delivery_id,
+                route,
+                destination,
+                webhook_id,
+                attempt,
+                lease,
+                events.event_from_row(ev),
+            )
+            for delivery_id, route, destination, webhook_id, attempt, lease, *ev in rows
+        ]
+
+    def record(
+        self,
+        delivery_id: int,
+        attempt: int,
+        *,
+        started_ms: int,
+        duration_ms: int,
+        status_code: int | None,
+        error: str | None,
+        excerpt: str | None,
+        outcome: Outcome,
+        next_attempt_ms: int | None,
+        now_ms: int,
+    ) -> bool:
+        """Keep the attempt and move the delivery to `outcome`, releasing its lease.
+
+        `next_attempt_ms` is required for `retry`. Returns False when the delivery no longer
+        follows this attempt (see the module docstring) or no longer exists (purged); the
+        attempt row is kept in the first case."""
+        if outcome == "retry" and next_attempt_ms is None:
+            raise ValueError("a retry needs next_attempt_ms")
+        with self._write() as conn:
+            state = conn.execute(Q["delivery_state"], (delivery_id,)).fetchone()
+            if state is None:
+                return False
+            conn.execute(
+                Q["insert_attempt"],
+                (delivery_id, attempt, started_ms, duration_ms, status_code, error, excerpt),
+            )
+            status, attempts = state
+            current = status == "pending" and (outcome == "delivered" or attempts == attempt - 1)
+            if not current:
+                return False
+            status = "pending" if outcome == "retry" else outcome
+            conn.execute(
+                Q["settle"],
+                (status, max(attempts, attempt), next_attempt_ms, now_ms, delivery_id),
+            )
+        return True
+
+    # -- operators --------------------------------------------------------------------------
+
+    def dead(
+        self, destination: str | None = None, limit: int = 50, before_id: int | None = None
+    ) -> list[DeadLetter]:
+        """The dead-letter queue, newest first; `before_id` is the last id of the previous page."""
+        params = {"destination": destination, "before": before_id, "limit": limit}
+        return [DeadLetter(*row) for row in self._read(Q["dead"], params)]
+
+    def redrive(
+        self,
+        ids: Sequence[int] | None = None,
+        destination: str | None = None,
+        all: bool = False,
+        *,
+        now_ms: int,
+        batch: int = 500,
+    ) -> int:
+        """Send dead deliveries (these ids, and/or of this destination, or `all`) back to the
+        queue, due now, with attempts starting again at 1. Returns how many were redriven."""
+        if ids is None and destination is None and not all:
+            raise ValueError("redrive needs ids, a destination or all=True")
+        chunks = [None] if ids is None else [ids[i : i + batch] for i in range(0, len(ids), batch)]
+        total = 0
+        for chunk in chunks:
+            params = {
+                "now": now_ms,
+                "destination": destination,
+                "ids": None if chunk is None else json.dumps(list(chunk)),
+                "batch": batch,
+            }
+            while True:  # one short transaction per batch, so ingest never waits long
+                with self._write() as conn:
+                    changed = conn.execute(Q["redrive"], params).rowcount
+                total += changed
+                if changed < batch:
+                    break
+        return total
+
+    def replay(
+        self, event_ids: Sequence[str], now_ms: int, new_id: bool = False, batch: int = 500
+    ) -> int:
+        """Route these events again with today's routes. Their new deliveries keep the event id
+        as webhook id, or get a fresh `msg_` one with `new_id`. Returns how many were found."""
+        total = 0
+        for start in range(0, len(event_ids), batch):
+            chunk = event_ids[start : start + batch]
+            params = [(_fresh_webhook_id(now_ms) if new_id else None, eid) for eid in chunk]
+            with self._write() as conn:
+                before = conn.total_changes
+                conn.executemany(Q["replay"], params)
+                total += conn.total_changes - before
+        return total
+
+    def replay_filter(self, where: ports.EventFilter, limit: int | None = None) -> list[str]:
+        """Ids of the events matching `where`, oldest first: a bulk replay (len() for a dry run)."""
+        params = asdict(where) | {"limit": -1 if limit is None else limit}
+        return [row[0] for row in self._read(Q["match_events"], params)]
+
+    def deliveries_of(self, event_id: str) -> list[Delivery]:
+        return [Delivery(*row) for row in self._read(Q["deliveries_of"], (event_id,))]
+
+    def attempts_of(self, delivery_id: int) -> list[Attempt]:
+        return [Attempt(*row) for row in self._read(Q["attempts_of"], (delivery_id,))]
+
+    def purge(self, older_than_ms: int, batch: int = 500) -> int:
+        """Delete up to `batch` events received before `older_than_ms`, with their deliveries
+        and attempts, in one short transaction. Returns how many; call again until 0."""
+        with self._write() as conn:
+            return conn.execute(Q["purge"], (older_than_ms, batch)).rowcount
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Events and deliveries by status, every status present (0 when none), one snapshot."""
+        with self._lock, _unavailable():
+            self._conn.execute("BEGIN")
+            try:
+                by_event = dict(self._conn.execute(Q["count_events"]).fetchall())
+                by_delivery = dict(self._conn.execute(Q["count_deliveries"]).fetchall())
+            finally:
+                self._conn.execute("COMMIT")
+        return {
+            "events": {s: by_event.get(s, 0) for s in ("pending", "routed", "unrouted")},
+            "deliveries": {s: by_delivery.get(s, 0) for s in ("pending", "delivered", "dead")},
+        }
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction: the write lock is taken up front (waiting up to the busy
+        timeout), so it never fails half-way on a lock held by the ingest writer or the CLI."""
+        with self._lock, _unavailable():
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    def _read(self, sql: str, params: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
+        with self._lock, _unavailable():
+            return self._conn.execute(sql, params).fetchall()
+
+
+def _lease_due(
+    conn: sqlite3.Connection,
+    now_ms: int,
+    until_ms: int,
+    limit: int,
+    *,
+    blocked: set[str],
+    room: dict[str, int],
+) -> list[int]:
+    """Lease up to `limit` due deliveries, earliest first, of destinations not `blocked` and
+    with `room` left; the ids. A page is fetched again only when rows of a destination that
+    ran out of room in it were skipped: each such page blocks one more destination, so it ends."""
+    blocked |= {d for d, n in room.items() if n <= 0}
+    chosen: list[int] = []
+    while (need := limit - len(chosen)) > 0:
+        params = {"now": now_ms, "blocked": json.dumps(sorted(blocked)), "limit": need}
+        due = conn.execute(Q["due"], params).fetchall()
+        picked = []
+        for delivery_id, destination in due:
+            if destination in blocked:
+                continue
+            picked.append(delivery_id)
+            if destination in room:
+                room[destination] -= 1
+                if room[destination] <= 0:
+                    blocked.add(destination)
+        conn.execute(Q["lease"], (until_ms, json.dumps(picked)))
+        chosen += picked
+        if len(due) < need or len(picked) == len(due):
+            break
+    return chosen
+
+
+@contextlib.contextmanager
+def _unavailable() -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        raise errors.StoreUnavailable(f"the store is unavailable: {exc}") from None
+
+
+def _fresh_webhook_id(now_ms: int) -> str:
+    return "msg_" + models.new_event_id(now_ms / 1000).removeprefix("evt_")

@@ -1,0 +1,115 @@
+-- The delivery queue (adapters/sqlite/queue.py): routing, leases, attempts, DLQ, replay, purge.
+-- Event columns are always selected in the order of queries.sql's select_events.
+
+-- name: pending_events
+SELECT id, source, event_type, idempotency_key, received_ms, content_type, headers, body, status
+FROM events WHERE status = 'pending' ORDER BY seq LIMIT ?;
+
+-- name: routing_state
+SELECT status, replay_webhook_id FROM events WHERE id = ?;
+
+-- name: insert_delivery
+INSERT INTO deliveries (event_id, route, destination, webhook_id, next_attempt_ms, created_ms,
+                        updated_ms)
+VALUES (?, ?, ?, ?, ?, ?, ?);
+
+-- name: set_event_status
+UPDATE events SET status = ? WHERE id = ?;
+
+-- name: in_flight
+SELECT destination, count(*) FROM deliveries
+WHERE status = 'pending' AND lease_until_ms > ?
+GROUP BY destination;
+
+-- name: due
+-- :blocked is a JSON array of destinations to skip (paused, or at their in-flight limit).
+SELECT id, destination FROM deliveries
+WHERE status = 'pending' AND next_attempt_ms <= :now
+  AND (lease_until_ms IS NULL OR lease_until_ms <= :now)
+  AND destination NOT IN (SELECT value FROM json_each(:blocked))
+ORDER BY next_attempt_ms, id
+LIMIT :limit;
+
+-- name: lease
+UPDATE deliveries SET lease_until_ms = ? WHERE id IN (SELECT value FROM json_each(?));
+
+-- name: claimed
+SELECT d.id, d.route, d.destination, d.webhook_id, d.attempts + 1, d.lease_until_ms,
+       e.id, e.source, e.event_type, e.idempotency_key, e.received_ms, e.content_type, e.headers,
+       e.body, e.status
+FROM deliveries d JOIN events e ON e.id = d.event_id
+WHERE d.id IN (SELECT value FROM json_each(?))
+ORDER BY d.next_attempt_ms, d.id;
+
+-- name: delivery_state
+SELECT status, attempts FROM deliveries WHERE id = ?;
+
+-- name: insert_attempt
+INSERT INTO attempts (delivery_id, number, started_ms, duration_ms, status_code, error,
+                      response_excerpt)
+VALUES (?, ?, ?, ?, ?, ?, ?);
+
+-- name: settle
+-- A NULL next_attempt_ms (delivered, dead) keeps the column's value: it is NOT NULL.
+UPDATE deliveries
+SET status = ?, attempts = ?, next_attempt_ms = coalesce(?, next_attempt_ms),
+    lease_until_ms = NULL, updated_ms = ?
+WHERE id = ?;
+
+-- name: dead
+SELECT d.id, d.event_id, d.route, d.destination, d.webhook_id, d.attempts, d.updated_ms,
+       e.source, e.event_type, e.received_ms, a.status_code, a.error
+FROM deliveries d
+JOIN events e ON e.id = d.event_id
+LEFT JOIN attempts a ON a.id = (SELECT max(id) FROM attempts WHERE delivery_id = d.id)
+WHERE d.status = 'dead'
+  AND (:destination IS NULL OR d.destination = :destination)
+  AND (:before IS NULL OR d.id < :before)
+ORDER BY d.id DESC
+LIMIT :limit;
+
+-- name: redrive
+-- :ids is a JSON array of delivery ids, or NULL for every dead delivery (of :destination).
+UPDATE deliveries
+SET status = 'pending', attempts = 0, next_attempt_ms = :now, lease_until_ms = NULL,
+    updated_ms = :now
+WHERE id IN (
+    SELECT id FROM deliveries
+    WHERE status = 'dead'
+      AND (:destination IS NULL OR destination = :destination)
+      AND (:ids IS NULL OR id IN (SELECT value FROM json_each(:ids)))
+    LIMIT :batch
+);
+
+-- name: replay
+UPDATE events SET status = 'pending', replay_webhook_id = ? WHERE id = ?;
+
+-- name: match_events
+SELECT id FROM events
+WHERE (:source IS NULL OR source = :source)
+  AND (:event_type IS NULL OR event_type = :event_type)
+  AND (:status IS NULL OR status = :status)
+  AND (:idempotency_key IS NULL OR idempotency_key = :idempotency_key)
+  AND (:since_ms IS NULL OR received_ms >= :since_ms)
+  AND (:until_ms IS NULL OR received_ms < :until_ms)
+ORDER BY seq
+LIMIT :limit;
+
+-- name: deliveries_of
+SELECT id, event_id, route, destination, webhook_id, status, attempts, next_attempt_ms,
+       lease_until_ms, created_ms, updated_ms
+FROM deliveries WHERE event_id = ? ORDER BY id;
+
+-- name: attempts_of
+SELECT number, started_ms, duration_ms, status_code, error, response_excerpt
+FROM attempts WHERE delivery_id = ? ORDER BY id;
+
+-- name: purge
+DELETE FROM events
+WHERE seq IN (SELECT seq FROM events WHERE received_ms < ? ORDER BY received_ms LIMIT ?);
+
+-- name: count_events
+SELECT status, count(*) FROM events GROUP BY status;
+
+-- name: count_deliveries
+SELECT status, count(*) FROM deliveries GROUP BY status;
