@@ -17,10 +17,23 @@ import yaml
 from jsonschema import exceptions as jsonschema_errors
 from prometheus_client import CollectorRegistry
 
-from webhook_processor import config, errors, ports, presets, ratelimit, secrets, services, verify
-from webhook_processor.adapters import prometheus
+from webhook_processor import (
+    config,
+    delivery,
+    errors,
+    ports,
+    presets,
+    processing,
+    ratelimit,
+    routing,
+    secrets,
+    services,
+    verify,
+)
+from webhook_processor.adapters import http, prometheus
 from webhook_processor.adapters.sqlite import db as sqlite_db
 from webhook_processor.adapters.sqlite import events as sqlite_events
+from webhook_processor.adapters.sqlite import queue as sqlite_queue
 
 Clock = Callable[[], float]
 
@@ -116,10 +129,12 @@ def resolve_secret(ref: str, where: str, file: str, env: Mapping[str, str]) -> s
 
 @dataclass(frozen=True)
 class Ingestion:
-    """What `whp serve` runs: the ingest service, the store writer it needs, and the metrics."""
+    """What `whp serve` runs: the ingest service, the services to start and stop with the server
+    (the store writer, then the worker), and the metrics."""
 
     ingest: services.Ingest
     store: sqlite_events.GroupCommitStore
+    services: list[ports.Service]
     registry: CollectorRegistry
 
 
@@ -127,13 +142,60 @@ def ingestion(
     cfg: config.Config, file: str, env: Mapping[str, str], clock: Clock = time.time
 ) -> Ingestion:
     sources = source_runtimes(cfg, file, env, clock)
+    worker = processor(cfg, file, env, clock)
     store = sqlite_events.GroupCommitStore(cfg.storage.path, cfg.storage.busy_timeout_seconds)
     registry = CollectorRegistry()
-    ingest = services.Ingest(sources, store, prometheus.PrometheusMetrics(registry), clock)
-    return Ingestion(ingest, store, registry)
+    ingest = services.Ingest(
+        sources, store, prometheus.PrometheusMetrics(registry), clock, on_stored=worker.wake
+    )
+    return Ingestion(ingest, store, [store, worker], registry)
+
+
+def processor(
+    cfg: config.Config, file: str, env: Mapping[str, str], clock: Clock = time.time
+) -> processing.Processor:
+    """The worker, with its destinations' signing keys resolved (every problem reported)."""
+    problems: list[str] = []
+    destinations = {}
+    for name, dest in cfg.destinations.items():
+        key = None
+        if dest.signing_secret is not None:
+            try:
+                key = delivery.signing_key(secrets.resolve(dest.signing_secret, env))
+            except (errors.SecretError, ValueError) as exc:
+                problems.append(f"destinations.{name}.signing_secret: {exc}")
+        bucket = (
+            ratelimit.TokenBucket(dest.rate_limit.per_second, dest.rate_limit.capacity, clock())
+            if dest.rate_limit
+            else None
+        )
+        destinations[name] = processing.DestinationRuntime(name, dest, key, bucket)
+    if problems:
+        raise errors.ConfigError(file, problems)
+    queue = delivery_queue(cfg)
+    paused_in_config = {name for name, dest in cfg.destinations.items() if dest.paused}
+
+    def paused() -> set[str]:
+        return paused_in_config | queue.paused_destinations()
+
+    return processing.Processor(
+        routing.compile_routes(cfg.routes),
+        destinations,
+        queue,
+        http.HttpSender(),
+        paused,
+        clock,
+        processing.Settings(retention_days=cfg.storage.retention_days),
+    )
 
 
 def event_reader(cfg: config.Config) -> ports.EventReader:
     return sqlite_events.Reader(
         sqlite_db.connect(cfg.storage.path, cfg.storage.busy_timeout_seconds, readonly=True)
     )
+
+
+def delivery_queue(cfg: config.Config, *, readonly: bool = False) -> sqlite_queue.DeliveryQueue:
+    """The delivery queue over its own connection (migrating the store unless `readonly`)."""
+    conn = sqlite_db.connect(cfg.storage.path, cfg.storage.busy_timeout_seconds, readonly=readonly)
+    return sqlite_queue.DeliveryQueue(conn)

@@ -201,11 +201,28 @@ class Retry(Strict):
     max_interval_seconds: PositiveFloat = 36000
 
 
+RESERVED_HEADERS = frozenset(
+    {"content-type", "content-length", "host", "transfer-encoding", "connection"}
+)
+
+
+def _forwardable(names: list[str]) -> list[str]:
+    for name in names:
+        low = name.lower()
+        if low in RESERVED_HEADERS or low.startswith(("webhook-", "whp-")):
+            raise ValueError(f"header {name!r} is set by whp itself and cannot be forwarded")
+    return [name.lower() for name in names]
+
+
 class Destination(Strict):
     url: str = Field(pattern=r"^https?://")
     signing_secret: SecretRef | None = None
     timeout_seconds: PositiveFloat = 15
     retry: Retry = Retry()
+    forward_headers: Annotated[list[str], AfterValidator(_forwardable)] = []
+    max_concurrency: PositiveInt = 10
+    rate_limit: RateLimit | None = None
+    paused: bool = False
 
 
 class Route(Strict):

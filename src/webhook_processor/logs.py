@@ -47,3 +47,5 @@ def configure(level: str, fmt: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # The worker logs every attempt with its event id; httpx's own line per request is noise.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

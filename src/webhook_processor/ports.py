@@ -5,11 +5,11 @@ Adapters (adapters/sqlite, adapters/aws) implement them; testing.py has in-memor
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
-from webhook_processor import models
+from webhook_processor import delivery, models
 
 
 class EventStore(Protocol):
@@ -50,6 +50,68 @@ class Service(Protocol):
     async def stop(self) -> None: ...
 
     def ready(self) -> bool: ...
+
+
+class ClaimedDelivery(Protocol):
+    """A leased delivery: POST `event` to `destination` as attempt number `attempt`."""
+
+    @property
+    def delivery_id(self) -> int: ...
+    @property
+    def route(self) -> str: ...
+    @property
+    def destination(self) -> str: ...
+    @property
+    def webhook_id(self) -> str: ...
+    @property
+    def attempt(self) -> int: ...
+    @property
+    def event(self) -> models.Event: ...
+
+
+class DeliveryQueue(Protocol):
+    """The delivery queue, synchronous (the worker calls it from a thread). See
+    adapters/sqlite/queue.py for the semantics: leases, at-least-once recording."""
+
+    def pending_events(self, limit: int) -> Sequence[models.Event]: ...
+
+    def route(self, event_id: str, deliveries: Sequence[tuple[str, str]], now_ms: int) -> int: ...
+
+    def claim(
+        self,
+        now_ms: int,
+        lease_ms: int,
+        limit: int,
+        paused: Collection[str] = (),
+        per_destination_limit: Mapping[str, int] | None = None,
+    ) -> Sequence[ClaimedDelivery]: ...
+
+    def record(
+        self,
+        delivery_id: int,
+        attempt: int,
+        *,
+        started_ms: int,
+        duration_ms: int,
+        status_code: int | None,
+        error: str | None,
+        excerpt: str | None,
+        outcome: Literal["delivered", "retry", "dead"],
+        next_attempt_ms: int | None,
+        now_ms: int,
+    ) -> bool: ...
+
+    def purge(self, older_than_ms: int, batch: int = 500) -> int: ...
+
+
+class Sender(Protocol):
+    """Sends one delivery attempt; never raises for network problems (they are a failed Result)."""
+
+    async def send(
+        self, outgoing: delivery.Outgoing, timeout: float, now: Callable[[], float]
+    ) -> delivery.Result: ...
+
+    async def aclose(self) -> None: ...
 
 
 class Metrics(Protocol):

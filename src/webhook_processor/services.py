@@ -49,11 +49,13 @@ class Ingest:
         store: ports.EventStore,
         metrics: ports.Metrics,
         clock: Callable[[], float],
+        on_stored: Callable[[], None] = lambda: None,
     ) -> None:
         self._sources = dict(sources)
         self._store = store
         self._metrics = metrics
         self._clock = clock
+        self._on_stored = on_stored  # wakes the worker: new events to route
 
     def source(self, name: str) -> SourceRuntime:
         try:
@@ -82,6 +84,8 @@ class Ingest:
             self._metrics.rejected(source.name, exc.code)
             raise
         self._metrics.accepted(source.name, stored.duplicate)
+        if not stored.duplicate:
+            self._on_stored()
         return stored
 
     def _accept(

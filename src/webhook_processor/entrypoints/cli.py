@@ -17,7 +17,7 @@ import httpx
 import orjson
 
 from webhook_processor import __version__, bootstrap, config, errors, sending
-from webhook_processor.entrypoints import cli_events, cli_routes
+from webhook_processor.entrypoints import cli_events, cli_ops, cli_routes
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -62,14 +62,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_check)
 
-    p = sub.add_parser("serve", parents=[common], help="run the server (ingest) in the foreground")
-    p.add_argument("--host", help="listen address (overrides server.host)")
-    p.add_argument("--port", type=int, help="listen port (overrides server.port)")
-    p.add_argument("--log-format", choices=["text", "json"], help="overrides logging.format")
-    p.add_argument(
+    logging_flags = argparse.ArgumentParser(add_help=False)
+    logging_flags.add_argument(
+        "--log-format", choices=["text", "json"], help="overrides logging.format"
+    )
+    logging_flags.add_argument(
         "--log-level", choices=["debug", "info", "warning", "error"], help="overrides logging.level"
     )
+
+    p = sub.add_parser(
+        "serve",
+        parents=[common, logging_flags],
+        help="run the server: ingest and the delivery worker, in the foreground",
+    )
+    p.add_argument("--host", help="listen address (overrides server.host)")
+    p.add_argument("--port", type=int, help="listen port (overrides server.port)")
     p.set_defaults(handler=cmd_serve)
+
+    p = sub.add_parser(
+        "worker", parents=[common, logging_flags], help="run the delivery worker alone"
+    )
+    p.set_defaults(handler=cmd_worker)
 
     p = sub.add_parser(
         "send", parents=[common], help="send a correctly signed test webhook to a running server"
@@ -98,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_events.add_parsers(sub, common)
     cli_routes.add_parsers(sub, common)
+    cli_ops.add_parsers(sub, common)
     return parser
 
 
@@ -146,6 +160,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from webhook_processor.entrypoints import server  # noqa: PLC0415 - uvicorn only for serve
 
     return server.run(args)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from webhook_processor.entrypoints import worker  # noqa: PLC0415 - only for this command
+
+    return worker.run(args)
 
 
 def cmd_send(args: argparse.Namespace) -> int:

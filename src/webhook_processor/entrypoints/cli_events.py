@@ -1,4 +1,4 @@
-"""`whp events list|show`: look at what the store holds."""
+"""`whp events list|show`: what the store holds, events with their deliveries and attempts."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ import contextlib
 import re
 import sys
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import orjson
 
 from webhook_processor import bootstrap, config, errors, models, payload, ports
+from webhook_processor.adapters.sqlite import queue as sqlite_queue
 
 _RELATIVE = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -34,7 +36,9 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="JSON lines, for scripts")
     p.set_defaults(handler=cmd_list)
 
-    p = esub.add_parser("show", parents=[common], help="one event with its headers and body")
+    p = esub.add_parser(
+        "show", parents=[common], help="one event with its headers, body, deliveries and attempts"
+    )
     p.add_argument("id")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_show)
@@ -85,17 +89,72 @@ def cmd_list(args: argparse.Namespace) -> int:
         for event in found:
             sys.stdout.write(orjson.dumps(summary(event)).decode() + "\n")
         return 0
-    rows = [["ID", "RECEIVED", "SOURCE", "TYPE", "STATUS", "IDEMPOTENCY KEY"]]
-    rows += [
-        [e.id, e.received, e.source, e.event_type, e.status, e.idempotency_key or "-"]
-        for e in found
-    ]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-    if not found:
-        print("(no events)")
+    queue = bootstrap.delivery_queue(cfg, readonly=True)
+    print_table(
+        ["ID", "RECEIVED", "SOURCE", "TYPE", "STATUS", "DELIVERIES", "IDEMPOTENCY KEY"],
+        [
+            [
+                e.id,
+                e.received,
+                e.source,
+                e.event_type,
+                e.status,
+                deliveries_cell(e, queue.deliveries_of(e.id)),
+                e.idempotency_key or "-",
+            ]
+            for e in found
+        ],
+        empty="(no events)",
+    )
     return 0
+
+
+def print_table(header: list[str], rows: list[list[str]], empty: str) -> None:
+    """Left-aligned columns two spaces apart; `empty` below the header when there are no rows."""
+    table = [header, *rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    if not rows:
+        print(empty)
+
+
+def deliveries_cell(event: models.Event, found: Sequence[sqlite_queue.Delivery]) -> str:
+    """`2`, `2 (1 dead)`, `3 (1 pending, 1 dead)`; `-` while the event waits to be routed."""
+    if not found and event.status == "pending":
+        return "-"
+    open_ = [f"{n} {s}" for s in ("pending", "dead") if (n := sum(d.status == s for d in found))]
+    return f"{len(found)} ({', '.join(open_)})" if open_ else str(len(found))
+
+
+def delivery_json(
+    delivery: sqlite_queue.Delivery, attempts: Sequence[sqlite_queue.Attempt]
+) -> dict[str, Any]:
+    """A delivery as `whp events show` prints it, its attempts in order."""
+    return {
+        "id": delivery.id,
+        "route": delivery.route,
+        "destination": delivery.destination,
+        "webhook_id": delivery.webhook_id,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "next_attempt": (
+            models.rfc3339(delivery.next_attempt_ms) if delivery.status == "pending" else None
+        ),
+        "created": models.rfc3339(delivery.created_ms),
+        "updated": models.rfc3339(delivery.updated_ms),
+        "attempts_detail": [
+            {
+                "number": a.number,
+                "started": models.rfc3339(a.started_ms),
+                "duration_ms": a.duration_ms,
+                "status_code": a.status_code,
+                "error": a.error,
+                "response_excerpt": a.response_excerpt,
+            }
+            for a in attempts
+        ],
+    }
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -110,6 +169,10 @@ def cmd_show(args: argparse.Namespace) -> int:
         shown["body_base64"] = base64.b64encode(event.body).decode()
     with contextlib.suppress(errors.Rejected):
         shown["detail"] = payload.parse(event.body, event.content_type)
+    queue = bootstrap.delivery_queue(cfg, readonly=True)
+    shown["deliveries"] = [
+        delivery_json(d, queue.attempts_of(d.id)) for d in queue.deliveries_of(event.id)
+    ]
     option = orjson.OPT_INDENT_2 if not args.json else 0
     print(orjson.dumps(shown, option=option).decode())
     return 0

@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = config.load(args.config)
     logs.configure(args.log_level or cfg.logging.level, args.log_format or cfg.logging.format)
     parts = bootstrap.ingestion(cfg, args.config, os.environ)
-    app = web.App(parts.ingest, parts.store, parts.registry)
+    app = web.App(parts.ingest, parts.services, parts.registry)
     host = args.host or cfg.server.host
     port = cfg.server.port if args.port is None else args.port
     log.info(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import orjson
@@ -36,11 +36,11 @@ class App:
     def __init__(
         self,
         ingest: services.Ingest,
-        store: ports.Service,
+        services: Sequence[ports.Service],
         registry: CollectorRegistry,
     ) -> None:
         self._ingest = ingest
-        self._store = store
+        self._services = list(services)
         self._registry = registry
         self._other = Starlette(
             routes=[
@@ -68,11 +68,13 @@ class App:
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        self._store.start()
+        for service in self._services:  # the store writer first, then the worker
+            service.start()
         try:
             yield
         finally:
-            await self._store.stop()
+            for service in reversed(self._services):  # the worker finishes, then the store
+                await service.stop()
 
     async def _receive_webhook(self, scope: Scope, receive: Receive, send: Send) -> None:
         name = scope["path"][len(PREFIX) :]
@@ -128,10 +130,10 @@ class App:
         return JSONResponse({"status": "ok"})
 
     async def readyz(self, request: Request) -> Response:
-        if self._store.ready():
+        if all(service.ready() for service in self._services):
             return JSONResponse({"status": "ready"})
         return JSONResponse(
-            {"status": "not ready", "detail": "the store writer is not running"}, 503
+            {"status": "not ready", "detail": "the store writer or the worker is not running"}, 503
         )
 
     async def metrics(self, request: Request) -> Response:

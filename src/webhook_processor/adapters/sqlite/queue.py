@@ -21,6 +21,9 @@ Replays: the webhook id a new routing gives its deliveries is `events.replay_web
 (a `--new-id` replay: `msg_` + a fresh id), else the event id, so plain replays and redrives keep
 the id receivers dedupe on.
 
+Paused destinations: `destination_state` (set_paused) holds the runtime pauses of operators; the
+worker adds the config's `paused: true` ones and passes both to claim(), so their deliveries wait.
+
 One connection per DeliveryQueue; its methods take a lock, so threads may share the object.
 SQLite errors that mean "cannot work now" (locked past the busy timeout, I/O) are StoreUnavailable.
 """
@@ -294,6 +297,26 @@ class DeliveryQueue:
             "events": {s: by_event.get(s, 0) for s in ("pending", "routed", "unrouted")},
             "deliveries": {s: by_delivery.get(s, 0) for s in ("pending", "delivered", "dead")},
         }
+
+    def destination_counts(self) -> dict[str, dict[str, int]]:
+        """Pending and dead deliveries per destination (destinations with neither are absent)."""
+        out: dict[str, dict[str, int]] = {}
+        for destination, status, n in self._read(Q["destination_counts"], ()):
+            out.setdefault(destination, {"pending": 0, "dead": 0})[status] = n
+        return out
+
+    # -- destination state ------------------------------------------------------------------
+
+    def set_paused(self, name: str, paused: bool, now_ms: int) -> None:
+        """Pause or resume a destination at runtime (`whp destinations pause|resume`). The worker
+        holds the deliveries of a destination paused here or in the config, queued, until both
+        let go; claim() takes them as `paused`."""
+        with self._write() as conn:
+            conn.execute(Q["set_paused"], (name, int(paused), now_ms))
+
+    def paused_destinations(self) -> set[str]:
+        """Destinations paused at runtime (the config's `paused: true` is not stored here)."""
+        return {row[0] for row in self._read(Q["paused_destinations"], ())}
 
     # -- plumbing ---------------------------------------------------------------------------
 

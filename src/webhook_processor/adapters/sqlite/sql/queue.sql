@@ -113,3 +113,19 @@ SELECT status, count(*) FROM events GROUP BY status;
 
 -- name: count_deliveries
 SELECT status, count(*) FROM deliveries GROUP BY status;
+
+-- name: set_paused
+INSERT INTO destination_state (name, paused, updated_ms) VALUES (?, ?, ?)
+ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, updated_ms = excluded.updated_ms;
+
+-- name: paused_destinations
+SELECT name FROM destination_state WHERE paused = 1;
+
+-- name: destination_counts
+-- Two halves, so each reads only its rows, through the partial indexes deliveries_due (pending)
+-- and deliveries_dead (dead); delivered ones, the bulk of the table, are never read.
+SELECT destination, 'pending', count(*) FROM deliveries WHERE status = 'pending'
+GROUP BY destination
+UNION ALL
+SELECT destination, 'dead', count(*) FROM deliveries WHERE status = 'dead'
+GROUP BY destination;

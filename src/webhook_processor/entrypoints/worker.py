@@ -1,0 +1,33 @@
+"""`whp worker`: the processing worker alone, against the same store as a `whp serve`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+
+from webhook_processor import bootstrap, config, logs
+
+log = logging.getLogger("whp")
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = config.load(args.config)
+    logs.configure(args.log_level or cfg.logging.level, args.log_format or cfg.logging.format)
+    worker = bootstrap.processor(cfg, args.config, os.environ)
+
+    async def main() -> None:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stopping.set)
+        worker.start()
+        log.info("whp worker running - store: %s", cfg.storage.path)
+        await stopping.wait()
+        log.info("whp worker stopping: finishing the attempts under way")
+        await worker.stop()
+
+    asyncio.run(main())
+    return 0

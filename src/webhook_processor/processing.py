@@ -1,0 +1,241 @@
+"""The processing worker: routes stored events, delivers them, retries, parks the dead.
+
+    pending event --route--> one delivery per matching route --claim (lease)--> POST
+        2xx            -> delivered
+        failure        -> retried after a backoff (retry.py), Retry-After honoured
+        last attempt   -> dead (the dead-letter queue), until redriven
+
+It runs inside `whp serve` (woken by every stored webhook) and alone as `whp worker`. Each state
+change is one short transaction in the store, and a delivery is leased while it is attempted, so
+a crash at any moment leads to redelivery, never to loss. Receivers dedupe on `webhook-id`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from webhook_processor import config, delivery, ports, ratelimit, retry, routing
+
+log = logging.getLogger("whp.worker")
+Clock = Callable[[], float]
+Outcome = Literal["delivered", "retry", "dead"]
+
+
+@dataclass(frozen=True)
+class DestinationRuntime:
+    name: str
+    config: config.Destination
+    signing_key: bytes | None
+    bucket: ratelimit.TokenBucket | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    batch: int = 200  # events routed / deliveries claimed per step
+    max_in_flight: int = 500  # deliveries attempted at once, all destinations together
+    poll_seconds: float = 0.25  # how often due retries are looked for when nothing wakes us
+    purge_every_seconds: float = 300.0
+    retention_days: int = 7
+
+
+class Processor:
+    def __init__(
+        self,
+        routes: Sequence[routing.Route],
+        destinations: Mapping[str, DestinationRuntime],
+        queue: ports.DeliveryQueue,
+        sender: ports.Sender,
+        paused: Callable[[], Collection[str]],
+        clock: Clock,
+        settings: Settings = Settings(),
+        uniform: Callable[[], float] = random.random,
+    ) -> None:
+        self._routes = list(routes)
+        self._destinations = dict(destinations)
+        self._queue = queue
+        self._sender = sender
+        self._paused = paused
+        self._clock = clock
+        self._settings = settings
+        self._uniform = uniform
+        self._limits = {name: d.config.max_concurrency for name, d in destinations.items()}
+        longest = max((d.config.timeout_seconds for d in destinations.values()), default=15.0)
+        self._lease_ms = int((longest + 30) * 1000)  # outlives the attempt, or it is redone
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._runner: asyncio.Task[None] | None = None
+        self._next_purge = 0.0
+
+    # -- lifecycle (ports.Service) -------------------------------------------------------------
+
+    def start(self) -> None:
+        self._runner = asyncio.get_running_loop().create_task(self.run(), name="whp-worker")
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop claiming; let attempts under way finish for `grace` seconds, then cancel them
+        (their leases expire and they are attempted again later: nothing is lost)."""
+        self._stopping = True
+        self._wakeup.set()
+        if self._runner is not None:
+            await self._runner
+        if self._in_flight:
+            _, late = await asyncio.wait(self._in_flight, timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        await self._sender.aclose()
+
+    def ready(self) -> bool:
+        return self._runner is not None and not self._runner.done()
+
+    def wake(self) -> None:
+        """New events are stored: look at once instead of at the next poll."""
+        self._wakeup.set()
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        while not self._stopping:
+            try:
+                busy = await self.step()
+            except Exception:  # the store is busy or gone: log, back off, go on
+                log.exception("worker step failed; retrying")
+                busy = False
+            if not busy:
+                self._wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), self._settings.poll_seconds)
+
+    async def step(self) -> bool:
+        """Route what is pending, start the attempts that are due. True when there was work."""
+        routed = await asyncio.to_thread(self._route_pending)
+        started = await self._start_due()
+        await self._purge_if_due()
+        return routed or started
+
+    def _route_pending(self) -> bool:
+        events = self._queue.pending_events(self._settings.batch)
+        for event in events:
+            targets = routing.matches(self._routes, event)
+            self._queue.route(event.id, targets, self._now_ms())
+            if not targets:
+                log.info("event unrouted", extra={"event_id": event.id, "source": event.source})
+        return len(events) > 0
+
+    async def _start_due(self) -> bool:
+        room = self._settings.max_in_flight - len(self._in_flight)
+        if room <= 0 or self._stopping:
+            return False
+        paused = set(self._paused())
+        claimed = await asyncio.to_thread(
+            self._queue.claim,
+            self._now_ms(),
+            self._lease_ms,
+            min(room, self._settings.batch),
+            paused,
+            self._limits,
+        )
+        for item in claimed:
+            task = asyncio.get_running_loop().create_task(self._attempt(item))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+        return len(claimed) > 0
+
+    async def _purge_if_due(self) -> None:
+        now = self._clock()
+        if now < self._next_purge:
+            return
+        self._next_purge = now + self._settings.purge_every_seconds
+        cutoff = int((now - self._settings.retention_days * 86400) * 1000)
+        while not self._stopping and await asyncio.to_thread(self._queue.purge, cutoff) > 0:
+            await asyncio.sleep(0.05)  # small batches, room for ingest in between
+
+    # -- one attempt ---------------------------------------------------------------------------
+
+    async def _attempt(self, item: ports.ClaimedDelivery) -> None:
+        dest = self._destinations.get(item.destination)
+        started = self._clock()
+        if dest is None:
+            result = delivery.Result(
+                False,
+                None,
+                0,
+                f"destination {item.destination!r} is no longer configured",
+                None,
+                None,
+            )
+            await self._record(item, result, started, "dead", None)
+            return
+        if dest.bucket is not None:
+            while (wait := dest.bucket.take(self._clock())) > 0:
+                await asyncio.sleep(wait)
+            started = self._clock()
+        outgoing = delivery.build(
+            item.event,
+            dest.config,
+            dest.signing_key,
+            item.webhook_id,
+            item.attempt,
+            started,
+            dest.config.forward_headers,
+        )
+        result = await self._sender.send(outgoing, dest.config.timeout_seconds, self._clock)
+        if result.ok:
+            await self._record(item, result, started, "delivered", None)
+            return
+        decision = retry.after_failure(
+            dest.config.retry, item.attempt, result.retry_after, self._uniform
+        )
+        if decision.dead:
+            await self._record(item, result, started, "dead", None)
+        else:
+            await self._record(
+                item, result, started, "retry", int((self._clock() + decision.delay) * 1000)
+            )
+
+    async def _record(
+        self,
+        item: ports.ClaimedDelivery,
+        result: delivery.Result,
+        started: float,
+        outcome: Outcome,
+        next_attempt_ms: int | None,
+    ) -> None:
+        level = logging.WARNING if outcome == "dead" else logging.INFO
+        log.log(
+            level,
+            "delivery %s",
+            outcome,
+            extra={
+                "event_id": item.event.id,
+                "webhook_id": item.webhook_id,
+                "route": item.route,
+                "destination": item.destination,
+                "attempt": item.attempt,
+                "status": result.status,
+                "error": result.error,
+            },
+        )
+        await asyncio.to_thread(
+            self._queue.record,
+            item.delivery_id,
+            item.attempt,
+            started_ms=int(started * 1000),
+            duration_ms=result.duration_ms,
+            status_code=result.status,
+            error=result.error,
+            excerpt=result.excerpt,
+            outcome=outcome,
+            next_attempt_ms=next_attempt_ms,
+            now_ms=self._now_ms(),
+        )
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)

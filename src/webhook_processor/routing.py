@@ -1,0 +1,51 @@
+"""Routing: an event as EventBridge sees it (the envelope), and which routes it matches."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from webhook_processor import config, errors, models, patterns, payload
+
+REGION = "local"
+ACCOUNT = "000000000000"
+
+
+def envelope(event: models.Event) -> dict[str, Any]:
+    """The routing envelope of DESIGN.md "The event"."""
+    try:
+        detail = payload.parse(event.body, event.content_type)
+    except errors.Rejected:  # accepted under another config: route it as opaque text
+        detail = {"body": event.body.decode("utf-8", errors="replace")}
+    return {
+        "version": "0",
+        "id": event.id,
+        "source": event.source,
+        "detail-type": event.event_type,
+        "time": event.received,
+        "region": REGION,
+        "account": ACCOUNT,
+        "resources": [],
+        "detail": detail,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    name: str
+    destination: str
+    pattern: patterns.Pattern
+
+
+def compile_routes(routes: Sequence[config.Route]) -> list[Route]:
+    """Config routes are validated at load, so compiling them here cannot fail."""
+    return [Route(r.name, r.destination, patterns.compile(r.pattern)) for r in routes]
+
+
+def matches(routes: Sequence[Route], event: models.Event) -> list[tuple[str, str]]:
+    """(route, destination) for every route the event matches: one delivery each."""
+    if not routes:
+        return []
+    doc = envelope(event)
+    return [(r.name, r.destination) for r in routes if r.pattern.matches(doc)]

@@ -1,0 +1,531 @@
+"""`whp replay`, `whp dlq`, `whp purge`, `whp destinations` and `whp events show|list` with
+deliveries, run in-process against a real SQLite store."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import itertools
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from webhook_processor import models, ports
+from webhook_processor.adapters.sqlite import db, events, queue
+from webhook_processor.entrypoints import cli, cli_ops
+
+CONFIG = """\
+storage: {path: whp.db, retention_days: 7}
+destinations:
+  orders: {url: "http://127.0.0.1:9/orders"}
+  audit: {url: "http://127.0.0.1:9/audit", paused: true}
+routes:
+  - {name: payments, destination: orders, pattern: {source: [stripe]}}
+  - {name: everything, destination: audit, pattern: {source: [{prefix: ""}]}}
+"""
+PAYMENTS = ("payments", "orders")
+EVERYTHING = ("everything", "audit")
+DAY_MS = 86_400_000
+_serial = itertools.count(1)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def make_event(source: str = "stripe", age_ms: int = 60_000) -> models.Event:
+    n = next(_serial)
+    return models.Event(
+        id=f"evt_{n:032x}",
+        source=source,
+        event_type="charge.succeeded" if source == "stripe" else "push",
+        idempotency_key=None,
+        received_ms=now_ms() - age_ms,
+        content_type="application/json",
+        headers={"x-n": str(n)},
+        body=b'{"n": %d}' % n,
+    )
+
+
+def store(path: Path, *made: models.Event) -> list[str]:
+    """Store events through the ingest writer, as `whp serve` does; their ids."""
+
+    async def run() -> None:
+        writer = events.GroupCommitStore(str(path), 5)
+        writer.start()
+        try:
+            for e in made:
+                await writer.add(e)
+        finally:
+            await writer.stop()
+
+    asyncio.run(run())
+    return [e.id for e in made]
+
+
+def kill_all(q: queue.DeliveryQueue) -> list[int]:
+    """Fail every due delivery for good (two attempts: a retry, then dead); their ids."""
+    dead = []
+    for attempt, outcome in ((1, "retry"), (2, "dead")):
+        at = now_ms()
+        for c in q.claim(at, 30_000, 1000):
+            q.record(
+                c.delivery_id,
+                attempt,
+                started_ms=at,
+                duration_ms=40,
+                status_code=500 if attempt == 1 else None,
+                error=None if attempt == 1 else "connection refused",
+                excerpt="oops" if attempt == 1 else None,
+                outcome=outcome,  # type: ignore[arg-type]
+                next_attempt_ms=at - 1 if outcome == "retry" else None,
+                now_ms=at,
+            )
+            dead.append(c.delivery_id)
+    return sorted(set(dead))
+
+
+@pytest.fixture
+def cfg(tmp_path: Path) -> Path:
+    path = tmp_path / "whp.yaml"
+    path.write_text(CONFIG)
+    return path
+
+
+@pytest.fixture
+def q(tmp_path: Path) -> Iterator[queue.DeliveryQueue]:
+    conn = db.connect(str(tmp_path / "whp.db"), 5)
+    yield queue.DeliveryQueue(conn)
+    conn.close()
+
+
+Whp = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def run(cfg: Path, capsys: pytest.CaptureFixture[str]) -> Whp:
+    """`whp ARGS --config whp.yaml` in-process: (exit status, stdout, stderr)."""
+
+    def whp(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        status = cli.main([*args, "--config", str(cfg)])
+        out = capsys.readouterr()
+        return status, out.out, out.err
+
+    return whp
+
+
+def whp(run: Whp, *args: str) -> tuple[int, str, str]:
+    return run(*args)
+
+
+def status_of(q: queue.DeliveryQueue, event_id: str) -> str:
+    pending = {e.id for e in q.pending_events(1000)}
+    return "pending" if event_id in pending else "not pending"
+
+
+# -- replay ---------------------------------------------------------------------------------
+
+
+def test_replay_by_id_makes_the_event_pending_with_its_webhook_id(
+    tmp_path: Path, q: queue.DeliveryQueue, run: Whp
+) -> None:
+    (eid,) = store(tmp_path / "whp.db", make_event())
+    q.route(eid, [PAYMENTS], now_ms())
+    assert status_of(q, eid) == "not pending"
+
+    status, out, _ = whp(run, "replay", eid)
+    assert status == 0
+    assert "replayed 1 event;" in out
+    assert status_of(q, eid) == "pending"
+    q.route(eid, [PAYMENTS], now_ms())
+    assert [d.webhook_id for d in q.deliveries_of(eid)] == [eid, eid]
+
+    assert whp(run, "replay", eid, "--new-id")[0] == 0
+    q.route(eid, [PAYMENTS], now_ms())
+    fresh = q.deliveries_of(eid)[-1].webhook_id
+    assert fresh.startswith("msg_")
+    assert fresh != eid
+
+
+def test_replay_refuses_unknown_ids_and_replays_none(
+    tmp_path: Path, q: queue.DeliveryQueue, run: Whp
+) -> None:
+    (eid,) = store(tmp_path / "whp.db", make_event())
+    q.route(eid, [PAYMENTS], now_ms())
+    status, _, err = whp(run, "replay", eid, "evt_nope", "evt_gone")
+    assert status == 2
+    assert "evt_nope, evt_gone" in err
+    assert "nothing replayed" in err
+    assert status_of(q, eid) == "not pending"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["replay", "evt_x", "--source", "stripe"], "not both"),
+        (["replay"], "give event ids, or filters"),
+        (["replay", "--dry-run"], "give event ids, or filters"),
+    ],
+)
+def test_replay_needs_ids_or_filters_not_both(
+    tmp_path: Path, run: Whp, args: list[str], message: str
+) -> None:
+    store(tmp_path / "whp.db", make_event())
+    status, _, err = whp(run, *args)
+    assert status == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_bulk_replay_counts_with_dry_run_then_replays(
+    tmp_path: Path, q: queue.DeliveryQueue, run: Whp
+) -> None:
+    ids = store(
+        tmp_path / "whp.db",
+        make_event("stripe"),
+        make_event("stripe"),
+        make_event("github"),
+        make_event("stripe", age_ms=3 * DAY_MS),
+    )
+    for eid in ids:
+        q.route(eid, [EVERYTHING], now_ms())
+
+    status, out, _ = whp(run, "replay", "--source", "stripe", "--since", "1d", "--dry-run")
+    assert (status, out) == (0, "2 events would be replayed\n")
+    assert q.pending_events(10) == []
+
+    status, _, err = whp(run, "replay", "--source", "stripe", "--since", "1d")
+    assert status == 2
+    assert "--yes" in err
+    assert q.pending_events(10) == []
+
+    status, out, _ = whp(run, "replay", "--source", "stripe", "--since", "1d", "--yes")
+    assert status == 0
+    assert "replayed 2 events" in out
+    assert [e.id for e in q.pending_events(10)] == ids[:2]
+
+    status, out, _ = whp(run, "replay", "--source", "nobody", "--yes")
+    assert (status, out) == (0, "no events match; nothing replayed\n")
+
+
+# -- dead-letter queue ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def dead(tmp_path: Path, q: queue.DeliveryQueue) -> dict[str, list[int]]:
+    """Dead deliveries: 2 of orders, 3 of audit; by destination."""
+    ids = store(tmp_path / "whp.db", make_event(), make_event(), make_event("github"))
+    for eid in ids[:2]:
+        q.route(eid, [PAYMENTS, EVERYTHING], now_ms())
+    q.route(ids[2], [EVERYTHING], now_ms())
+    kill_all(q)
+    found: dict[str, list[int]] = {}
+    for d in q.dead(limit=100):
+        found.setdefault(d.destination, []).append(d.id)
+    assert {k: len(v) for k, v in found.items()} == {"orders": 2, "audit": 3}
+    return found
+
+
+def test_dlq_list_as_a_table_and_as_json(run: Whp, dead: dict[str, list[int]]) -> None:
+    status, out, _ = whp(run, "dlq", "list")
+    assert status == 0
+    header, *rows = out.splitlines()
+    assert header.split() == [
+        "ID",
+        "EVENT",
+        "DESTINATION",
+        "ROUTE",
+        "ATTEMPTS",
+        "LAST",
+        "OUTCOME",
+        "DEAD",
+        "SINCE",
+    ]
+    assert len(rows) == 5
+    assert "connection refused" in rows[0]
+    assert rows[0].split()[0] == str(max(dead["orders"] + dead["audit"]))
+
+    status, out, _ = whp(run, "dlq", "list", "--json", "--destination", "orders")
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert status == 0
+    assert [r["id"] for r in lines] == dead["orders"]  # newest first
+    assert {r["route"] for r in lines} == {"payments"}
+    assert {r["attempts"] for r in lines} == {2}
+    assert {r["last_error"] for r in lines} == {"connection refused"}
+    assert all(r["died"].endswith("Z") for r in lines)
+
+    status, out, err = whp(run, "dlq", "list", "--limit", "2")
+    assert len(out.splitlines()) == 3
+    assert "--before" in err
+
+
+def test_dlq_list_when_empty(run: Whp, q: queue.DeliveryQueue) -> None:
+    assert whp(run, "dlq", "list")[1].endswith("(the dead-letter queue is empty)\n")
+
+
+def test_commands_without_a_store_exit_3(run: Whp) -> None:
+    for args in (["dlq", "list"], ["purge"], ["replay", "evt_x"], ["dlq", "redrive", "--all"]):
+        status, _, err = whp(run, *args)
+        assert status == 3, args
+        assert "has `whp serve` run yet" in err
+
+
+def test_redrive_by_id_destination_and_all(
+    run: Whp, q: queue.DeliveryQueue, dead: dict[str, list[int]]
+) -> None:
+    first = dead["audit"][0]
+    status, out, _ = whp(run, "dlq", "redrive", str(first))
+    assert (status, out) == (0, "redrove 1 delivery\n")
+    d = delivery(q, first)
+    assert (d.status, d.attempts) == ("pending", 0)
+
+    status, out, err = whp(run, "dlq", "redrive", str(first), "99999")
+    assert status == 2
+    assert out == "redrove 0 deliveries\n"
+    assert f"{first}, 99999" in err
+
+    status, out, _ = whp(run, "dlq", "redrive", "--destination", "orders")
+    assert (status, out) == (0, "redrove 2 deliveries\n")
+    assert {d.destination for d in q.dead(limit=100)} == {"audit"}
+
+    status, out, _ = whp(run, "dlq", "redrive", "--all")
+    assert (status, out) == (0, "redrove 2 deliveries\n")
+    assert q.dead(limit=100) == []
+
+
+def delivery(q: queue.DeliveryQueue, delivery_id: int) -> queue.Delivery:
+    every = (d for eid in q.replay_filter(ports.EventFilter()) for d in q.deliveries_of(eid))
+    return next(d for d in every if d.id == delivery_id)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["dlq", "redrive"], "one of them"),
+        (["dlq", "redrive", "1", "--all"], "one of them"),
+        (["dlq", "redrive", "--all", "--destination", "orders"], "one of them"),
+        (["dlq", "redrive", "--destination", "nope"], "destinations: audit, orders"),
+    ],
+)
+def test_redrive_usage_errors(
+    run: Whp, q: queue.DeliveryQueue, args: list[str], message: str
+) -> None:
+    status, _, err = whp(run, *args)
+    assert status == 2
+    assert message in err
+
+
+# -- purge ----------------------------------------------------------------------------------
+
+
+def test_purge_deletes_events_past_retention_with_their_deliveries(
+    tmp_path: Path, q: queue.DeliveryQueue, run: Whp
+) -> None:
+    old = store(tmp_path / "whp.db", *(make_event(age_ms=10 * DAY_MS) for _ in range(3)))
+    recent = store(tmp_path / "whp.db", make_event(age_ms=6 * DAY_MS), make_event())
+    for eid in old + recent:
+        q.route(eid, [PAYMENTS], now_ms())
+    kill_all(q)
+
+    status, out, _ = whp(run, "purge", "--older-than", "30")
+    assert status == 0
+    assert out.startswith("purged 0 events received before")
+
+    status, out, _ = whp(run, "purge")
+    assert status == 0
+    assert out.startswith("purged 3 events received before")
+    assert "older than 7 days" in out
+    kept = q.replay_filter(ports.EventFilter())
+    assert kept == recent
+    assert all(q.deliveries_of(eid) == [] for eid in old)
+    assert len(q.dead(limit=100)) == 2
+
+
+def test_purge_in_batches(
+    tmp_path: Path, q: queue.DeliveryQueue, run: Whp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli_ops, "BATCH", 2)
+    store(tmp_path / "whp.db", *(make_event(age_ms=9 * DAY_MS) for _ in range(5)))
+    calls: list[int] = []
+    real = queue.DeliveryQueue.purge
+
+    def spy(self: queue.DeliveryQueue, older_than_ms: int, batch: int = 500) -> int:
+        n = real(self, older_than_ms, batch)
+        calls.append(n)
+        return n
+
+    monkeypatch.setattr(queue.DeliveryQueue, "purge", spy)
+    status, out, _ = whp(run, "purge")
+    assert status == 0
+    assert out.startswith("purged 5 events")
+    assert calls == [2, 2, 1, 0]
+
+
+# -- destinations ---------------------------------------------------------------------------
+
+
+def test_destinations_pause_resume_and_list(
+    tmp_path: Path, q: queue.DeliveryQueue, run: Whp, dead: dict[str, list[int]]
+) -> None:
+    status, out, _ = whp(run, "destinations", "list")
+    assert status == 0
+    table = [line.split() for line in out.splitlines()]
+    assert table[0] == ["NAME", "URL", "PAUSED", "PENDING", "DEAD"]
+    assert table[1:] == [
+        ["orders", "http://127.0.0.1:9/orders", "no", "0", "2"],
+        ["audit", "http://127.0.0.1:9/audit", "config", "0", "3"],
+    ]
+
+    status, out, _ = whp(run, "destinations", "pause", "orders")
+    assert status == 0
+    assert out.startswith("paused orders:")
+    assert q.paused_destinations() == {"orders"}
+    assert whp(run, "destinations", "pause", "orders")[1] == "orders is paused already\n"
+
+    status, out, _ = whp(run, "destinations", "list", "--json")
+    rows = {r["name"]: r for r in map(json.loads, out.splitlines())}
+    assert rows["orders"]["paused"] == "runtime"
+    assert rows["audit"] == {
+        "name": "audit",
+        "url": "http://127.0.0.1:9/audit",
+        "paused": "config",
+        "pending": 0,
+        "dead": 3,
+    }
+
+    status, out, _ = whp(run, "destinations", "resume", "orders")
+    assert (status, out) == (0, "resumed orders\n")
+    assert q.paused_destinations() == set()
+
+    whp(run, "destinations", "pause", "audit")
+    status, out, err = whp(run, "destinations", "resume", "audit")
+    assert status == 1
+    assert out == "resumed audit\n"
+    assert "audit stays paused" in err
+    assert "destinations.audit.paused: true" in err
+
+
+def test_destinations_pause_is_held_by_claim(tmp_path: Path, q: queue.DeliveryQueue) -> None:
+    """What the worker does with the runtime state: claim() skips paused destinations."""
+    (eid,) = store(tmp_path / "whp.db", make_event())
+    q.route(eid, [PAYMENTS, EVERYTHING], now_ms())
+    q.set_paused("orders", True, now_ms())
+    q.set_paused("audit", True, now_ms())
+    q.set_paused("audit", False, now_ms())
+    assert q.paused_destinations() == {"orders"}
+    claimed = q.claim(now_ms(), 30_000, 10, paused=q.paused_destinations())
+    assert [c.destination for c in claimed] == ["audit"]
+
+
+@pytest.mark.parametrize("action", ["pause", "resume"])
+def test_destinations_unknown_name_exits_2(run: Whp, action: str) -> None:
+    status, _, err = whp(run, "destinations", action, "nope")
+    assert status == 2
+    assert "no destination named 'nope' (destinations: audit, orders)" in err
+
+
+def test_destinations_list_without_a_store_shows_the_config(run: Whp) -> None:
+    status, out, _ = whp(run, "destinations", "list")
+    assert status == 0
+    assert out.splitlines()[2].split() == ["audit", "http://127.0.0.1:9/audit", "config", "-", "-"]
+
+
+# -- events show / list ---------------------------------------------------------------------
+
+
+def test_events_show_includes_deliveries_and_attempts(
+    tmp_path: Path, q: queue.DeliveryQueue, run: Whp
+) -> None:
+    (eid,) = store(tmp_path / "whp.db", make_event())
+    q.route(eid, [PAYMENTS, EVERYTHING], now_ms())
+    kill_all(q)
+    q.redrive(all=True, destination="audit", now_ms=now_ms())
+
+    status, out, _ = whp(run, "events", "show", eid, "--json")
+    assert status == 0
+    shown = json.loads(out)
+    assert shown["id"] == eid
+    orders, audit = shown["deliveries"]
+    assert orders["route"] == "payments"
+    assert orders["destination"] == "orders"
+    assert orders["webhook_id"] == eid
+    assert (orders["status"], orders["attempts"], orders["next_attempt"]) == ("dead", 2, None)
+    first, second = orders["attempts_detail"]
+    assert first["number"] == 1
+    assert first["status_code"] == 500
+    assert first["response_excerpt"] == "oops"
+    assert first["duration_ms"] == 40
+    assert first["started"].endswith("Z")
+    assert second == first | {
+        "number": 2,
+        "status_code": None,
+        "error": "connection refused",
+        "response_excerpt": None,
+        "started": second["started"],
+    }
+    assert (audit["status"], audit["attempts"]) == ("pending", 0)
+    assert audit["next_attempt"].endswith("Z")
+    assert len(audit["attempts_detail"]) == 2  # attempts before the redrive are kept
+
+    status, out, _ = whp(run, "events", "show", eid)
+    assert json.loads(out)["deliveries"] == shown["deliveries"]
+
+
+def test_events_list_counts_deliveries(tmp_path: Path, q: queue.DeliveryQueue, run: Whp) -> None:
+    routed, waiting, unrouted = store(tmp_path / "whp.db", make_event(), make_event(), make_event())
+    q.route(routed, [PAYMENTS, EVERYTHING], now_ms())
+    q.route(unrouted, [], now_ms())
+    (c, _) = q.claim(now_ms(), 30_000, 10)
+    at = now_ms()
+    q.record(
+        c.delivery_id,
+        1,
+        started_ms=at,
+        duration_ms=1,
+        status_code=500,
+        error=None,
+        excerpt=None,
+        outcome="dead",
+        next_attempt_ms=None,
+        now_ms=at,
+    )
+    status, out, _ = whp(run, "events", "list")
+    assert status == 0
+    assert out.splitlines()[0].split()[5] == "DELIVERIES"
+    cells = {line.split()[0]: line.split()[5:7] for line in out.splitlines()[1:]}
+    assert cells[routed] == ["2", "(1"]
+    assert "(1 pending, 1 dead)" in next(line for line in out.splitlines() if routed in line)
+    assert cells[waiting][0] == "-"
+    assert cells[unrouted][0] == "0"
+
+
+# -- progress -------------------------------------------------------------------------------
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_draws_a_bar_on_a_terminal_only() -> None:
+    term = Terminal()
+    with cli_ops.Progress("replaying", 5000, term) as progress:
+        progress.advance(1200)
+        progress.advance(3800)
+    drawn = term.getvalue()
+    assert drawn.startswith("\rreplaying [#######.......................] 1200/5000")
+    assert drawn.endswith("\rreplaying [" + "#" * 30 + "] 5000/5000\n")
+
+    counter = Terminal()
+    with cli_ops.Progress("purging", None, counter) as progress:
+        progress.advance(500)
+    assert counter.getvalue() == "\rpurging 500\n"
+
+    piped = io.StringIO()
+    with cli_ops.Progress("replaying", 10, piped) as progress:
+        progress.advance(10)
+    assert piped.getvalue() == ""
