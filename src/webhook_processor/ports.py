@@ -75,7 +75,9 @@ class DeliveryQueue(Protocol):
 
     def pending_events(self, limit: int) -> Sequence[models.Event]: ...
 
-    def route(self, event_id: str, deliveries: Sequence[tuple[str, str]], now_ms: int) -> int: ...
+    def route_many(
+        self, routed: Sequence[tuple[str, Sequence[tuple[str, str]]]], now_ms: int
+    ) -> int: ...
 
     def claim(
         self,

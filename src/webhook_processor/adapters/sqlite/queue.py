@@ -125,17 +125,16 @@ class DeliveryQueue:
         `pending`, so routing it again after a crash or a race cannot double its deliveries.
         Returns how many deliveries were created."""
         with self._write() as conn:
-            state = conn.execute(Q["routing_state"], (event_id,)).fetchone()
-            if state is None or state[0] != "pending":
-                return 0
-            wid = webhook_id or state[1] or event_id
-            conn.executemany(
-                Q["insert_delivery"],
-                [(event_id, r, d, wid, now_ms, now_ms, now_ms) for r, d in deliveries],
+            return _route(conn, event_id, deliveries, now_ms, webhook_id)
+
+    def route_many(
+        self, routed: Sequence[tuple[str, Sequence[tuple[str, str]]]], now_ms: int
+    ) -> int:
+        """`route` for many events in one transaction: the worker's batch, one commit."""
+        with self._write() as conn:
+            return sum(
+                _route(conn, event_id, deliveries, now_ms) for event_id, deliveries in routed
             )
-            status = "routed" if deliveries else "unrouted"
-            conn.execute(Q["set_event_status"], (status, event_id))
-        return len(deliveries)
 
     # -- delivering -------------------------------------------------------------------------
 
@@ -337,6 +336,26 @@ class DeliveryQueue:
     def _read(self, sql: str, params: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
         with self._lock, _unavailable():
             return self._conn.execute(sql, params).fetchall()
+
+
+def _route(
+    conn: sqlite3.Connection,
+    event_id: str,
+    deliveries: Sequence[tuple[str, str]],
+    now_ms: int,
+    webhook_id: str | None = None,
+) -> int:
+    state = conn.execute(Q["routing_state"], (event_id,)).fetchone()
+    if state is None or state[0] != "pending":
+        return 0
+    wid = webhook_id or state[1] or event_id
+    conn.executemany(
+        Q["insert_delivery"],
+        [(event_id, r, d, wid, now_ms, now_ms, now_ms) for r, d in deliveries],
+    )
+    status = "routed" if deliveries else "unrouted"
+    conn.execute(Q["set_event_status"], (status, event_id))
+    return len(deliveries)
 
 
 def _lease_due(
