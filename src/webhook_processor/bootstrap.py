@@ -173,6 +173,11 @@ def processor(
     if problems:
         raise errors.ConfigError(file, problems)
     queue = delivery_queue(cfg)
+    # The worker's own writes (routing, attempts) need no fsync of their own: a crash can only
+    # lose the latest of them, and the events, fsynced at ingest, are then routed or attempted
+    # again - at-least-once, as designed. The next ingest commit's fsync persists them anyway.
+    # An fsync under SQLite's one write lock would stall the ingest writer behind it.
+    queue.relax_durability()
     paused_in_config = {name for name, dest in cfg.destinations.items() if dest.paused}
 
     def paused() -> set[str]:

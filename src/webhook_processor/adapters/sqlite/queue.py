@@ -109,9 +109,16 @@ class DeliveryQueue:
 
     # -- routing ----------------------------------------------------------------------------
 
+    def relax_durability(self) -> None:
+        """Commit without waiting for the disk (synchronous=NORMAL): for the worker only, whose
+        writes can be redone (see bootstrap.processor); operators' commands stay FULL."""
+        with self._lock:
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+
     def pending_events(self, limit: int) -> list[models.Event]:
         """Events not routed yet, oldest first."""
-        return [events.event_from_row(row) for row in self._read(Q["pending_events"], (limit,))]
+        rows = self._read(Q["pending_events"], {"limit": limit})
+        return [events.event_from_row(row) for row in rows]
 
     def route(
         self,
@@ -345,16 +352,26 @@ def _route(
     now_ms: int,
     webhook_id: str | None = None,
 ) -> int:
+    """Route one event unless it was routed already: a replay, or a new event past the cursor.
+    The event row is rewritten only for a replay; a new event just moves the cursor."""
     state = conn.execute(Q["routing_state"], (event_id,)).fetchone()
-    if state is None or state[0] != "pending":
+    if state is None:
         return 0
-    wid = webhook_id or state[1] or event_id
+    status, replay_webhook_id, seq, cursor = state
+    if status == "replay":
+        conn.execute(Q["replayed"], (event_id,))
+    elif status != "pending" or seq <= cursor:
+        return 0
+    elif conn.execute(Q["pending_before"], (cursor, seq)).fetchone()[0]:
+        # Routed out of order: the cursor cannot pass the earlier event, so mark this one.
+        conn.execute(Q["set_event_status"], ("routed" if deliveries else "unrouted", event_id))
+    else:
+        conn.execute(Q["advance_cursor"], (seq,))
+    wid = webhook_id or replay_webhook_id or event_id
     conn.executemany(
         Q["insert_delivery"],
         [(event_id, r, d, wid, now_ms, now_ms, now_ms) for r, d in deliveries],
     )
-    status = "routed" if deliveries else "unrouted"
-    conn.execute(Q["set_event_status"], (status, event_id))
     return len(deliveries)
 
 

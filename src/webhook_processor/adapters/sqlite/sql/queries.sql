@@ -8,4 +8,4 @@ SELECT id FROM events WHERE source = ? AND idempotency_key = ?;
 
 -- name: select_events
 SELECT id, source, event_type, idempotency_key, received_ms, content_type, headers, body, status
-FROM events
+FROM events_v

@@ -2,19 +2,41 @@
 -- Event columns are always selected in the order of queries.sql's select_events.
 
 -- name: pending_events
-SELECT id, source, event_type, idempotency_key, received_ms, content_type, headers, body, status
-FROM events WHERE status = 'pending' ORDER BY seq LIMIT ?;
+-- Replays, and the new events past the routing cursor (a rowid range: no index needed).
+SELECT id, source, event_type, idempotency_key, received_ms, content_type, headers, body,
+       'pending'
+FROM (
+    SELECT * FROM (SELECT * FROM events WHERE status = 'replay' ORDER BY seq LIMIT :limit)
+    UNION ALL
+    SELECT * FROM (
+        SELECT * FROM events
+        WHERE seq > (SELECT seq FROM routing_cursor) AND status = 'pending'
+        ORDER BY seq LIMIT :limit
+    )
+)
+ORDER BY seq LIMIT :limit;
 
 -- name: routing_state
-SELECT status, replay_webhook_id FROM events WHERE id = ?;
+SELECT status, replay_webhook_id, seq, (SELECT seq FROM routing_cursor) FROM events WHERE id = ?;
+
+-- name: advance_cursor
+UPDATE routing_cursor SET seq = max(seq, ?);
+
+-- name: pending_before
+-- Is a new event between the cursor and this one still unrouted? (Empty in the worker's order.)
+SELECT EXISTS (SELECT 1 FROM events WHERE seq > ? AND seq < ? AND status = 'pending');
+
+-- name: set_event_status
+UPDATE events SET status = ? WHERE id = ?;
 
 -- name: insert_delivery
 INSERT INTO deliveries (event_id, route, destination, webhook_id, next_attempt_ms, created_ms,
                         updated_ms)
 VALUES (?, ?, ?, ?, ?, ?, ?);
 
--- name: set_event_status
-UPDATE events SET status = ? WHERE id = ?;
+-- name: replayed
+-- A replayed event, routed again: back to the stored state, decided by its deliveries.
+UPDATE events SET status = 'pending' WHERE id = ?;
 
 -- name: in_flight
 SELECT destination, count(*) FROM deliveries
@@ -36,7 +58,7 @@ UPDATE deliveries SET lease_until_ms = ? WHERE id IN (SELECT value FROM json_eac
 -- name: claimed
 SELECT d.id, d.route, d.destination, d.webhook_id, d.attempts + 1, d.lease_until_ms,
        e.id, e.source, e.event_type, e.idempotency_key, e.received_ms, e.content_type, e.headers,
-       e.body, e.status
+       e.body, 'routed'
 FROM deliveries d JOIN events e ON e.id = d.event_id
 WHERE d.id IN (SELECT value FROM json_each(?))
 ORDER BY d.next_attempt_ms, d.id;
@@ -82,10 +104,10 @@ WHERE id IN (
 );
 
 -- name: replay
-UPDATE events SET status = 'pending', replay_webhook_id = ? WHERE id = ?;
+UPDATE events SET status = 'replay', replay_webhook_id = ? WHERE id = ?;
 
 -- name: match_events
-SELECT id FROM events
+SELECT id FROM events_v
 WHERE (:source IS NULL OR source = :source)
   AND (:event_type IS NULL OR event_type = :event_type)
   AND (:status IS NULL OR status = :status)
@@ -109,7 +131,7 @@ DELETE FROM events
 WHERE seq IN (SELECT seq FROM events WHERE received_ms < ? ORDER BY received_ms LIMIT ?);
 
 -- name: count_events
-SELECT status, count(*) FROM events GROUP BY status;
+SELECT status, count(*) FROM events_v GROUP BY status;
 
 -- name: count_deliveries
 SELECT status, count(*) FROM deliveries GROUP BY status;
