@@ -16,11 +16,12 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -348,3 +349,42 @@ def read_response(sock: socket.socket, timeout: float = 15.0) -> RawResponse:
                 break
             buffer += chunk
         return RawResponse(status, headers, buffer[:length], tuple(interim))
+
+
+# -- load for the crash tests ---------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    acked: set[str] = field(default_factory=set)
+    other_status: dict[int, int] = field(default_factory=dict)
+    errors: int = 0
+
+    def add(self, response: httpx.Response | None) -> None:
+        with self.lock:
+            if response is None:
+                self.errors += 1
+            elif response.status_code in (200, 202):
+                self.acked.add(response.json()["id"])
+            else:
+                code = response.status_code
+                self.other_status[code] = self.other_status.get(code, 0) + 1
+
+
+def hammer(url: str, secret: str, stop: threading.Event, tally: Tally) -> None:
+    """Send signed webhooks with unique deliveries until `stop`; never raises."""
+    try:
+        with httpx.Client(timeout=10.0) as client:
+            while not stop.is_set():
+                body = json_body(load=uuid.uuid4().hex)
+                headers = github_headers(secret, body)
+                try:
+                    response = client.post(url, content=body, headers=headers)
+                except httpx.HTTPError:
+                    tally.add(None)
+                    time.sleep(0.01)  # the server is gone: do not spin
+                    continue
+                tally.add(response)
+    except Exception:
+        tally.add(None)

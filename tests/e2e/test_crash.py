@@ -6,16 +6,13 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 
-from .helpers import Server, github_headers, json_body, start_server, stored_ids
+from .helpers import Server, Tally, hammer, start_server, stored_ids
 
 pytestmark = pytest.mark.e2e
 
@@ -32,42 +29,6 @@ LOAD_SECONDS = 1.5
 CYCLES = 3
 
 
-@dataclass
-class Tally:
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    acked: set[str] = field(default_factory=set)
-    other_status: dict[int, int] = field(default_factory=dict)
-    errors: int = 0
-
-    def add(self, response: httpx.Response | None) -> None:
-        with self.lock:
-            if response is None:
-                self.errors += 1
-            elif response.status_code in (200, 202):
-                self.acked.add(response.json()["id"])
-            else:
-                code = response.status_code
-                self.other_status[code] = self.other_status.get(code, 0) + 1
-
-
-def hammer(url: str, stop: threading.Event, tally: Tally) -> None:
-    """Send signed webhooks with unique deliveries until `stop`; never raises."""
-    try:
-        with httpx.Client(timeout=10.0) as client:
-            while not stop.is_set():
-                body = json_body(load=uuid.uuid4().hex)
-                headers = github_headers(SECRET, body)
-                try:
-                    response = client.post(url, content=body, headers=headers)
-                except httpx.HTTPError:
-                    tally.add(None)
-                    time.sleep(0.01)  # the server is gone: do not spin
-                    continue
-                tally.add(response)
-    except Exception:
-        tally.add(None)
-
-
 def test_acknowledged_webhooks_survive_sigkill(tmp_path: Path) -> None:
     config = tmp_path / "whp.yaml"
     config.write_text(CONFIG)
@@ -81,7 +42,7 @@ def test_acknowledged_webhooks_survive_sigkill(tmp_path: Path) -> None:
             stop = threading.Event()
             with ThreadPoolExecutor(THREADS, thread_name_prefix="e2e-load") as pool:
                 futures = [
-                    pool.submit(hammer, server.webhook("github"), stop, tally)
+                    pool.submit(hammer, server.webhook("github"), SECRET, stop, tally)
                     for _ in range(THREADS)
                 ]
                 time.sleep(LOAD_SECONDS)

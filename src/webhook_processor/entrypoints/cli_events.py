@@ -26,12 +26,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     esub = events.add_subparsers(required=True, metavar="ACTION")
 
     p = esub.add_parser("list", parents=[common], help="newest first")
-    p.add_argument("--source")
-    p.add_argument("--type", dest="event_type")
-    p.add_argument("--status", choices=["pending", "routed", "unrouted"])
-    p.add_argument("--key", dest="idempotency_key", help="idempotency key")
-    p.add_argument("--since", help="RFC 3339 time or a duration ago (30m, 2h, 7d)")
-    p.add_argument("--until", help="RFC 3339 time or a duration ago")
+    add_filters(p)
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true", help="JSON lines, for scripts")
     p.set_defaults(handler=cmd_list)
@@ -42,6 +37,27 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("id")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_show)
+
+
+def add_filters(p: argparse.ArgumentParser) -> None:
+    """The flags that select events: `events list` and `replay` share them."""
+    p.add_argument("--source")
+    p.add_argument("--type", dest="event_type")
+    p.add_argument("--status", choices=["pending", "routed", "unrouted"])
+    p.add_argument("--key", dest="idempotency_key", help="idempotency key")
+    p.add_argument("--since", help="RFC 3339 time or a duration ago (30m, 2h, 7d)")
+    p.add_argument("--until", help="RFC 3339 time or a duration ago")
+
+
+def event_filter(args: argparse.Namespace, now: float) -> ports.EventFilter:
+    return ports.EventFilter(
+        source=args.source,
+        event_type=args.event_type,
+        status=args.status,
+        idempotency_key=args.idempotency_key,
+        since_ms=parse_time(args.since, now, "--since"),
+        until_ms=parse_time(args.until, now, "--until"),
+    )
 
 
 def parse_time(text: str | None, now: float, flag: str) -> int | None:
@@ -76,14 +92,7 @@ def summary(event: models.Event) -> dict[str, Any]:
 def cmd_list(args: argparse.Namespace) -> int:
     cfg = config.load(args.config)
     now = time.time()
-    where = ports.EventFilter(
-        source=args.source,
-        event_type=args.event_type,
-        status=args.status,
-        idempotency_key=args.idempotency_key,
-        since_ms=parse_time(args.since, now, "--since"),
-        until_ms=parse_time(args.until, now, "--until"),
-    )
+    where = event_filter(args, now)
     found = bootstrap.event_reader(cfg).list(where, args.limit)
     if args.json:
         for event in found:

@@ -39,12 +39,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         "today's routes. Deliveries keep the event's webhook-id unless --new-id.",
     )
     p.add_argument("ids", nargs="*", metavar="ID", help="event ids (or use the filters)")
-    p.add_argument("--source")
-    p.add_argument("--type", dest="event_type")
-    p.add_argument("--status", choices=["pending", "routed", "unrouted"])
-    p.add_argument("--key", dest="idempotency_key", help="idempotency key")
-    p.add_argument("--since", help="RFC 3339 time or a duration ago (30m, 2h, 7d)")
-    p.add_argument("--until", help="RFC 3339 time or a duration ago")
+    cli_events.add_filters(p)
     p.add_argument("--dry-run", action="store_true", help="only count the events")
     p.add_argument(
         "--new-id", action="store_true", help="fresh webhook-ids, so receivers process them again"
@@ -139,15 +134,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _filter(args: argparse.Namespace) -> ports.EventFilter | None:
-    now = time.time()
-    where = ports.EventFilter(
-        source=args.source,
-        event_type=args.event_type,
-        status=args.status,
-        idempotency_key=args.idempotency_key,
-        since_ms=cli_events.parse_time(args.since, now, "--since"),
-        until_ms=cli_events.parse_time(args.until, now, "--until"),
-    )
+    where = cli_events.event_filter(args, time.time())
     return where if where != ports.EventFilter() else None
 
 
