@@ -186,6 +186,14 @@ class Processor:
             while (wait := dest.bucket.take(self._clock())) > 0:
                 await asyncio.sleep(wait)
             started = self._clock()
+            if (started + dest.config.timeout_seconds) * 1000 > item.lease_until_ms:
+                # The lease would end before the attempt: another claim may already have this
+                # delivery. Send nothing; once the lease ends it is claimed and attempted again.
+                log.info(
+                    "delivery postponed: rate limit outlasted its lease",
+                    extra={"event_id": item.event.id, "destination": item.destination},
+                )
+                return
         outgoing = delivery.build(
             item.event,
             dest.config,

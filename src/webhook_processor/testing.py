@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import itertools
+import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Literal
 
-from webhook_processor import errors, models, ports
+from webhook_processor import delivery, errors, models, ports
 
 
 class MemoryStore:
@@ -72,3 +76,189 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+Outcome = Literal["delivered", "retry", "dead"]
+
+
+@dataclasses.dataclass(slots=True)
+class QueuedDelivery:
+    id: int
+    event: models.Event
+    route: str
+    destination: str
+    webhook_id: str
+    status: Literal["pending", "delivered", "dead"] = "pending"
+    attempts: int = 0
+    next_attempt_ms: int = 0
+    lease_until_ms: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Claimed:
+    delivery_id: int
+    route: str
+    destination: str
+    webhook_id: str
+    attempt: int
+    lease_until_ms: int
+    event: models.Event
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RecordedAttempt:
+    delivery_id: int
+    number: int
+    started_ms: int
+    status_code: int | None
+    error: str | None
+    outcome: Outcome
+    next_attempt_ms: int | None
+
+
+class MemoryQueue:
+    """DeliveryQueue in memory, with the semantics of adapters/sqlite/queue.py (leases, paused
+    destinations, in-flight limits, at-least-once recording). Events come from `store`: the
+    ones still `pending` there are routed. `attempts` keeps every recorded attempt, in order."""
+
+    def __init__(self, store: MemoryStore | None = None) -> None:
+        self.store = store if store is not None else MemoryStore()
+        self.deliveries: dict[int, QueuedDelivery] = {}
+        self.attempts: list[RecordedAttempt] = []
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()  # the worker calls from threads
+
+    def pending_events(self, limit: int) -> Sequence[models.Event]:
+        return [e for e in self.store.events.values() if e.status == "pending"][:limit]
+
+    def route_many(
+        self, routed: Sequence[tuple[str, Sequence[tuple[str, str]]]], now_ms: int
+    ) -> int:
+        created = 0
+        with self._lock:
+            for event_id, targets in routed:
+                event = self.store.events.get(event_id)
+                if event is None or event.status != "pending":
+                    continue  # routed already: never double its deliveries
+                status: models.EventStatus = "routed" if targets else "unrouted"
+                self.store.events[event_id] = dataclasses.replace(event, status=status)
+                for route, destination in targets:
+                    new_id = next(self._ids)
+                    self.deliveries[new_id] = QueuedDelivery(
+                        new_id, event, route, destination, event.id, next_attempt_ms=now_ms
+                    )
+                    created += 1
+        return created
+
+    def claim(
+        self,
+        now_ms: int,
+        lease_ms: int,
+        limit: int,
+        paused: Collection[str] = (),
+        per_destination_limit: Mapping[str, int] | None = None,
+    ) -> Sequence[ports.ClaimedDelivery]:
+        with self._lock:
+            pending = [d for d in self.deliveries.values() if d.status == "pending"]
+            room = dict(per_destination_limit or {})  # how many more each capped one may take
+            for d in pending:
+                if d.destination in room and _leased(d, now_ms):
+                    room[d.destination] -= 1
+            due = [d for d in pending if d.next_attempt_ms <= now_ms and not _leased(d, now_ms)]
+            claimed: list[ports.ClaimedDelivery] = []
+            for d in sorted(due, key=lambda d: (d.next_attempt_ms, d.id)):
+                if len(claimed) == limit:
+                    break
+                if d.destination in paused or room.get(d.destination, 1) <= 0:
+                    continue
+                if d.destination in room:
+                    room[d.destination] -= 1
+                d.lease_until_ms = now_ms + lease_ms
+                claimed.append(
+                    Claimed(
+                        d.id,
+                        d.route,
+                        d.destination,
+                        d.webhook_id,
+                        d.attempts + 1,
+                        d.lease_until_ms,
+                        d.event,
+                    )
+                )
+        return claimed
+
+    def record(
+        self,
+        delivery_id: int,
+        attempt: int,
+        *,
+        started_ms: int,
+        duration_ms: int,
+        status_code: int | None,
+        error: str | None,
+        excerpt: str | None,
+        outcome: Outcome,
+        next_attempt_ms: int | None,
+        now_ms: int,
+    ) -> bool:
+        if outcome == "retry" and next_attempt_ms is None:
+            raise ValueError("a retry needs next_attempt_ms")
+        with self._lock:
+            d = self.deliveries.get(delivery_id)
+            if d is None:
+                return False
+            self.attempts.append(
+                RecordedAttempt(
+                    delivery_id, attempt, started_ms, status_code, error, outcome, next_attempt_ms
+                )
+            )
+            if d.status != "pending" or not (outcome == "delivered" or d.attempts == attempt - 1):
+                return False  # a newer attempt owns the delivery
+            d.status = "pending" if outcome == "retry" else outcome
+            d.attempts = max(d.attempts, attempt)
+            d.next_attempt_ms = (
+                next_attempt_ms if next_attempt_ms is not None else d.next_attempt_ms
+            )
+            d.lease_until_ms = None
+        return True
+
+    def purge(self, older_than_ms: int, batch: int = 500) -> int:
+        with self._lock:
+            old = {e.id for e in self.store.events.values() if e.received_ms < older_than_ms}
+            old = set(sorted(old)[:batch])
+            for event_id in old:
+                del self.store.events[event_id]
+            self.deliveries = {k: d for k, d in self.deliveries.items() if d.event.id not in old}
+        return len(old)
+
+
+def _leased(d: QueuedDelivery, now_ms: int) -> bool:
+    return d.lease_until_ms is not None and d.lease_until_ms > now_ms
+
+
+class FakeSender:
+    """Sender with scripted answers per URL: results or status codes, the last one repeating
+    (200 for a URL without a script). `sent` keeps every request, `sent_at` the clock at each.
+    While `gate` is set to an unset asyncio.Event, sends wait for it: attempts stay in flight."""
+
+    def __init__(self, script: Mapping[str, Sequence[delivery.Result | int]] | None = None) -> None:
+        self._script = {url: list(answers) for url, answers in (script or {}).items()}
+        self.sent: list[delivery.Outgoing] = []
+        self.sent_at: list[float] = []
+        self.gate: asyncio.Event | None = None
+
+    async def send(
+        self, outgoing: delivery.Outgoing, timeout: float, now: Callable[[], float]
+    ) -> delivery.Result:
+        self.sent.append(outgoing)
+        self.sent_at.append(now())
+        if self.gate is not None:
+            await self.gate.wait()
+        answers = self._script.get(outgoing.url) or [200]
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        if isinstance(answer, delivery.Result):
+            return answer
+        return delivery.classify(answer, {}, None, None, 1, now())
+
+    async def aclose(self) -> None:
+        pass
