@@ -108,6 +108,7 @@ class Processor:
 
     async def run(self) -> None:
         while not self._stopping:
+            self._wakeup.clear()  # before the step: a wake-up during it is not lost
             try:
                 busy = await self.step()
             except Exception:  # the store is busy or gone: log, back off, go on
@@ -116,7 +117,6 @@ class Processor:
             if busy:
                 await asyncio.sleep(self._settings.min_step_seconds)
             else:
-                self._wakeup.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self._settings.poll_seconds)
 
