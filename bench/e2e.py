@@ -1,0 +1,680 @@
+"""End-to-end benchmark: from the sender's 202 to the receiver's arrival, through one whp route.
+
+Three processes on 127.0.0.1, all on the stack of `whp serve` (uvicorn, uvloop, httptools):
+`whp serve` with a signed-GitHub source, one destination and one route (source github -> the
+destination); `bench.receiver_app`, the destination, which answers 200 and records the arrival time
+(`time.time_ns()`) of every `webhook-id`; and the load generator.
+
+Phases, in this order (each target gets the same load):
+
+1. fixed rate, receiver directly (the floor): the fixed-rate sender below, pointed at the receiver;
+   its request latency (from the due time to the answer) is what the stack costs without whp.
+2. fixed rate, through whp: `--rate` signed 1 KB GitHub pushes per second for `--duration` s (plus
+   `--warmup` s not counted). For each 202 the sender keeps the event id (from the answer) and the
+   time the answer arrived; latency = the receiver's arrival time of that `webhook-id` - that time
+   (same machine, same clock). After a bounded drain wait, every acknowledged id must have arrived.
+3. saturation, receiver directly: wrk -c64 (the script of `bench.ingest`) for `--sat-duration` s.
+4. saturation, through whp: the same wrk run against whp; the receiver's arrival times give the
+   delivery rate while ingest is saturated (after `SAT_SKIP` s of ramp-up, to the end of wrk) and
+   then while the backlog drains (bounded wait). The ratio compared with the target is
+   delivered/s during the load / whp's ingest rate (wrk's 2xx/s) in the same run.
+
+The fixed-rate sender is open-loop: request i is due at start + i/rate and is sent at once on a
+free connection of a pool (`--connections`, 64), whatever happened to the previous ones; it is a
+minimal HTTP/1.1 client on asyncio streams (uvloop), because one Python process with httpx keeps
+1,000/s only with little headroom on this 2-core VM. The lag between the due time and the actual
+send is reported, so that a late sender is visible.
+
+Usage:  python -m bench.e2e [--rate 1000] [--duration 30] [--sat-duration 15]
+Exit status: 0 measured (targets met or not), 1 an acknowledged event never arrived (or the
+backlog stopped draining short of what whp acknowledged) or the run is invalid, 2 wrk is not
+installed, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import dataclasses
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+import uvloop
+
+from bench.ingest import (
+    BARE_FLAGS,
+    HOST,
+    ROOT,
+    SOURCE,
+    Run,
+    Server,
+    Wrk,
+    free_port,
+    lua_scripts,
+    machine,
+    process_cpu_seconds,
+    push_body,
+    workdir_base,
+    workspace,
+)
+
+DESCRIPTION = "End-to-end benchmark: sender's 202 to receiver arrival, through one whp route."
+P99_TARGET_MS = 50.0
+DELIVERY_TARGET = 0.5
+SAT_SKIP = 2.0  # seconds of the saturation run left out of the delivery window (ramp-up)
+STALL_SECONDS = 10.0  # no new arrival for this long: the drain is over
+ANSWER_ID = re.compile(rb'"id":"([^"]+)"')
+
+
+# ---------------------------------------------------------------------------------------------
+# The fixed-rate sender
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Sent:
+    due_ns: int  # when the request was due (wall clock)
+    start_ns: int  # when it was written
+    done_ns: int  # when the whole answer was read
+    status: int  # -1: the connection failed
+    ident: str  # the event id in a 202 answer, else the delivery id sent
+    measured: bool  # False during the warm-up
+
+
+class Connection:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+    async def request(self, data: bytes) -> tuple[int, bytes]:
+        if self.writer is None:
+            await self.open()
+        assert self.reader is not None
+        assert self.writer is not None
+        self.writer.write(data)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        match = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
+        if match is not None:
+            return status, await self.reader.readexactly(int(match.group(1)))
+        if re.search(rb"(?i)\r\ntransfer-encoding:\s*chunked", head) is None:
+            raise RuntimeError(f"an answer without a length: {head!r}")
+        chunks: list[bytes] = []
+        while True:
+            size = int((await self.reader.readuntil(b"\r\n")).strip(), 16)
+            chunk = await self.reader.readexactly(size + 2)
+            if size == 0:
+                return status, b"".join(chunks)
+            chunks.append(chunk[:-2])
+
+
+def request_bytes(port: int, body: bytes, signature: str) -> tuple[bytes, bytes]:
+    """The request before and after the delivery id (a fresh UUID goes in between)."""
+    head = (
+        f"POST /webhooks/{SOURCE} HTTP/1.1\r\n"
+        f"Host: {HOST}:{port}\r\n"
+        "Content-Type: application/json\r\n"
+        "User-Agent: GitHub-Hookshot/bench\r\n"
+        "X-GitHub-Event: push\r\n"
+        "X-GitHub-Hook-ID: 460000001\r\n"
+        "X-GitHub-Hook-Installation-Target-Type: repository\r\n"
+        "X-GitHub-Hook-Installation-Target-ID: 186853002\r\n"
+        f"X-Hub-Signature-256: {signature}\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "X-GitHub-Delivery: "
+    ).encode()
+    return head, b"\r\n\r\n" + body
+
+
+async def fixed_rate(
+    port: int, body: bytes, signature: str, rate: float, warmup: float, duration: float, conns: int
+) -> list[Sent]:
+    head, tail = request_bytes(port, body, signature)
+    pool: asyncio.Queue[Connection] = asyncio.Queue()
+    opened = [Connection(port) for _ in range(conns)]
+    await asyncio.gather(*(c.open() for c in opened))
+    for c in opened:
+        pool.put_nowait(c)
+    results: list[Sent] = []
+    loop = asyncio.get_running_loop()
+    count = round(rate * (warmup + duration))
+    first_measured = round(rate * warmup)
+    start_mono = loop.time() + 0.05
+    start_wall = time.time_ns() + 50_000_000
+
+    async def one(i: int) -> None:
+        delivery = str(uuid.uuid4())
+        conn = await pool.get()
+        begin = time.time_ns()
+        try:
+            status, answer = await conn.request(head + delivery.encode() + tail)
+        except (OSError, asyncio.IncompleteReadError, ValueError, RuntimeError):
+            status, answer = -1, b""
+            conn.close()
+        done = time.time_ns()
+        pool.put_nowait(conn)
+        ident = delivery
+        if status == 202:
+            match = ANSWER_ID.search(answer)
+            ident = match.group(1).decode() if match else "?"
+        due = start_wall + round(i * 1e9 / rate)
+        results.append(Sent(due, begin, done, status, ident, i >= first_measured))
+
+    tasks: set[asyncio.Task[None]] = set()
+    i = 0
+    while i < count:
+        now = loop.time()
+        while i < count and start_mono + i / rate <= now:
+            task = asyncio.create_task(one(i))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            i += 1
+        if i < count:
+            await asyncio.sleep(max(0.0, start_mono + i / rate - loop.time()))
+    while tasks:
+        await asyncio.wait(set(tasks), timeout=60)
+    for c in opened:
+        c.close()
+    return results
+
+
+def run_fixed_rate(
+    port: int, body: bytes, signature: str, args: argparse.Namespace
+) -> tuple[list[Sent], float]:
+    """The sends, and the sender's CPU in cores over the run."""
+    cpu0 = time.process_time()
+    wall0 = time.monotonic()
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        sent = runner.run(
+            fixed_rate(
+                port, body, signature, args.rate, args.warmup, args.duration, args.connections
+            )
+        )
+    return sent, (time.process_time() - cpu0) / (time.monotonic() - wall0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The receiver
+# ---------------------------------------------------------------------------------------------
+
+
+def receiver_count(receiver: Server) -> int:
+    return int(httpx.get(receiver.url + "/stats", timeout=10).json()["count"])
+
+
+def receiver_dump(receiver: Server, path: Path) -> list[tuple[str, int]]:
+    """The arrivals since the last dump (the receiver forgets them)."""
+    url = receiver.url + "/dump"
+    httpx.get(url, params={"path": str(path), "reset": "1"}, timeout=60).raise_for_status()
+    out = []
+    for line in path.read_text().splitlines():
+        ident, _, at = line.partition(" ")
+        out.append((ident, int(at)))
+    path.unlink()
+    return out
+
+
+def wait_arrivals(receiver: Server, expected: int, limit: float) -> tuple[int, float, bool]:
+    """Poll until `expected` arrived, arrivals stalled, or `limit` s: (count, seconds, stalled)."""
+    t0 = time.monotonic()
+    last, last_change = -1, t0
+    while True:
+        now = time.monotonic()
+        n = receiver_count(receiver)
+        if n != last:
+            last, last_change = n, now
+        if n >= expected:
+            return n, now - t0, False
+        if now - last_change >= STALL_SECONDS:
+            return n, now - t0, True
+        if now - t0 >= limit:
+            return n, now - t0, False
+        time.sleep(0.2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Statistics
+# ---------------------------------------------------------------------------------------------
+
+
+def pct(values: Sequence[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))
+    return ordered[k]
+
+
+@dataclasses.dataclass(frozen=True)
+class Latency:
+    n: int
+    p50: float
+    p99: float
+    max: float
+    min: float
+
+    @classmethod
+    def of(cls, ms: Sequence[float]) -> Latency:
+        if not ms:
+            return cls(0, *(float("nan"),) * 4)
+        return cls(len(ms), pct(ms, 50), pct(ms, 99), max(ms), min(ms))
+
+    def row(self) -> str:
+        return f"{self.p50:>8.2f}  {self.p99:>8.2f}  {self.max:>8.1f}"
+
+
+@dataclasses.dataclass(frozen=True)
+class FixedReport:
+    sent: int
+    answered: int  # expected status
+    failed: int
+    achieved_rate: float  # measured sends / s
+    lag_p99_ms: float  # send time - due time
+    request: Latency  # answer time - due time
+    sender_cpu: float
+
+
+def fixed_report(sent: list[Sent], ok_status: int, sender_cpu: float) -> FixedReport:
+    measured = [s for s in sent if s.measured]
+    starts = sorted(s.start_ns for s in measured)
+    span = (starts[-1] - starts[0]) / 1e9 if len(starts) > 1 else 0.0
+    return FixedReport(
+        sent=len(measured),
+        answered=sum(1 for s in measured if s.status == ok_status),
+        failed=sum(1 for s in measured if s.status != ok_status),
+        achieved_rate=(len(starts) - 1) / span if span else 0.0,
+        lag_p99_ms=pct([(s.start_ns - s.due_ns) / 1e6 for s in measured], 99),
+        request=Latency.of([(s.done_ns - s.due_ns) / 1e6 for s in measured]),
+        sender_cpu=sender_cpu,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Saturation:
+    wrk: Run
+    window: float  # seconds of the delivery window
+    delivered_in_window: int
+    delivered_during_load: int
+    backlog_at_end: int  # whp's 2xx answers - deliveries, when wrk ended
+    drain_seconds: float  # from the end of wrk to the last arrival
+    drain_rate: float  # deliveries / s after wrk
+    delivered: int
+    stalled: bool
+    per_second: list[int]
+    whp_cpu: float
+
+    @property
+    def delivery_rate(self) -> float:
+        return self.delivered_in_window / self.window if self.window else 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.e2e", description=DESCRIPTION)
+    p.add_argument("--rate", type=float, default=1000, help="webhooks/s, fixed phase (1000)")
+    p.add_argument("--duration", type=int, default=30, help="seconds of the fixed phase (30)")
+    p.add_argument("--warmup", type=int, default=2, help="seconds not counted before it (2)")
+    p.add_argument("--sat-duration", type=int, default=15, help="seconds of wrk saturation (15)")
+    p.add_argument("--drain", type=int, default=120, help="max seconds to wait for a backlog")
+    p.add_argument("--connections", type=int, default=64, help="sender and wrk connections (64)")
+    p.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="info",
+        help="whp's log level (info, the default of whp.yaml: one line per delivery)",
+    )
+    p.add_argument(
+        "--ingest-reference",
+        type=float,
+        help="an ingest rate (req/s) from `bench.ingest` to compare the delivery rate with too",
+    )
+    p.add_argument(
+        "--workdir", help="where the temporary store goes (default: $TMPDIR unless tmpfs)"
+    )
+    p.add_argument("--keep", action="store_true", help="keep the work directory (store, logs)")
+    args = p.parse_args(argv)
+    for name in ("rate", "duration", "sat_duration", "drain", "connections"):
+        if getattr(args, name) <= 0:
+            p.error(f"--{name.replace('_', '-')} must be positive")
+    if args.sat_duration <= SAT_SKIP + 1:
+        p.error(f"--sat-duration must be more than {SAT_SKIP + 1:.0f}")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    wrk_binary = shutil.which("wrk")
+    if wrk_binary is None:
+        print("bench: wrk is not installed; install it with: apt-get install wrk", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, _terminated)
+    with workspace(workdir_base(args.workdir), args.keep) as workdir:
+        return bench(args, wrk_binary, workdir)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def write_config(path: Path, db_path: Path, receiver_port: int, log_level: str) -> None:
+    path.write_text(
+        f"storage: {{path: {json.dumps(str(db_path))}}}\n"
+        f"server: {{host: {HOST}, port: 8080}}\n"
+        f"logging: {{level: {log_level}, format: text}}\n"
+        "sources:\n"
+        f"  {SOURCE}: {{verify: github, secret: 'env:BENCH_GITHUB_SECRET'}}\n"
+        "destinations:\n"
+        "  receiver:\n"
+        f"    url: http://{HOST}:{receiver_port}/hook\n"
+        "    signing_secret: 'env:BENCH_SIGNING_SECRET'\n"
+        "    timeout_seconds: 5\n"
+        "    max_concurrency: 64\n"
+        "    retry: {max_attempts: 5, initial_interval_seconds: 0.5, multiplier: 2,"
+        " max_interval_seconds: 2}\n"
+        "routes:\n"
+        f"  - {{name: all-github, destination: receiver, pattern: {{source: [{SOURCE}]}}}}\n"
+    )
+
+
+def bench(args: argparse.Namespace, wrk_binary: str, workdir: Path) -> int:
+    secret = secrets.token_hex(32)
+    signing = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    env = dict(
+        os.environ,
+        BENCH_GITHUB_SECRET=secret,
+        BENCH_SIGNING_SECRET=signing,
+        PYTHONUNBUFFERED="1",
+    )
+    body = push_body()
+    signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    load_script, _, _ = lua_scripts(workdir, secret, body)
+    db_path = workdir / "whp.db"
+    config_path = workdir / "whp.yaml"
+    whp_port, receiver_port = free_port(), free_port()
+    write_config(config_path, db_path, receiver_port, args.log_level)
+    whp = Server(
+        name="whp",
+        command=[
+            sys.executable,
+            *f"-m webhook_processor serve --host {HOST} --port {whp_port} --config".split(),
+            str(config_path),
+        ],
+        port=whp_port,
+        ready_path="/readyz",
+        log=workdir / "whp.log",
+        env=env,
+        cwd=workdir,
+    )
+    receiver = Server(
+        name="receiver",
+        command=[
+            sys.executable,
+            *f"-m uvicorn bench.receiver_app:app --host {HOST} --port {receiver_port}".split(),
+            *BARE_FLAGS.split(),
+        ],
+        port=receiver_port,
+        ready_path="/stats",
+        log=workdir / "receiver.log",
+        env=env,
+        cwd=ROOT,
+    )
+    dump = workdir / "arrivals.txt"
+
+    print("whp end-to-end benchmark")
+    print(f"machine: {machine()}")
+    print(
+        f"fixed:   {args.rate:,.0f}/s for {args.warmup} s warm-up + {args.duration} s, "
+        f"open-loop, {args.connections} connections, {len(body)}-byte signed GitHub pushes"
+    )
+    print(f"sat.:    {wrk_binary} -t1 -c{args.connections} -d{args.sat_duration}s")
+
+    invalid: list[str] = []
+    lost = False
+    wrk_log = (workdir / "wrk.log").open("w")
+    try:
+        receiver.start()
+        whp.start()
+        wrk = Wrk(wrk_binary, 1, args.connections, wrk_log)
+
+        # 1. fixed rate, receiver directly
+        print("  1/4 fixed rate -> receiver (floor)", flush=True)
+        sent, cpu = run_fixed_rate(receiver_port, body, signature, args)
+        floor = fixed_report(sent, 200, cpu)
+        receiver_dump(receiver, dump)
+
+        # 2. fixed rate, through whp
+        print("  2/4 fixed rate -> whp -> receiver", flush=True)
+        whp_cpu0, wall0 = process_cpu_seconds(whp.pid), time.monotonic()
+        sent, cpu = run_fixed_rate(whp_port, body, signature, args)
+        fixed_whp_cpu = (process_cpu_seconds(whp.pid) - whp_cpu0) / (time.monotonic() - wall0)
+        through = fixed_report(sent, 202, cpu)
+        acked = {s.ident: s for s in sent if s.status == 202}
+        _, fixed_wait, fixed_stalled = wait_arrivals(receiver, len(acked), args.drain)
+        arrivals: dict[str, int] = {}
+        duplicates = 0
+        for ident, at in receiver_dump(receiver, dump):
+            if ident in arrivals:
+                duplicates += 1
+                arrivals[ident] = min(arrivals[ident], at)
+            else:
+                arrivals[ident] = at
+        missing = [i for i in acked if i not in arrivals]
+        e2e = Latency.of(
+            [
+                (arrivals[i] - s.done_ns) / 1e6
+                for i, s in acked.items()
+                if s.measured and i in arrivals
+            ]
+        )
+        if missing and fixed_stalled:
+            lost = True
+        elif missing:
+            invalid.append(
+                f"fixed rate: {len(missing)} acknowledged not delivered after {args.drain} s "
+                "(still delivering: raise --drain)"
+            )
+        print(f"      drain after the fixed phase: {fixed_wait:.1f} s", flush=True)
+
+        # 3. saturation, receiver directly
+        print(f"  3/4 wrk -c{args.connections} -> receiver (baseline)", flush=True)
+        sat_floor = wrk.run(receiver, load_script, args.sat_duration)
+        receiver_dump(receiver, dump)
+
+        # 4. saturation, through whp
+        print(f"  4/4 wrk -c{args.connections} -> whp -> receiver, then drain", flush=True)
+        base_count = receiver_count(receiver)  # late duplicates of phase 2 would show here
+        whp_cpu0 = process_cpu_seconds(whp.pid)
+        start_ns = time.time_ns()
+        sat_run = wrk.run(whp, load_script, args.sat_duration)
+        end_ns = time.time_ns()
+        sat_whp_cpu = (process_cpu_seconds(whp.pid) - whp_cpu0) / ((end_ns - start_ns) / 1e9)
+        at_end = receiver_count(receiver) - base_count
+        _, waited, stalled = wait_arrivals(receiver, sat_run.ok + base_count, args.drain)
+        times = sorted(at for _, at in receiver_dump(receiver, dump))
+        if sat_run.errors["status"] or sat_run.errors["connect"] or sat_run.errors["timeout"]:
+            invalid.append(f"saturation against whp: {sat_run.problems()}")
+        wrk_start = end_ns - round(sat_run.seconds * 1e9)  # wrk's own measured interval
+        window_start = wrk_start + round(SAT_SKIP * 1e9)
+        in_window = sum(1 for t in times if window_start <= t < end_ns)
+        after = [t for t in times if t >= end_ns]
+        drain_seconds = (after[-1] - end_ns) / 1e9 if after else 0.0
+        per_second: dict[int, int] = {}
+        for t in times:
+            sec = (t - wrk_start) // 1_000_000_000
+            per_second[sec] = per_second.get(sec, 0) + 1
+        seconds = range(min(per_second, default=0), max(per_second, default=-1) + 1)
+        sat = Saturation(
+            wrk=sat_run,
+            window=(end_ns - window_start) / 1e9,
+            delivered_in_window=in_window,
+            delivered_during_load=at_end,
+            backlog_at_end=max(0, sat_run.ok - at_end),
+            drain_seconds=drain_seconds,
+            drain_rate=len(after) / drain_seconds if drain_seconds else 0.0,
+            delivered=len(times),
+            stalled=stalled,
+            per_second=[per_second.get(s, 0) for s in seconds],
+            whp_cpu=sat_whp_cpu,
+        )
+        if len(times) < sat_run.ok:
+            if stalled:
+                lost = True
+            else:
+                invalid.append(
+                    f"backlog not drained after {args.drain} s (still delivering): "
+                    f"{sat_run.ok - len(times)} of {sat_run.ok} acknowledged not yet delivered"
+                )
+        whp_status = whp.stop()
+    finally:
+        whp.stop()
+        receiver.stop()
+        wrk_log.close()
+
+    whp_log = whp.log.read_text(errors="replace")
+    if whp_status not in (0, -signal.SIGTERM):
+        invalid.append(f"whp did not shut down cleanly ({whp_status}):\n{whp.log_tail()}")
+    errors = [line for line in whp_log.splitlines() if " ERROR " in line]
+    if errors:
+        invalid.append(f"whp logged {len(errors)} errors, the first: {errors[0]}")
+
+    report(
+        args,
+        floor,
+        through,
+        e2e,
+        fixed_whp_cpu,
+        len(acked),
+        missing,
+        duplicates,
+        sat,
+        sat_floor,
+        waited,
+    )
+    if through.failed:
+        invalid.append(f"fixed rate through whp: {through.failed} requests without a 202")
+    if floor.failed:
+        invalid.append(f"fixed rate to the receiver: {floor.failed} requests without a 200")
+    for problem in invalid:
+        print(f"INVALID RUN: {problem}")
+    if lost:
+        print("FAIL: acknowledged webhooks never arrived at the receiver")
+    return 1 if lost or invalid else 0
+
+
+def report(
+    args: argparse.Namespace,
+    floor: FixedReport,
+    through: FixedReport,
+    e2e: Latency,
+    fixed_whp_cpu: float,
+    acked: int,
+    missing: list[str],
+    duplicates: int,
+    sat: Saturation,
+    sat_floor: Run,
+    waited: float,
+) -> None:
+    print()
+    print(f"Fixed rate: {args.rate:,.0f}/s for {args.duration} s (after {args.warmup} s warm-up)")
+    print(
+        f"{'':<34}  {'sent':>6}  {'ok':>6}  {'rate/s':>7}  {'lag p99':>7}  "
+        f"{'p50 ms':>8}  {'p99 ms':>8}  {'max ms':>8}"
+    )
+    for name, r in (
+        ("receiver direct: request latency", floor),
+        ("whp: ingest request latency (202)", through),
+    ):
+        print(
+            f"{name:<34}  {r.sent:>6}  {r.answered:>6}  {r.achieved_rate:>7,.0f}  "
+            f"{r.lag_p99_ms:>5.1f}ms  {r.request.row()}"
+        )
+    print(
+        f"{'whp: 202 -> arrival at receiver':<34}  {e2e.n:>6}  {'':>6}  {'':>7}  {'':>7}  "
+        f"{e2e.row()}   (min {e2e.min:.2f} ms)"
+    )
+    print(
+        f"  acknowledged (202, warm-up included) {acked}, arrived {acked - len(missing)}, "
+        f"missing {len(missing)}, duplicate deliveries {duplicates}"
+        + (f"; first missing: {', '.join(missing[:3])}" if missing else "")
+    )
+    print(
+        f"  CPU (cores): whp {fixed_whp_cpu:.2f}; sender {through.sender_cpu:.2f} "
+        f"(receiver direct: sender {floor.sender_cpu:.2f})"
+    )
+    print(
+        "  request latency = answer read - due time (open loop); lag = send - due time; "
+        "202 -> arrival = receiver's time_ns - sender's time_ns when the 202 was read"
+    )
+
+    print()
+    print(f"Saturation: wrk -t1 -c{args.connections}, {args.sat_duration} s")
+    print(f"{'':<34}  {'req/s':>8}  {'p99 ms':>7}  {'deliveries/s':>12}")
+    print(f"{'receiver direct (wrk)':<34}  {sat_floor.rate:>8,.0f}  {sat_floor.p99_ms:>7.1f}")
+    print(
+        f"{'whp ingest (wrk) / delivery':<34}  {sat.wrk.rate:>8,.0f}  {sat.wrk.p99_ms:>7.1f}  "
+        f"{sat.delivery_rate:>12,.0f}   (delivered {SAT_SKIP:.0f} s .. end of wrk, "
+        f"{sat.window:.1f} s)"
+    )
+    print(
+        f"  whp answered {sat.wrk.ok} 2xx; delivered by the end of wrk {sat.delivered_during_load} "
+        f"(backlog {sat.backlog_at_end}); then {sat.delivered - sat.delivered_during_load} more "
+        f"in {sat.drain_seconds:.1f} s ({sat.drain_rate:,.0f}/s, ingest idle); "
+        f"total delivered {sat.delivered}"
+        + (" - STALLED" if sat.stalled else "")
+        + f"; waited {waited:.1f} s"
+    )
+    print(f"  whp CPU during wrk: {sat.whp_cpu:.2f} cores")
+    print("  deliveries per second from the start of wrk: " + " ".join(map(str, sat.per_second)))
+
+    ratio = sat.delivery_rate / sat.wrk.rate if sat.wrk.rate else 0.0
+    print()
+    ok_p99 = e2e.p99 < P99_TARGET_MS
+    print(
+        f"{'PASS' if ok_p99 else 'FAIL'}: p99 202 -> arrival at {args.rate:,.0f}/s = "
+        f"{e2e.p99:.2f} ms (target < {P99_TARGET_MS:.0f} ms)"
+    )
+    print(
+        f"{'PASS' if ratio >= DELIVERY_TARGET else 'FAIL'}: sustained delivery "
+        f"{sat.delivery_rate:,.0f}/s = {ratio:.2f} x whp's ingest rate in this run "
+        f"({sat.wrk.rate:,.0f} req/s) (target >= {DELIVERY_TARGET})"
+    )
+    if args.ingest_reference:
+        ref = sat.delivery_rate / args.ingest_reference
+        print(
+            f"{'PASS' if ref >= DELIVERY_TARGET else 'FAIL'}: sustained delivery = {ref:.2f} x "
+            f"the given ingest reference ({args.ingest_reference:,.0f} req/s)"
+        )
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("bench: interrupted; servers stopped", file=sys.stderr)
+        sys.exit(130)
