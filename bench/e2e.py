@@ -55,18 +55,18 @@ import httpx
 import uvloop
 
 from bench.ingest import (
-    BARE_FLAGS,
     HOST,
-    ROOT,
     SOURCE,
     Run,
     Server,
     Wrk,
+    asgi_server,
     free_port,
     lua_scripts,
     machine,
     process_cpu_seconds,
     push_body,
+    whp_server,
     workdir_base,
     workspace,
 )
@@ -418,31 +418,9 @@ def bench(args: argparse.Namespace, wrk_binary: str, workdir: Path) -> int:
     config_path = workdir / "whp.yaml"
     whp_port, receiver_port = free_port(), free_port()
     write_config(config_path, db_path, receiver_port, args.log_level)
-    whp = Server(
-        name="whp",
-        command=[
-            sys.executable,
-            *f"-m webhook_processor serve --host {HOST} --port {whp_port} --config".split(),
-            str(config_path),
-        ],
-        port=whp_port,
-        ready_path="/readyz",
-        log=workdir / "whp.log",
-        env=env,
-        cwd=workdir,
-    )
-    receiver = Server(
-        name="receiver",
-        command=[
-            sys.executable,
-            *f"-m uvicorn bench.receiver_app:app --host {HOST} --port {receiver_port}".split(),
-            *BARE_FLAGS.split(),
-        ],
-        port=receiver_port,
-        ready_path="/stats",
-        log=workdir / "receiver.log",
-        env=env,
-        cwd=ROOT,
+    whp = whp_server(config_path, whp_port, workdir, env)
+    receiver = asgi_server(
+        "receiver", "bench.receiver_app:app", receiver_port, "/stats", workdir, env
     )
     dump = workdir / "arrivals.txt"
 

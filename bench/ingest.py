@@ -228,6 +228,42 @@ def lua_scripts(workdir: Path, secret: str, body: bytes) -> tuple[Path, Path, Pa
 # ---------------------------------------------------------------------------------------------
 
 
+def whp_server(config_path: Path, port: int, workdir: Path, env: dict[str, str]) -> Server:
+    """`whp serve` on `config_path`, logging to workdir/whp.log."""
+    return Server(
+        name="whp",
+        command=[
+            sys.executable,
+            *f"-m webhook_processor serve --host {HOST} --port {port} --config".split(),
+            str(config_path),
+        ],
+        port=port,
+        ready_path="/readyz",
+        log=workdir / "whp.log",
+        env=env,
+        cwd=workdir,
+    )
+
+
+def asgi_server(
+    name: str, app: str, port: int, ready_path: str, workdir: Path, env: dict[str, str]
+) -> Server:
+    """An ASGI app of bench/ on uvicorn with the same settings `whp serve` uses."""
+    return Server(
+        name=name,
+        command=[
+            sys.executable,
+            *f"-m uvicorn {app} --host {HOST} --port {port}".split(),
+            *BARE_FLAGS.split(),
+        ],
+        port=port,
+        ready_path=ready_path,
+        log=workdir / f"{name}.log",
+        env=env,
+        cwd=ROOT,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
@@ -639,33 +675,8 @@ def bench(args: argparse.Namespace, wrk_binary: str, workdir: Path) -> int:
         "sources:\n"
         f"  {SOURCE}: {{verify: github, secret: 'env:BENCH_GITHUB_SECRET'}}\n"
     )
-    whp_port, bare_port = free_port(), free_port()
-    whp = Server(
-        name="whp",
-        command=[
-            sys.executable,
-            *f"-m webhook_processor serve --host {HOST} --port {whp_port} --config".split(),
-            str(config_path),
-        ],
-        port=whp_port,
-        ready_path="/readyz",
-        log=workdir / "whp.log",
-        env=env,
-        cwd=workdir,
-    )
-    bare = Server(
-        name="bare",
-        command=[
-            sys.executable,
-            *f"-m uvicorn bench.bare_app:app --host {HOST} --port {bare_port}".split(),
-            *BARE_FLAGS.split(),
-        ],
-        port=bare_port,
-        ready_path="/",
-        log=workdir / "bare.log",
-        env=env,
-        cwd=ROOT,
-    )
+    whp = whp_server(config_path, free_port(), workdir, env)
+    bare = asgi_server("bare", "bench.bare_app:app", free_port(), "/", workdir, env)
     servers = {"bare": bare, "whp": whp}
 
     print("whp ingest benchmark")
