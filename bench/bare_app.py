@@ -24,14 +24,21 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         return
     if scope["type"] != "http":
         return
+    if not await drain(receive):
+        return
+    await send({"type": "http.response.start", "status": 202, "headers": HEADERS})
+    await send({"type": "http.response.body", "body": BODY})
+
+
+async def drain(receive: Receive) -> bool:
+    """Read the request body to its end; False when the client went away."""
     more = True
     while more:
         message = await receive()
         if message["type"] == "http.disconnect":
-            return
+            return False
         more = message.get("more_body", False)
-    await send({"type": "http.response.start", "status": 202, "headers": HEADERS})
-    await send({"type": "http.response.body", "body": BODY})
+    return True
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -24,6 +24,8 @@ from urllib.parse import parse_qs
 
 from starlette.types import Message, Receive, Scope, Send
 
+from bench import bare_app
+
 OK = b'{"ok":true}'
 HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(OK)).encode())]
 ID_HEADERS = (b"webhook-id", b"x-github-delivery")
@@ -47,12 +49,8 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
             ident = value
             break
     arrivals.append((ident, now))
-    more = True
-    while more:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return
-        more = message.get("more_body", False)
+    if not await bare_app.drain(receive):
+        return
     await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
     await send({"type": "http.response.body", "body": OK})
 

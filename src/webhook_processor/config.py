@@ -201,15 +201,21 @@ class Retry(Strict):
     max_interval_seconds: PositiveFloat = 36000
 
 
-RESERVED_HEADERS = frozenset(
+_TRANSPORT_HEADERS = frozenset(
     {"content-type", "content-length", "host", "transfer-encoding", "connection"}
 )
 
 
+def reserved_header(name: str) -> bool:
+    """Headers a delivery sets itself (or its transport does): never forwarded from the event,
+    since a copy would forge or break them."""
+    low = name.lower()
+    return low in _TRANSPORT_HEADERS or low.startswith(("webhook-", "whp-"))
+
+
 def _forwardable(names: list[str]) -> list[str]:
     for name in names:
-        low = name.lower()
-        if low in RESERVED_HEADERS or low.startswith(("webhook-", "whp-")):
+        if reserved_header(name):
             raise ValueError(f"header {name!r} is set by whp itself and cannot be forwarded")
     return [name.lower() for name in names]
 

@@ -24,11 +24,6 @@ from webhook_processor import config, models, retry
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix of a secret, not one
 EXCERPT_BYTES = 512
-# Never forwarded: the headers `build` sets (a copy would forge or break them) and the transport's.
-RESERVED = frozenset(
-    {"content-type", "content-length", "host", "transfer-encoding", "connection"}
-    | {"webhook-id", "webhook-timestamp", "webhook-signature"}
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +81,7 @@ def build(
     headers: dict[str, str] = {}
     for name in forward_headers:
         value = event.headers.get(name.lower())
-        if value is not None and name.lower() not in RESERVED:
+        if value is not None and not config.reserved_header(name):
             headers[name.lower()] = value
     if event.content_type is not None:
         headers["content-type"] = event.content_type

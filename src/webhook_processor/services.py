@@ -105,11 +105,6 @@ class Ingest:
         if source.schema is not None:
             source.schema(detail)
         strip = source.strip_headers
-        kept = (
-            dict(headers)
-            if strip.isdisjoint(headers)
-            else {k: v for k, v in headers.items() if k not in strip}
-        )
         return models.Event(
             id=models.new_event_id(now),
             source=source.name,
@@ -117,6 +112,6 @@ class Ingest:
             idempotency_key=fields.extract(source.key_specs, headers, detail),
             received_ms=int(now * 1000),
             content_type=content_type,
-            headers=kept,
+            headers={k: v for k, v in headers.items() if k not in strip},
             body=body,
         )
