@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,8 +143,8 @@ def ingestion(
     cfg: config.Config, file: str, env: Mapping[str, str], clock: Clock = time.time
 ) -> Ingestion:
     sources = source_runtimes(cfg, file, env, clock)
-    worker = processor(cfg, file, env, clock)
     store = sqlite_events.GroupCommitStore(cfg.storage.path, cfg.storage.busy_timeout_seconds)
+    worker = processor(cfg, file, env, clock, writer=store.writer)
     registry = CollectorRegistry()
     ingest = services.Ingest(
         sources, store, prometheus.PrometheusMetrics(registry), clock, on_stored=worker.wake
@@ -152,9 +153,14 @@ def ingestion(
 
 
 def processor(
-    cfg: config.Config, file: str, env: Mapping[str, str], clock: Clock = time.time
+    cfg: config.Config,
+    file: str,
+    env: Mapping[str, str],
+    clock: Clock = time.time,
+    writer: Executor | None = None,
 ) -> processing.Processor:
-    """The worker, with its destinations' signing keys resolved (every problem reported)."""
+    """The worker, with its destinations' signing keys resolved (every problem reported). Its
+    writes run on `writer` (in `whp serve`, the store's writer thread), or on threads of its own."""
     problems: list[str] = []
     destinations = {}
     for name, dest in cfg.destinations.items():
@@ -191,6 +197,7 @@ def processor(
         paused,
         clock,
         processing.Settings(retention_days=cfg.storage.retention_days),
+        writer=writer,
     )
 
 

@@ -71,6 +71,25 @@ class ClaimedDelivery(Protocol):
     def event(self) -> models.Event: ...
 
 
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """What one delivery attempt did, to be recorded. `next_attempt_ms` is set for a retry."""
+
+    delivery_id: int
+    attempt: int
+    started_ms: int
+    duration_ms: int
+    status_code: int | None
+    error: str | None
+    excerpt: str | None
+    outcome: Literal["delivered", "retry", "dead"]
+    next_attempt_ms: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.outcome == "retry" and self.next_attempt_ms is None:
+            raise ValueError("a retry needs next_attempt_ms")
+
+
 class DeliveryQueue(Protocol):
     """The delivery queue, synchronous (the worker calls it from a thread). See
     adapters/sqlite/queue.py for the semantics: leases, at-least-once recording."""
@@ -90,20 +109,10 @@ class DeliveryQueue(Protocol):
         per_destination_limit: Mapping[str, int] | None = None,
     ) -> Sequence[ClaimedDelivery]: ...
 
-    def record(
-        self,
-        delivery_id: int,
-        attempt: int,
-        *,
-        started_ms: int,
-        duration_ms: int,
-        status_code: int | None,
-        error: str | None,
-        excerpt: str | None,
-        outcome: Literal["delivered", "retry", "dead"],
-        next_attempt_ms: int | None,
-        now_ms: int,
-    ) -> bool: ...
+    def record_many(self, records: Sequence[AttemptRecord], now_ms: int) -> list[bool]:
+        """Keep each attempt and move its delivery to the attempt's outcome, all in one
+        transaction; per record, whether the delivery followed it."""
+        ...
 
     def purge(self, older_than_ms: int, batch: int = 500) -> int: ...
 

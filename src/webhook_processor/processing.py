@@ -5,26 +5,35 @@
         failure        -> retried after a backoff (retry.py), Retry-After honoured
         last attempt   -> dead (the dead-letter queue), until redriven
 
-It runs inside `whp serve` (woken by every stored webhook) and alone as `whp worker`. Each state
-change is one short transaction in the store, and a delivery is leased while it is attempted, so
-a crash at any moment leads to redelivery, never to loss. Receivers dedupe on `webhook-id`.
+It runs inside `whp serve` (woken by every stored webhook) and alone as `whp worker`. A step is
+a few short transactions: the outcomes of the attempts finished since the last step, the routing
+of a batch of new events, the claim of a batch of due deliveries. A delivery is leased while it is
+attempted (and until its outcome is recorded), so a crash at any moment leads to redelivery, never
+to loss. Receivers dedupe on `webhook-id`.
+
+The queue's writes run on `writer`, an executor: in `whp serve` the store's writer thread, so that
+the worker's transactions and the ingest commits take turns instead of waiting on each other for
+SQLite's one write lock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from webhook_processor import config, delivery, ports, ratelimit, retry, routing
 
 log = logging.getLogger("whp.worker")
 Clock = Callable[[], float]
 Outcome = Literal["delivered", "retry", "dead"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,7 @@ class Processor:
         clock: Clock,
         settings: Settings = Settings(),
         uniform: Callable[[], float] = random.random,
+        writer: Executor | None = None,
     ) -> None:
         self._routes = list(routes)
         self._destinations = dict(destinations)
@@ -67,6 +77,8 @@ class Processor:
         self._clock = clock
         self._settings = settings
         self._uniform = uniform
+        self._writer = writer  # None: the loop's default executor
+        self._outcomes: list[ports.AttemptRecord] = []  # finished attempts, recorded next step
         self._limits = {name: d.config.max_concurrency for name, d in destinations.items()}
         longest = max((d.config.timeout_seconds for d in destinations.values()), default=15.0)
         # An attempt is capped at its timeout, so this lease outlives it; after a crash, what was
@@ -95,6 +107,10 @@ class Processor:
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
+        try:
+            await self.flush()
+        except Exception:  # their leases expire and they are attempted again: nothing is lost
+            log.exception("could not record %d attempts at shutdown", len(self._outcomes))
         await self._sender.aclose()
 
     def ready(self) -> bool:
@@ -121,18 +137,33 @@ class Processor:
                     await asyncio.wait_for(self._wakeup.wait(), self._settings.poll_seconds)
 
     async def step(self) -> bool:
-        """Route what is pending, start the attempts that are due. True when there was work."""
-        routed = await asyncio.to_thread(self._route_pending)
+        """Record finished attempts, route what is pending, start the attempts that are due.
+        True when there was work."""
+        recorded = await self.flush()
+        routed = await self._route_pending()
         started = await self._start_due()
         await self._purge_if_due()
-        return routed or started
+        return recorded or routed or started
 
-    def _route_pending(self) -> bool:
-        events = self._queue.pending_events(self._settings.batch)
+    async def flush(self) -> bool:
+        """Record the outcomes of the attempts finished so far, in one transaction (kept for
+        the next try if it fails). Their deliveries stay leased until then."""
+        if not self._outcomes:
+            return False
+        batch, self._outcomes = self._outcomes, []
+        try:
+            await self._write(self._queue.record_many, batch, self._now_ms())
+        except BaseException:
+            self._outcomes[:0] = batch
+            raise
+        return True
+
+    async def _route_pending(self) -> bool:
+        events = await asyncio.to_thread(self._queue.pending_events, self._settings.batch)
         if not events:
             return False
         routed = [(event.id, routing.matches(self._routes, event)) for event in events]
-        self._queue.route_many(routed, self._now_ms())
+        await self._write(self._queue.route_many, routed, self._now_ms())
         for event, (_, targets) in zip(events, routed, strict=True):
             if not targets:
                 log.debug("event unrouted", extra={"event_id": event.id, "source": event.source})
@@ -143,7 +174,7 @@ class Processor:
         if room <= 0 or self._stopping:
             return False
         paused = set(self._paused())
-        claimed = await asyncio.to_thread(
+        claimed = await self._write(
             self._queue.claim,
             self._now_ms(),
             self._lease_ms,
@@ -163,7 +194,7 @@ class Processor:
             return
         self._next_purge = now + self._settings.purge_every_seconds
         cutoff = int((now - self._settings.retention_days * 86400) * 1000)
-        while not self._stopping and await asyncio.to_thread(self._queue.purge, cutoff) > 0:
+        while not self._stopping and await self._write(self._queue.purge, cutoff) > 0:
             await asyncio.sleep(0.05)  # small batches, room for ingest in between
 
     # -- one attempt ---------------------------------------------------------------------------
@@ -180,7 +211,7 @@ class Processor:
                 None,
                 None,
             )
-            await self._record(item, result, started, "dead", None)
+            self._record(item, result, started, "dead", None)
             return
         if dest.bucket is not None:
             while (wait := dest.bucket.take(self._clock())) > 0:
@@ -205,19 +236,19 @@ class Processor:
         )
         result = await self._sender.send(outgoing, dest.config.timeout_seconds, self._clock)
         if result.ok:
-            await self._record(item, result, started, "delivered", None)
+            self._record(item, result, started, "delivered", None)
             return
         decision = retry.after_failure(
             dest.config.retry, item.attempt, result.retry_after, self._uniform
         )
         if decision.dead:
-            await self._record(item, result, started, "dead", None)
+            self._record(item, result, started, "dead", None)
         else:
-            await self._record(
+            self._record(
                 item, result, started, "retry", int((self._clock() + decision.delay) * 1000)
             )
 
-    async def _record(
+    def _record(
         self,
         item: ports.ClaimedDelivery,
         result: delivery.Result,
@@ -240,19 +271,25 @@ class Processor:
                 "error": result.error,
             },
         )
-        await asyncio.to_thread(
-            self._queue.record,
-            item.delivery_id,
-            item.attempt,
-            started_ms=int(started * 1000),
-            duration_ms=result.duration_ms,
-            status_code=result.status,
-            error=result.error,
-            excerpt=result.excerpt,
-            outcome=outcome,
-            next_attempt_ms=next_attempt_ms,
-            now_ms=self._now_ms(),
+        self._outcomes.append(
+            ports.AttemptRecord(
+                item.delivery_id,
+                item.attempt,
+                started_ms=int(started * 1000),
+                duration_ms=result.duration_ms,
+                status_code=result.status,
+                error=result.error,
+                excerpt=result.excerpt,
+                outcome=outcome,
+                next_attempt_ms=next_attempt_ms,
+            )
         )
+        self._wakeup.set()  # the next step records it, and the delivery's slot is free again
+
+    async def _write(self, fn: Callable[..., T], *args: object) -> T:
+        """Run a queue call on the writer."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer, functools.partial(fn, *args))
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)

@@ -187,39 +187,32 @@ class MemoryQueue:
                 )
         return claimed
 
-    def record(
-        self,
-        delivery_id: int,
-        attempt: int,
-        *,
-        started_ms: int,
-        duration_ms: int,
-        status_code: int | None,
-        error: str | None,
-        excerpt: str | None,
-        outcome: Outcome,
-        next_attempt_ms: int | None,
-        now_ms: int,
-    ) -> bool:
-        if outcome == "retry" and next_attempt_ms is None:
-            raise ValueError("a retry needs next_attempt_ms")
+    def record_many(self, records: Sequence[ports.AttemptRecord], now_ms: int) -> list[bool]:
         with self._lock:
-            d = self.deliveries.get(delivery_id)
-            if d is None:
-                return False
-            self.attempts.append(
-                RecordedAttempt(
-                    delivery_id, attempt, started_ms, status_code, error, outcome, next_attempt_ms
-                )
+            return [self._record(r) for r in records]
+
+    def _record(self, r: ports.AttemptRecord) -> bool:
+        d = self.deliveries.get(r.delivery_id)
+        if d is None:
+            return False
+        self.attempts.append(
+            RecordedAttempt(
+                r.delivery_id,
+                r.attempt,
+                r.started_ms,
+                r.status_code,
+                r.error,
+                r.outcome,
+                r.next_attempt_ms,
             )
-            if d.status != "pending" or not (outcome == "delivered" or d.attempts == attempt - 1):
-                return False  # a newer attempt owns the delivery
-            d.status = "pending" if outcome == "retry" else outcome
-            d.attempts = max(d.attempts, attempt)
-            d.next_attempt_ms = (
-                next_attempt_ms if next_attempt_ms is not None else d.next_attempt_ms
-            )
-            d.lease_until_ms = None
+        )
+        if d.status != "pending" or not (r.outcome == "delivered" or d.attempts == r.attempt - 1):
+            return False  # a newer attempt owns the delivery
+        d.status = "pending" if r.outcome == "retry" else r.outcome
+        d.attempts = max(d.attempts, r.attempt)
+        if r.next_attempt_ms is not None:
+            d.next_attempt_ms = r.next_attempt_ms
+        d.lease_until_ms = None
         return True
 
     def purge(self, older_than_ms: int, batch: int = 500) -> int:

@@ -73,16 +73,18 @@ def kill_all(q: queue.DeliveryQueue) -> list[int]:
         at = now_ms()
         for c in q.claim(at, 30_000, 1000):
             q.record(
-                c.delivery_id,
-                attempt,
-                started_ms=at,
-                duration_ms=40,
-                status_code=500 if attempt == 1 else None,
-                error=None if attempt == 1 else "connection refused",
-                excerpt="oops" if attempt == 1 else None,
-                outcome=outcome,  # type: ignore[arg-type]
-                next_attempt_ms=at - 1 if outcome == "retry" else None,
-                now_ms=at,
+                ports.AttemptRecord(
+                    c.delivery_id,
+                    attempt,
+                    started_ms=at,
+                    duration_ms=40,
+                    status_code=500 if attempt == 1 else None,
+                    error=None if attempt == 1 else "connection refused",
+                    excerpt="oops" if attempt == 1 else None,
+                    outcome=outcome,  # type: ignore[arg-type]
+                    next_attempt_ms=at - 1 if outcome == "retry" else None,
+                ),
+                at,
             )
             dead.append(c.delivery_id)
     return sorted(set(dead))
@@ -482,16 +484,18 @@ def test_events_list_counts_deliveries(tmp_path: Path, q: queue.DeliveryQueue, r
     (c, _) = q.claim(now_ms(), 30_000, 10)
     at = now_ms()
     q.record(
-        c.delivery_id,
-        1,
-        started_ms=at,
-        duration_ms=1,
-        status_code=500,
-        error=None,
-        excerpt=None,
-        outcome="dead",
-        next_attempt_ms=None,
-        now_ms=at,
+        ports.AttemptRecord(
+            c.delivery_id,
+            1,
+            started_ms=at,
+            duration_ms=1,
+            status_code=500,
+            error=None,
+            excerpt=None,
+            outcome="dead",
+            next_attempt_ms=None,
+        ),
+        at,
     )
     status, out, _ = whp(run, "events", "list")
     assert status == 0

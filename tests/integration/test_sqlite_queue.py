@@ -74,16 +74,18 @@ def routed(q: queue.DeliveryQueue, conn: sqlite3.Connection, *routes: tuple[str,
 
 def settle(q: queue.DeliveryQueue, c: queue.Claimed, outcome: queue.Outcome, at: int) -> bool:
     return q.record(
-        c.delivery_id,
-        c.attempt,
-        started_ms=at,
-        duration_ms=12,
-        status_code=500,
-        error=None,
-        excerpt="oops",
-        outcome=outcome,
-        next_attempt_ms=at + 5000 if outcome == "retry" else None,
-        now_ms=at + 12,
+        ports.AttemptRecord(
+            c.delivery_id,
+            c.attempt,
+            started_ms=at,
+            duration_ms=12,
+            status_code=500,
+            error=None,
+            excerpt="oops",
+            outcome=outcome,
+            next_attempt_ms=at + 5000 if outcome == "retry" else None,
+        ),
+        at + 12,
     )
 
 
@@ -172,16 +174,18 @@ def test_record_delivered_retry_and_dead_with_their_attempts(
     eid = routed(q, conn, ("r", "orders"), ("s", "other"))
     one, two = q.claim(NOW, LEASE, 10)
     assert q.record(
-        one.delivery_id,
-        1,
-        started_ms=NOW,
-        duration_ms=40,
-        status_code=204,
-        error=None,
-        excerpt="",
-        outcome="delivered",
-        next_attempt_ms=None,
-        now_ms=NOW + 40,
+        ports.AttemptRecord(
+            one.delivery_id,
+            1,
+            started_ms=NOW,
+            duration_ms=40,
+            status_code=204,
+            error=None,
+            excerpt="",
+            outcome="delivered",
+            next_attempt_ms=None,
+        ),
+        NOW + 40,
     )
     assert settle(q, two, "retry", NOW)
     assert q.claim(NOW + 4999, LEASE, 10) == []  # the retry is due at NOW + 5000, lease gone
@@ -200,16 +204,18 @@ def test_record_delivered_retry_and_dead_with_their_attempts(
     ]
     with pytest.raises(ValueError, match="next_attempt_ms"):
         q.record(
-            one.delivery_id,
-            2,
-            started_ms=NOW,
-            duration_ms=1,
-            status_code=None,
-            error="timeout",
-            excerpt=None,
-            outcome="retry",
-            next_attempt_ms=None,
-            now_ms=NOW,
+            ports.AttemptRecord(
+                one.delivery_id,
+                2,
+                started_ms=NOW,
+                duration_ms=1,
+                status_code=None,
+                error="timeout",
+                excerpt=None,
+                outcome="retry",
+                next_attempt_ms=None,
+            ),
+            NOW,
         )
 
 

@@ -1,7 +1,8 @@
 """The worker (processing.Processor) against in-memory fakes: what receivers and operators see.
 
 Each test is one asyncio.run: `step()` routes and starts attempts as tasks, `drain()` waits for
-them. The clock is a FakeClock and the retry jitter is pinned to UNIFORM.
+them, and the processor's `flush()` records their outcomes (as its next step would). The clock is
+a FakeClock and the retry jitter is pinned to UNIFORM.
 """
 
 from __future__ import annotations
@@ -73,8 +74,10 @@ class World:
         return event
 
     async def step(self) -> None:
+        """One worker step, its attempts, and the recording of their outcomes."""
         await self.processor.step()
         await drain()
+        await self.processor.flush()
 
     def outcomes(self) -> list[str]:
         return [a.outcome for a in self.queue.attempts]
@@ -277,6 +280,7 @@ def test_rate_limited_destination_spaces_its_deliveries() -> None:
 
         world.clock.now += 0.2
         await drain()
+        await world.processor.flush()
         assert world.sender.sent_at == [clock_start, clock_start + 0.2]
         assert world.outcomes() == ["delivered", "delivered"]
 

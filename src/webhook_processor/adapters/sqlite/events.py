@@ -15,6 +15,11 @@ Why this shape: each SQLite call releases and re-takes the GIL, and a thread tha
 the loop is busy waits for the loop to yield. One call per batch, not a few per row, keeps that
 hand-off off the hot path; the loop itself never touches the disk or waits for a lock.
 
+The writer thread is an executor that others may share (`writer`): in `whp serve` the processing
+worker runs its transactions there too, between two batches, so the two never wait on each other
+for SQLite's write lock (SQLite's busy handler sleeps 1, 2, 5... ms: on the commit path, that stalls
+every request of the batch).
+
 Checkpoints (copying the WAL into the database file) run on their own thread and connection, in
 PASSIVE mode, which never blocks the writer: done by the committing connection, as SQLite does by
 default, they would stall every request waiting on that commit.
@@ -25,10 +30,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import queue
 import sqlite3
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 import orjson
 
@@ -37,12 +42,10 @@ from webhook_processor.adapters.sqlite import db
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 256
-CHECKPOINT_EVERY = (
-    1.0  # seconds  # rows per INSERT statement: 2,048 parameters, well within SQLite's limit
-)
+MAX_BATCH = 256  # rows per INSERT statement: 2,048 parameters, well within SQLite's limit
+CHECKPOINT_EVERY = 1.0  # seconds
 _Item = tuple[models.Event, "asyncio.Future[models.Stored]"]
-_Outcome = list[str] | None | BaseException  # None: every row new; else the id stored per row
+_Written = list[str] | None  # None: every row new; else the id stored per row
 
 
 @functools.cache
@@ -65,15 +68,20 @@ class GroupCommitStore:
         self._writing: list[_Item] | None = None
         self._scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._jobs: queue.SimpleQueue[list[object] | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="whp-store-writer")
+        self._running = False
         self._idle = asyncio.Event()
+
+    @property
+    def writer(self) -> Executor:
+        """The one thread that writes: share it to write without contending with ingest. It
+        stops with the store, so whoever shares it must stop first."""
+        return self._writer
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._thread = threading.Thread(target=self._run, name="whp-store-writer", daemon=True)
-        self._thread.start()
         self._checkpoints.start()
+        self._running = True
 
     async def stop(self) -> None:
         """Commit everything added so far, then stop the writer and close."""
@@ -82,15 +90,13 @@ class GroupCommitStore:
             if self._writing is None:
                 self._flush()
             await self._idle.wait()
-        if self._thread is not None:
-            self._jobs.put(None)
-            await asyncio.to_thread(self._thread.join)
-            self._thread = None
+        self._running = False
+        await asyncio.to_thread(self._writer.shutdown)
         await asyncio.to_thread(self._checkpoints.stop)
         self._conn.close()
 
     def ready(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._running
 
     def add(self, event: models.Event) -> asyncio.Future[models.Stored]:
         loop = self._loop
@@ -121,27 +127,17 @@ class GroupCommitStore:
                 ev.body,
             )
         self._writing = batch
-        self._jobs.put(params)
+        assert self._loop is not None
+        self._loop.run_in_executor(self._writer, self._write, params).add_done_callback(
+            self._written
+        )
 
-    def _run(self) -> None:
-        """The writer thread: one job, one autocommit INSERT, one answer to the loop."""
-        loop = self._loop
-        assert loop is not None
-        while (params := self._jobs.get()) is not None:
-            try:
-                outcome: _Outcome = self._write(params)
-            except BaseException as exc:  # every failure is the batch's answer
-                outcome = exc
-            try:
-                loop.call_soon_threadsafe(self._written, outcome)
-            except RuntimeError:  # the loop is closed: nobody is waiting any more
-                return
-
-    def _write(self, params: list[object]) -> list[str] | None:
+    def _write(self, params: list[object]) -> _Written:
+        """On the writer thread: one autocommit INSERT (insert and commit, atomically)."""
         conn = self._conn
         rows = len(params) // 8
         before = conn.total_changes
-        conn.execute(_insert_sql(rows), params)  # autocommit: insert and commit, atomically
+        conn.execute(_insert_sql(rows), params)
         if conn.total_changes - before == rows:
             return None
         # Some idempotency key was stored before: find which event holds each key.
@@ -154,15 +150,17 @@ class GroupCommitStore:
             firsts.append(str(event_id))
         return firsts
 
-    def _written(self, outcome: _Outcome) -> None:
+    def _written(self, done: asyncio.Future[_Written]) -> None:
         batch, self._writing = self._writing or [], None
-        if isinstance(outcome, BaseException):
-            log.error("store write failed: %s", outcome, extra={"batch": len(batch)})
-            error = errors.StoreUnavailable(f"the store could not commit: {outcome}")
+        failure = done.exception()  # every failure is the whole batch's answer
+        if failure is not None:
+            log.error("store write failed: %s", failure, extra={"batch": len(batch)})
+            error = errors.StoreUnavailable(f"the store could not commit: {failure}")
             for _, future in batch:
                 if not future.done():
                     future.set_exception(error)
         else:
+            outcome = done.result()
             for i, (event, future) in enumerate(batch):
                 if future.done():  # the request went away; its event is stored all the same
                     continue

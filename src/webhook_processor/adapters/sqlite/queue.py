@@ -179,45 +179,17 @@ class DeliveryQueue:
             for delivery_id, route, destination, webhook_id, attempt, lease, *ev in rows
         ]
 
-    def record(
-        self,
-        delivery_id: int,
-        attempt: int,
-        *,
-        started_ms: int,
-        duration_ms: int,
-        status_code: int | None,
-        error: str | None,
-        excerpt: str | None,
-        outcome: Outcome,
-        next_attempt_ms: int | None,
-        now_ms: int,
-    ) -> bool:
-        """Keep the attempt and move the delivery to `outcome`, releasing its lease.
+    def record(self, record: ports.AttemptRecord, now_ms: int) -> bool:
+        """Keep the attempt and move the delivery to its outcome, releasing its lease.
 
-        `next_attempt_ms` is required for `retry`. Returns False when the delivery no longer
-        follows this attempt (see the module docstring) or no longer exists (purged); the
-        attempt row is kept in the first case."""
-        if outcome == "retry" and next_attempt_ms is None:
-            raise ValueError("a retry needs next_attempt_ms")
+        Returns False when the delivery no longer follows this attempt (see the module
+        docstring) or no longer exists (purged); the attempt row is kept in the first case."""
+        return self.record_many([record], now_ms)[0]
+
+    def record_many(self, records: Sequence[ports.AttemptRecord], now_ms: int) -> list[bool]:
+        """`record` for many attempts in one transaction: the worker's outcomes of a step."""
         with self._write() as conn:
-            state = conn.execute(Q["delivery_state"], (delivery_id,)).fetchone()
-            if state is None:
-                return False
-            conn.execute(
-                Q["insert_attempt"],
-                (delivery_id, attempt, started_ms, duration_ms, status_code, error, excerpt),
-            )
-            status, attempts = state
-            current = status == "pending" and (outcome == "delivered" or attempts == attempt - 1)
-            if not current:
-                return False
-            status = "pending" if outcome == "retry" else outcome
-            conn.execute(
-                Q["settle"],
-                (status, max(attempts, attempt), next_attempt_ms, now_ms, delivery_id),
-            )
-        return True
+            return [_record(conn, r, now_ms) for r in records]
 
     # -- operators --------------------------------------------------------------------------
 
@@ -373,6 +345,24 @@ def _route(
         [(event_id, r, d, wid, now_ms, now_ms, now_ms) for r, d in deliveries],
     )
     return len(deliveries)
+
+
+def _record(conn: sqlite3.Connection, r: ports.AttemptRecord, now_ms: int) -> bool:
+    state = conn.execute(Q["delivery_state"], (r.delivery_id,)).fetchone()
+    if state is None:
+        return False
+    conn.execute(
+        Q["insert_attempt"],
+        (r.delivery_id, r.attempt, r.started_ms, r.duration_ms, r.status_code, r.error, r.excerpt),
+    )
+    status, attempts = state
+    if status != "pending" or not (r.outcome == "delivered" or attempts == r.attempt - 1):
+        return False
+    status = "pending" if r.outcome == "retry" else r.outcome
+    conn.execute(
+        Q["settle"], (status, max(attempts, r.attempt), r.next_attempt_ms, now_ms, r.delivery_id)
+    )
+    return True
 
 
 def _lease_due(
