@@ -94,7 +94,10 @@ class DeliveryQueue(Protocol):
     """The delivery queue, synchronous (the worker calls it from a thread). See
     adapters/sqlite/queue.py for the semantics: leases, at-least-once recording."""
 
-    def pending_events(self, limit: int) -> Sequence[models.Event]: ...
+    def pending_events(self, limit: int, payload: bool = True) -> Sequence[models.Event]:
+        """The next events to route, oldest first; without `payload`, their body and headers
+        are left empty (routing on metadata only)."""
+        ...
 
     def route_many(
         self, routed: Sequence[tuple[str, Sequence[tuple[str, str]]]], now_ms: int
@@ -109,9 +112,9 @@ class DeliveryQueue(Protocol):
         per_destination_limit: Mapping[str, int] | None = None,
     ) -> Sequence[ClaimedDelivery]: ...
 
-    def record_many(self, records: Sequence[AttemptRecord], now_ms: int) -> list[bool]:
-        """Keep each attempt and move its delivery to the attempt's outcome, all in one
-        transaction; per record, whether the delivery followed it."""
+    def record_many(self, records: Sequence[AttemptRecord], now_ms: int) -> int:
+        """Keep each attempt and move its delivery to the attempt's outcome, in order, all in
+        one transaction. Returns how many deliveries followed their attempt."""
         ...
 
     def purge(self, older_than_ms: int, batch: int = 500) -> int: ...

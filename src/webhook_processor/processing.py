@@ -70,6 +70,7 @@ class Processor:
         writer: Executor | None = None,
     ) -> None:
         self._routes = list(routes)
+        self._uses_payload = any(r.uses_detail for r in self._routes)  # else routed on metadata
         self._destinations = dict(destinations)
         self._queue = queue
         self._sender = sender
@@ -110,7 +111,7 @@ class Processor:
         try:
             await self.flush()
         except Exception:  # their leases expire and they are attempted again: nothing is lost
-            log.exception("could not record %d attempts at shutdown", len(self._outcomes))
+            log.exception("could not record the last attempts at shutdown")
         await self._sender.aclose()
 
     def ready(self) -> bool:
@@ -137,56 +138,64 @@ class Processor:
                     await asyncio.wait_for(self._wakeup.wait(), self._settings.poll_seconds)
 
     async def step(self) -> bool:
-        """Record finished attempts, route what is pending, start the attempts that are due.
-        True when there was work."""
-        recorded = await self.flush()
-        routed = await self._route_pending()
-        started = await self._start_due()
-        await self._purge_if_due()
-        return recorded or routed or started
-
-    async def flush(self) -> bool:
-        """Record the outcomes of the attempts finished so far, in one transaction (kept for
-        the next try if it fails). Their deliveries stay leased until then."""
-        if not self._outcomes:
-            return False
-        batch, self._outcomes = self._outcomes, []
+        """Route what is pending, record finished attempts, start the attempts that are due.
+        True when there was work. The reading and matching run on a thread of their own; the
+        writes, one job on the writer, so that ingest commits wait for them as little as may be."""
+        routed = await asyncio.to_thread(self._match_pending)
+        outcomes, self._outcomes = self._outcomes, []
+        room = 0 if self._stopping else self._settings.max_in_flight - len(self._in_flight)
+        recorded: list[bool] = []
         try:
-            await self._write(self._queue.record_many, batch, self._now_ms())
+            claimed = await self._write(
+                self._cycle, outcomes, recorded, routed, room, set(self._paused()), self._now_ms()
+            )
         except BaseException:
-            self._outcomes[:0] = batch
+            if not recorded:
+                self._outcomes[:0] = outcomes  # kept for the next try
             raise
-        return True
-
-    async def _route_pending(self) -> bool:
-        events = await asyncio.to_thread(self._queue.pending_events, self._settings.batch)
-        if not events:
-            return False
-        routed = [(event.id, routing.matches(self._routes, event)) for event in events]
-        await self._write(self._queue.route_many, routed, self._now_ms())
-        for event, (_, targets) in zip(events, routed, strict=True):
-            if not targets:
-                log.debug("event unrouted", extra={"event_id": event.id, "source": event.source})
-        return True
-
-    async def _start_due(self) -> bool:
-        room = self._settings.max_in_flight - len(self._in_flight)
-        if room <= 0 or self._stopping:
-            return False
-        paused = set(self._paused())
-        claimed = await self._write(
-            self._queue.claim,
-            self._now_ms(),
-            self._lease_ms,
-            min(room, self._settings.batch),
-            paused,
-            self._limits,
-        )
         for item in claimed:
             task = asyncio.get_running_loop().create_task(self._attempt(item))
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
-        return len(claimed) > 0
+        await self._purge_if_due()
+        return bool(outcomes or routed or claimed)
+
+    def _match_pending(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """The next events to route, each with its (route, destination) pairs."""
+        events = self._queue.pending_events(self._settings.batch, payload=self._uses_payload)
+        routed = [(event.id, routing.matches(self._routes, event)) for event in events]
+        for event, (_, targets) in zip(events, routed, strict=True):
+            if not targets:
+                log.debug("event unrouted", extra={"event_id": event.id, "source": event.source})
+        return routed
+
+    def _cycle(
+        self,
+        outcomes: list[ports.AttemptRecord],
+        recorded: list[bool],
+        routed: list[tuple[str, list[tuple[str, str]]]],
+        room: int,
+        paused: set[str],
+        now_ms: int,
+    ) -> Sequence[ports.ClaimedDelivery]:
+        """On the writer: the step's transactions, back to back. Appends to `recorded` once the
+        outcomes are committed. Returns the claimed deliveries."""
+        if outcomes:
+            self._queue.record_many(outcomes, now_ms)
+        recorded.append(True)
+        if routed:
+            self._queue.route_many(routed, now_ms)
+        if room <= 0:
+            return []
+        return self._queue.claim(
+            now_ms, self._lease_ms, min(room, self._settings.batch), paused, self._limits
+        )
+
+    async def flush(self) -> None:
+        """Record the outcomes of the attempts finished so far (the next step would)."""
+        outcomes, self._outcomes = self._outcomes, []
+        if outcomes:
+            await self._write(self._queue.record_many, outcomes, self._now_ms())
 
     async def _purge_if_due(self) -> None:
         now = self._clock()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,13 +12,10 @@ REGION = "local"
 ACCOUNT = "000000000000"
 
 
-def envelope(event: models.Event) -> dict[str, Any]:
-    """The routing envelope of DESIGN.md "The event"."""
-    try:
-        detail = payload.parse(event.body, event.content_type)
-    except errors.Rejected:  # accepted under another config: route it as opaque text
-        detail = {"body": event.body.decode("utf-8", errors="replace")}
-    return {
+def envelope(event: models.Event, with_detail: bool = True) -> dict[str, Any]:
+    """The routing envelope of DESIGN.md "The event"; without `detail` (the parsed body) when
+    no pattern looks at it."""
+    doc: dict[str, Any] = {
         "version": "0",
         "id": event.id,
         "source": event.source,
@@ -27,8 +24,13 @@ def envelope(event: models.Event) -> dict[str, Any]:
         "region": REGION,
         "account": ACCOUNT,
         "resources": [],
-        "detail": detail,
     }
+    if with_detail:
+        try:
+            doc["detail"] = payload.parse(event.body, event.content_type)
+        except errors.Rejected:  # accepted under another config: route it as opaque text
+            doc["detail"] = {"body": event.body.decode("utf-8", errors="replace")}
+    return doc
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,16 +38,27 @@ class Route:
     name: str
     destination: str
     pattern: patterns.Pattern
+    uses_detail: bool = True
 
 
 def compile_routes(routes: Sequence[config.Route]) -> list[Route]:
     """Config routes are validated at load, so compiling them here cannot fail."""
-    return [Route(r.name, r.destination, patterns.compile(r.pattern)) for r in routes]
+    return [
+        Route(r.name, r.destination, patterns.compile(r.pattern), _uses_detail(r.pattern))
+        for r in routes
+    ]
+
+
+def _uses_detail(pattern: Mapping[str, Any]) -> bool:
+    return any(
+        key == "detail" or (key == "$or" and any(_uses_detail(branch) for branch in value))
+        for key, value in pattern.items()
+    )
 
 
 def matches(routes: Sequence[Route], event: models.Event) -> list[tuple[str, str]]:
     """(route, destination) for every route the event matches: one delivery each."""
     if not routes:
         return []
-    doc = envelope(event)
+    doc = envelope(event, with_detail=any(r.uses_detail for r in routes))
     return [(r.name, r.destination) for r in routes if r.pattern.matches(doc)]

@@ -128,8 +128,11 @@ class MemoryQueue:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()  # the worker calls from threads
 
-    def pending_events(self, limit: int) -> Sequence[models.Event]:
-        return [e for e in self.store.events.values() if e.status == "pending"][:limit]
+    def pending_events(self, limit: int, payload: bool = True) -> Sequence[models.Event]:
+        pending = [e for e in self.store.events.values() if e.status == "pending"][:limit]
+        return (
+            pending if payload else [dataclasses.replace(e, body=b"", headers={}) for e in pending]
+        )
 
     def route_many(
         self, routed: Sequence[tuple[str, Sequence[tuple[str, str]]]], now_ms: int
@@ -187,9 +190,9 @@ class MemoryQueue:
                 )
         return claimed
 
-    def record_many(self, records: Sequence[ports.AttemptRecord], now_ms: int) -> list[bool]:
+    def record_many(self, records: Sequence[ports.AttemptRecord], now_ms: int) -> int:
         with self._lock:
-            return [self._record(r) for r in records]
+            return sum(self._record(r) for r in records)
 
     def _record(self, r: ports.AttemptRecord) -> bool:
         d = self.deliveries.get(r.delivery_id)

@@ -128,6 +128,32 @@ def test_routing_an_event_twice_creates_its_deliveries_once(
     assert len(q.deliveries_of(event(1).id)) == 1
 
 
+def test_a_batch_routes_new_events_and_replays_once_each_even_out_of_order(
+    conn: sqlite3.Connection, q: queue.DeliveryQueue
+) -> None:
+    old = routed(q, conn, ("r", "orders"))
+    q.replay([old], NOW)
+    one, two, three, four = event(11), event(12), event(13), event(14)
+    add(conn, one, two, three, four)
+    assert [e.id for e in q.pending_events(10)] == [old, one.id, two.id, three.id, four.id]
+
+    batch = [(old, [("r", "orders")]), (one.id, [("r", "orders"), ("s", "other")])]
+    batch += [(two.id, []), (one.id, [("r", "orders")])]  # one given twice: routed once
+    assert q.route_many(batch, NOW) == 3
+    assert [e.id for e in q.pending_events(10)] == [three.id, four.id]
+    assert [d.destination for d in q.deliveries_of(one.id)] == ["orders", "other"]
+    assert len(q.deliveries_of(old)) == 2
+    assert q.deliveries_of(two.id) == []
+
+    # Four before three: the cursor cannot pass three, which stays pending until routed.
+    assert q.route_many([(four.id, [("r", "orders")])], NOW) == 1
+    assert [e.id for e in q.pending_events(10)] == [three.id]
+    assert q.route_many([(four.id, [("r", "orders")]), (three.id, [])], NOW) == 0
+    assert q.pending_events(10) == []
+    assert len(q.deliveries_of(four.id)) == 1
+    assert q.counts()["events"] == {"pending": 0, "routed": 3, "unrouted": 2}
+
+
 def test_claim_leases_due_deliveries_and_an_expired_lease_frees_them(
     conn: sqlite3.Connection, q: queue.DeliveryQueue
 ) -> None:

@@ -115,9 +115,10 @@ class DeliveryQueue:
         with self._lock:
             self._conn.execute("PRAGMA synchronous = NORMAL")
 
-    def pending_events(self, limit: int) -> list[models.Event]:
-        """Events not routed yet, oldest first."""
-        rows = self._read(Q["pending_events"], {"limit": limit})
+    def pending_events(self, limit: int, payload: bool = True) -> list[models.Event]:
+        """Events not routed yet, oldest first; without `payload`, their body and headers are
+        left empty (routing on metadata only)."""
+        rows = self._read(Q["pending_events"], {"limit": limit, "payload": payload})
         return [events.event_from_row(row) for row in rows]
 
     def route(
@@ -139,9 +140,7 @@ class DeliveryQueue:
     ) -> int:
         """`route` for many events in one transaction: the worker's batch, one commit."""
         with self._write() as conn:
-            return sum(
-                _route(conn, event_id, deliveries, now_ms) for event_id, deliveries in routed
-            )
+            return _route_batch(conn, routed, now_ms)
 
     # -- delivering -------------------------------------------------------------------------
 
@@ -184,12 +183,37 @@ class DeliveryQueue:
 
         Returns False when the delivery no longer follows this attempt (see the module
         docstring) or no longer exists (purged); the attempt row is kept in the first case."""
-        return self.record_many([record], now_ms)[0]
+        return self.record_many([record], now_ms) == 1
 
-    def record_many(self, records: Sequence[ports.AttemptRecord], now_ms: int) -> list[bool]:
-        """`record` for many attempts in one transaction: the worker's outcomes of a step."""
+    def record_many(self, records: Sequence[ports.AttemptRecord], now_ms: int) -> int:
+        """`record` for many attempts in one transaction, in order: the worker's outcomes of a
+        step. Returns how many deliveries followed their attempt."""
+        attempts = [
+            (
+                r.delivery_id,
+                r.attempt,
+                r.started_ms,
+                r.duration_ms,
+                r.status_code,
+                r.error,
+                r.excerpt,
+            )
+            for r in records
+        ]
+        settles = [
+            (
+                "pending" if r.outcome == "retry" else r.outcome,
+                r.outcome,
+                r.attempt,
+                r.next_attempt_ms,
+                now_ms,
+                r.delivery_id,
+            )
+            for r in records
+        ]
         with self._write() as conn:
-            return [_record(conn, r, now_ms) for r in records]
+            conn.executemany(Q["insert_attempt"], attempts)
+            return conn.executemany(Q["settle"], settles).rowcount
 
     # -- operators --------------------------------------------------------------------------
 
@@ -317,6 +341,38 @@ class DeliveryQueue:
             return self._conn.execute(sql, params).fetchall()
 
 
+def _route_batch(
+    conn: sqlite3.Connection, routed: Sequence[tuple[str, Sequence[tuple[str, str]]]], now_ms: int
+) -> int:
+    """Route a batch with a few statements, not a few per event, when its new events are the
+    next ones after the cursor (as pending_events gives them): their deliveries, the replays'
+    status, and the cursor moved once. Otherwise event by event (`_route`)."""
+    ids = list(dict.fromkeys(event_id for event_id, _ in routed))
+    states = {row[0]: row[1:] for row in conn.execute(Q["routing_states"], (json.dumps(ids),))}
+    cursor = conn.execute(Q["cursor"]).fetchone()[0]
+    new = [seq for status, _, seq in states.values() if status == "pending" and seq > cursor]
+    if new and conn.execute(Q["pending_upto"], (cursor, max(new))).fetchone()[0] != len(new):
+        return sum(_route(conn, event_id, deliveries, now_ms) for event_id, deliveries in routed)
+    rows: list[tuple[object, ...]] = []
+    replayed: list[tuple[str]] = []
+    for event_id, deliveries in routed:
+        state = states.pop(event_id, None)  # popped: an id given twice is routed once
+        if state is None:
+            continue
+        status, replay_webhook_id, seq = state
+        if status == "replay":
+            replayed.append((event_id,))
+        elif status != "pending" or seq <= cursor:
+            continue
+        wid = replay_webhook_id or event_id
+        rows += [(event_id, r, d, wid, now_ms, now_ms, now_ms) for r, d in deliveries]
+    conn.executemany(Q["replayed"], replayed)
+    conn.executemany(Q["insert_delivery"], rows)
+    if new:
+        conn.execute(Q["advance_cursor"], (max(new),))
+    return len(rows)
+
+
 def _route(
     conn: sqlite3.Connection,
     event_id: str,
@@ -345,24 +401,6 @@ def _route(
         [(event_id, r, d, wid, now_ms, now_ms, now_ms) for r, d in deliveries],
     )
     return len(deliveries)
-
-
-def _record(conn: sqlite3.Connection, r: ports.AttemptRecord, now_ms: int) -> bool:
-    state = conn.execute(Q["delivery_state"], (r.delivery_id,)).fetchone()
-    if state is None:
-        return False
-    conn.execute(
-        Q["insert_attempt"],
-        (r.delivery_id, r.attempt, r.started_ms, r.duration_ms, r.status_code, r.error, r.excerpt),
-    )
-    status, attempts = state
-    if status != "pending" or not (r.outcome == "delivered" or attempts == r.attempt - 1):
-        return False
-    status = "pending" if r.outcome == "retry" else r.outcome
-    conn.execute(
-        Q["settle"], (status, max(attempts, r.attempt), r.next_attempt_ms, now_ms, r.delivery_id)
-    )
-    return True
 
 
 def _lease_due(

@@ -3,18 +3,36 @@
 
 -- name: pending_events
 -- Replays, and the new events past the routing cursor (a rowid range: no index needed).
-SELECT id, source, event_type, idempotency_key, received_ms, content_type, headers, body,
-       'pending'
+-- Without :payload, the body and headers are left empty (and not read).
+SELECT id, source, event_type, idempotency_key, received_ms, content_type,
+       iif(:payload, headers, '{}'), iif(:payload, body, x''), 'pending'
 FROM (
-    SELECT * FROM (SELECT * FROM events WHERE status = 'replay' ORDER BY seq LIMIT :limit)
+    SELECT * FROM (
+        SELECT seq, id, source, event_type, idempotency_key, received_ms, content_type, headers,
+               body
+        FROM events WHERE status = 'replay' ORDER BY seq LIMIT :limit
+    )
     UNION ALL
     SELECT * FROM (
-        SELECT * FROM events
+        SELECT seq, id, source, event_type, idempotency_key, received_ms, content_type,
+               iif(:payload, headers, '{}') AS headers, iif(:payload, body, x'') AS body
+        FROM events
         WHERE seq > (SELECT seq FROM routing_cursor) AND status = 'pending'
         ORDER BY seq LIMIT :limit
     )
 )
 ORDER BY seq LIMIT :limit;
+
+-- name: routing_states
+SELECT id, status, replay_webhook_id, seq FROM events
+WHERE id IN (SELECT value FROM json_each(?));
+
+-- name: cursor
+SELECT seq FROM routing_cursor;
+
+-- name: pending_upto
+-- How many new events are between the cursor (excluded) and this seq (included)?
+SELECT count(*) FROM events WHERE seq > ? AND seq <= ? AND status = 'pending';
 
 -- name: routing_state
 SELECT status, replay_webhook_id, seq, (SELECT seq FROM routing_cursor) FROM events WHERE id = ?;
@@ -63,20 +81,20 @@ FROM deliveries d JOIN events e ON e.id = d.event_id
 WHERE d.id IN (SELECT value FROM json_each(?))
 ORDER BY d.next_attempt_ms, d.id;
 
--- name: delivery_state
-SELECT status, attempts FROM deliveries WHERE id = ?;
-
 -- name: insert_attempt
+-- The attempt is kept whatever its delivery's state, unless the delivery is gone (purged).
 INSERT INTO attempts (delivery_id, number, started_ms, duration_ms, status_code, error,
                       response_excerpt)
-VALUES (?, ?, ?, ?, ?, ?, ?);
+SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?1);
 
 -- name: settle
+-- ?1 new status, ?2 outcome, ?3 attempt, ?4 next_attempt_ms, ?5 now, ?6 delivery id.
+-- Only a pending delivery follows, and only its current attempt (or any that delivered it).
 -- A NULL next_attempt_ms (delivered, dead) keeps the column's value: it is NOT NULL.
 UPDATE deliveries
-SET status = ?, attempts = ?, next_attempt_ms = coalesce(?, next_attempt_ms),
-    lease_until_ms = NULL, updated_ms = ?
-WHERE id = ?;
+SET status = ?1, attempts = max(attempts, ?3), next_attempt_ms = coalesce(?4, next_attempt_ms),
+    lease_until_ms = NULL, updated_ms = ?5
+WHERE id = ?6 AND status = 'pending' AND (?2 = 'delivered' OR attempts = ?3 - 1);
 
 -- name: dead
 SELECT d.id, d.event_id, d.route, d.destination, d.webhook_id, d.attempts, d.updated_ms,
