@@ -46,10 +46,14 @@ class HttpSender:
             max_keepalive_connections=max(1, max_keepalive_connections // pools),
             keepalive_expiry=30.0,
         )
+        tls = httpx.create_ssl_context(trust_env=False)  # one for all: each loads the CA bundle
         self._pools: list[httpx.AsyncBaseTransport] = (
             [transport]
             if transport is not None
-            else [httpx.AsyncHTTPTransport(limits=limits, trust_env=False) for _ in range(pools)]
+            else [
+                httpx.AsyncHTTPTransport(verify=tls, limits=limits, trust_env=False)
+                for _ in range(pools)
+            ]
         )
         self._under_way = [0] * len(self._pools)
 
