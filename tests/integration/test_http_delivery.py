@@ -33,6 +33,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     verified: bool
+    user_agents: list[str]  # every User-Agent line: exactly one is expected
 
 
 class Receiver:
@@ -58,7 +59,8 @@ class Receiver:
             verified = False
         else:
             verified = True
-        self.received.append(Received(request.url.path, headers, body, verified))
+        agents = request.headers.getlist("user-agent")
+        self.received.append(Received(request.url.path, headers, body, verified, agents))
         return verified
 
     async def hooks(self, request: Request) -> Response:
@@ -147,6 +149,35 @@ def test_delivered_and_verified_by_the_official_library(receiver: tuple[Receiver
     assert got[0].headers["whp-event-type"] == "order.paid"
     assert got[0].headers["x-shop-domain"] == "example.myshop.test"
     assert got[0].headers["user-agent"].startswith("webhook-processor/")
+
+
+def test_a_forwarded_user_agent_replaces_ours(receiver: tuple[Receiver, str]) -> None:
+    app, base = receiver
+    evt = event()
+    mine = outgoing(base + "/hooks", evt)
+    forwarded = delivery.Outgoing(mine.url, mine.headers | {"User-Agent": "Shopify/1.0"}, mine.body)
+    (result,) = send(forwarded)
+    assert result.ok
+    [got] = [r for r in app.received if r.headers.get("webhook-id") == evt.id]
+    assert got.user_agents == ["Shopify/1.0"]
+
+
+def test_concurrent_deliveries_share_the_pools(receiver: tuple[Receiver, str]) -> None:
+    app, base = receiver
+    events = [event() for _ in range(40)]
+
+    async def run() -> list[delivery.Result]:
+        sender = http.HttpSender(pools=3)
+        try:
+            return await asyncio.gather(
+                *(sender.send(outgoing(base + "/hooks", e), 5.0, time.time) for e in events)
+            )
+        finally:
+            await sender.aclose()
+
+    assert [r.status for r in asyncio.run(run())] == [204] * 40
+    ids = {r.headers.get("webhook-id") for r in app.received}
+    assert {e.id for e in events} <= ids
 
 
 def test_redirect_is_not_followed(receiver: tuple[Receiver, str]) -> None:

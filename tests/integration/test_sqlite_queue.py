@@ -260,6 +260,28 @@ def test_a_worker_that_lost_its_lease_keeps_its_attempt_but_not_the_delivery(
     assert not settle(q, slow, "retry", NOW + LEASE + 2)  # purged meanwhile: nothing to keep
 
 
+def test_outcomes_recorded_together_apply_in_order(
+    conn: sqlite3.Connection, q: queue.DeliveryQueue
+) -> None:
+    eid = routed(q, conn, ("r", "orders"), ("s", "other"))
+    first, other = q.claim(NOW, LEASE, 10)
+
+    def outcome(c: queue.Claimed, attempt: int, what: queue.Outcome) -> ports.AttemptRecord:
+        retry_at = NOW + 1 if what == "retry" else None
+        return ports.AttemptRecord(c.delivery_id, attempt, NOW, 5, 503, None, None, what, retry_at)
+
+    # A retry then the next attempt's success of one delivery, a stale attempt 1 of it after
+    # that, and the other delivery dead: one transaction, applied in the order given.
+    records = [outcome(first, 1, "retry"), outcome(other, 1, "dead")]
+    records += [outcome(first, 2, "delivered"), outcome(first, 1, "retry")]
+    assert q.record_many(records, NOW + 10) == 3
+    by_route = {d.route: d for d in q.deliveries_of(eid)}
+    assert (by_route["r"].status, by_route["r"].attempts) == ("delivered", 2)
+    assert (by_route["s"].status, by_route["s"].attempts) == ("dead", 1)
+    assert [a.number for a in q.attempts_of(first.delivery_id)] == [1, 2, 1]  # all kept
+    assert q.claim(NOW + 10**6, LEASE, 10) == []
+
+
 def test_the_dlq_lists_dead_deliveries_and_a_redrive_starts_again_at_attempt_1(
     conn: sqlite3.Connection, q: queue.DeliveryQueue
 ) -> None:
