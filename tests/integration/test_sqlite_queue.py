@@ -312,6 +312,19 @@ def test_the_dlq_lists_dead_deliveries_and_a_redrive_starts_again_at_attempt_1(
     assert q.counts()["deliveries"] == {"pending": 3, "delivered": 1, "dead": 0}
 
 
+def test_an_event_replayed_before_its_first_routing_is_routed_once(
+    conn: sqlite3.Connection, q: queue.DeliveryQueue
+) -> None:
+    fresh, unrouted = event(21), event(22)
+    add(conn, fresh, unrouted)
+    assert q.replay([fresh.id, unrouted.id], NOW) == 2
+    assert [e.id for e in q.pending_events(10)] == [fresh.id, unrouted.id]
+    assert q.route_many([(fresh.id, [("r", "orders")]), (unrouted.id, [])], NOW) == 1
+    assert q.pending_events(10) == []
+    assert len(q.deliveries_of(fresh.id)) == 1
+    assert q.counts()["events"] == {"pending": 0, "routed": 1, "unrouted": 1}
+
+
 def test_a_replay_routes_again_keeping_the_webhook_id_unless_new_id(
     conn: sqlite3.Connection, q: queue.DeliveryQueue
 ) -> None:

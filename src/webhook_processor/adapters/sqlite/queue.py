@@ -354,14 +354,14 @@ def _route_batch(
     if new and conn.execute(Q["pending_upto"], (cursor, max(new))).fetchone()[0] != len(new):
         return sum(_route(conn, event_id, deliveries, now_ms) for event_id, deliveries in routed)
     rows: list[tuple[object, ...]] = []
-    replayed: list[tuple[str]] = []
+    replayed: list[tuple[str, str]] = []
     for event_id, deliveries in routed:
         state = states.pop(event_id, None)  # popped: an id given twice is routed once
         if state is None:
             continue
         status, replay_webhook_id, seq = state
         if status == "replay":
-            replayed.append((event_id,))
+            replayed.append(("routed" if deliveries else "unrouted", event_id))
         elif status != "pending" or seq <= cursor:
             continue
         wid = replay_webhook_id or event_id
@@ -387,7 +387,7 @@ def _route(
         return 0
     status, replay_webhook_id, seq, cursor = state
     if status == "replay":
-        conn.execute(Q["replayed"], (event_id,))
+        conn.execute(Q["replayed"], ("routed" if deliveries else "unrouted", event_id))
     elif status != "pending" or seq <= cursor:
         return 0
     elif conn.execute(Q["pending_before"], (cursor, seq)).fetchone()[0]:

@@ -53,8 +53,12 @@ INSERT INTO deliveries (event_id, route, destination, webhook_id, next_attempt_m
 VALUES (?, ?, ?, ?, ?, ?, ?);
 
 -- name: replayed
--- A replayed event, routed again: back to the stored state, decided by its deliveries.
-UPDATE events SET status = 'pending' WHERE id = ?;
+-- A replayed event, routed again: back to the stored state, decided by its deliveries - unless
+-- the cursor has not passed it yet (it was replayed before its first routing), which would then
+-- route it once more: its status ('routed' or 'unrouted', ?1) is set instead.
+UPDATE events
+SET status = iif(seq > (SELECT seq FROM routing_cursor), ?1, 'pending')
+WHERE id = ?2;
 
 -- name: in_flight
 SELECT destination, count(*) FROM deliveries
