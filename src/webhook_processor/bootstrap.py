@@ -143,11 +143,20 @@ def ingestion(
     cfg: config.Config, file: str, env: Mapping[str, str], clock: Clock = time.time
 ) -> Ingestion:
     sources = source_runtimes(cfg, file, env, clock)
-    store = sqlite_events.GroupCommitStore(cfg.storage.path, cfg.storage.busy_timeout_seconds)
+    # Without routes, events are stored unrouted and the worker is not woken for them: it only
+    # has retries and redrives of earlier deliveries to look after.
+    routes = bool(cfg.routes)
+    store = sqlite_events.GroupCommitStore(
+        cfg.storage.path, cfg.storage.busy_timeout_seconds, unrouted=not routes
+    )
     worker = processor(cfg, file, env, clock, writer=store.writer)
     registry = CollectorRegistry()
     ingest = services.Ingest(
-        sources, store, prometheus.PrometheusMetrics(registry), clock, on_stored=worker.wake
+        sources,
+        store,
+        prometheus.PrometheusMetrics(registry),
+        clock,
+        on_stored=worker.wake if routes else lambda: None,
     )
     return Ingestion(ingest, store, [store, worker], registry)
 

@@ -28,11 +28,12 @@ default, they would stall every request waiting on that commit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 
 import orjson
@@ -44,26 +45,35 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 256  # rows per INSERT statement: 2,048 parameters, well within SQLite's limit
 CHECKPOINT_EVERY = 1.0  # seconds
+WAL_RESTART_FRAMES = 4096  # pages: 16 MB of WAL at SQLite's default page size
+RESTART_TAIL_FRAMES = 2048  # at most this much left to copy by the writer's RESTART
 _Item = tuple[models.Event, "asyncio.Future[models.Stored]"]
 _Written = list[str] | None  # None: every row new; else the id stored per row
 
 
 @functools.cache
-def _insert_sql(rows: int) -> str:
+def _insert_sql(rows: int, unrouted: bool) -> str:
     head, values, tail = db.QUERIES["insert_event"].partition("VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
     assert values, "insert_event must have one VALUES tuple of 8 parameters"
-    return head + "VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * rows) + tail
+    row = "(?, ?, ?, ?, ?, ?, ?, ?)"
+    if unrouted:
+        assert head.rstrip().endswith(", body)"), "insert_event must end its columns with body"
+        head = head.rstrip().removesuffix(")") + ", status)\n"
+        row = "(?, ?, ?, ?, ?, ?, ?, ?, 'unrouted')"
+    return head + "VALUES " + ", ".join([row] * rows) + tail
 
 
 class GroupCommitStore:
     """The EventStore port for the ingest side of `whp serve`."""
 
-    def __init__(self, path: str, busy_timeout: float) -> None:
+    def __init__(self, path: str, busy_timeout: float, *, unrouted: bool = False) -> None:
+        """`unrouted`: there are no routes, so events are stored `unrouted` at once and the
+        worker has nothing to do for them (a replay routes them with the routes of its day)."""
         # Opened here so that a store that cannot be opened fails start-up, not the first request.
         # One cached statement per batch size: each is prepared once.
         self._conn = db.connect(path, busy_timeout, cached_statements=MAX_BATCH + 32)
         self._conn.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer thread does it
-        self._checkpoints = _Checkpointer(path, busy_timeout)
+        self._checkpoints = _Checkpointer(path, busy_timeout, self._restart_wal)
         self._pending: list[_Item] = []
         self._writing: list[_Item] | None = None
         self._scheduled = False
@@ -71,6 +81,7 @@ class GroupCommitStore:
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="whp-store-writer")
         self._running = False
         self._idle = asyncio.Event()
+        self._unrouted = unrouted
 
     @property
     def writer(self) -> Executor:
@@ -97,6 +108,11 @@ class GroupCommitStore:
 
     def ready(self) -> bool:
         return self._running
+
+    def _restart_wal(self) -> None:
+        """From the checkpointer: start the WAL over, on the writer thread, between batches."""
+        with contextlib.suppress(RuntimeError):  # stopped meanwhile: the last checkpoint does it
+            self._writer.submit(checkpoint, self._conn, "RESTART")
 
     def add(self, event: models.Event) -> asyncio.Future[models.Stored]:
         loop = self._loop
@@ -137,7 +153,7 @@ class GroupCommitStore:
         conn = self._conn
         rows = len(params) // 8
         before = conn.total_changes
-        conn.execute(_insert_sql(rows), params)
+        conn.execute(_insert_sql(rows, self._unrouted), params)
         if conn.total_changes - before == rows:
             return None
         # Some idempotency key was stored before: find which event holds each key.
@@ -173,11 +189,23 @@ class GroupCommitStore:
 
 
 class _Checkpointer:
-    """Copies the WAL into the database every CHECKPOINT_EVERY seconds, off the commit path."""
+    """Copies the WAL into the database every CHECKPOINT_EVERY seconds, off the commit path.
 
-    def __init__(self, path: str, busy_timeout: float) -> None:
+    PASSIVE checkpoints never block the writer, but under a steady stream of commits they never
+    catch up with the last one either, and SQLite only starts the WAL over once a checkpoint has
+    copied all of it: the WAL would grow without bound (about a GB a minute at full ingest). So
+    once it holds more than WAL_RESTART_FRAMES, `restart` is called: the store's writer thread
+    then runs a RESTART checkpoint between two batches (it copies the few frames committed since
+    the PASSIVE one: 20-40 ms at full ingest on a small VM), and the next commit writes the WAL
+    from its start again. Run from here, the RESTART would make the writer wait in SQLite's busy
+    handler instead. The WAL file keeps its largest size (truncating it on the commit path costs
+    more) until the store stops.
+    """
+
+    def __init__(self, path: str, busy_timeout: float, restart: Callable[[], None]) -> None:
         self._path = path
         self._busy_timeout = busy_timeout
+        self._restart = restart
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -196,17 +224,27 @@ class _Checkpointer:
         conn = db.connect(self._path, self._busy_timeout)
         try:
             while not self._stopping.wait(CHECKPOINT_EVERY):
-                self._checkpoint(conn, "PASSIVE")
-            self._checkpoint(conn, "TRUNCATE")
+                frames, behind = checkpoint(conn, "PASSIVE")
+                for _ in range(4):  # catch up with the commits made meanwhile
+                    if frames <= WAL_RESTART_FRAMES or behind <= RESTART_TAIL_FRAMES:
+                        break
+                    frames, behind = checkpoint(conn, "PASSIVE")
+                if frames > WAL_RESTART_FRAMES and behind <= RESTART_TAIL_FRAMES:
+                    self._restart()
+            checkpoint(conn, "TRUNCATE")
         finally:
             conn.close()
 
-    @staticmethod
-    def _checkpoint(conn: sqlite3.Connection, mode: str) -> None:
-        try:
-            conn.execute(f"PRAGMA wal_checkpoint({mode})")
-        except sqlite3.Error as exc:  # a later checkpoint catches up; commits are unaffected
-            log.warning("WAL checkpoint failed: %s", exc)
+
+def checkpoint(conn: sqlite3.Connection, mode: str) -> tuple[int, int]:
+    """Checkpoint; how many frames the WAL holds, and how many of them are not copied yet
+    ((0, 0) when unknown)."""
+    try:
+        _, frames, copied = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+    except sqlite3.Error as exc:  # a later checkpoint catches up; commits are unaffected
+        log.warning("WAL checkpoint (%s) failed: %s", mode, exc)
+        return 0, 0
+    return int(frames), int(frames) - int(copied)
 
 
 class Reader:
