@@ -143,20 +143,17 @@ def ingestion(
     cfg: config.Config, file: str, env: Mapping[str, str], clock: Clock = time.time
 ) -> Ingestion:
     sources = source_runtimes(cfg, file, env, clock)
-    # Without routes, events are stored unrouted and the worker is not woken for them: it only
-    # has retries and redrives of earlier deliveries to look after.
-    routes = bool(cfg.routes)
-    store = sqlite_events.GroupCommitStore(
-        cfg.storage.path, cfg.storage.busy_timeout_seconds, unrouted=not routes
-    )
+    store = sqlite_events.GroupCommitStore(cfg.storage.path, cfg.storage.busy_timeout_seconds)
     worker = processor(cfg, file, env, clock, writer=store.writer)
     registry = CollectorRegistry()
+    # Without routes, new events are not worth waking the worker for: its next poll marks all
+    # of them unrouted at once.
     ingest = services.Ingest(
         sources,
         store,
         prometheus.PrometheusMetrics(registry),
         clock,
-        on_stored=worker.wake if routes else lambda: None,
+        on_stored=worker.wake if cfg.routes else lambda: None,
     )
     return Ingestion(ingest, store, [store, worker], registry)
 

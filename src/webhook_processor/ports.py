@@ -103,6 +103,10 @@ class DeliveryQueue(Protocol):
         self, routed: Sequence[tuple[str, Sequence[tuple[str, str]]]], now_ms: int
     ) -> int: ...
 
+    def route_none(self) -> int:
+        """No routes: every pending event is unrouted, without reading them; how many."""
+        ...
+
     def claim(
         self,
         now_ms: int,

@@ -141,12 +141,12 @@ class Processor:
         """Route what is pending, record finished attempts, start the attempts that are due.
         True when there was work. The reading and matching run on a thread of their own; the
         writes, one job on the writer, so that ingest commits wait for them as little as may be."""
-        routed = await asyncio.to_thread(self._match_pending)
+        routed = await asyncio.to_thread(self._match_pending) if self._routes else []
         outcomes, self._outcomes = self._outcomes, []
         room = 0 if self._stopping else self._settings.max_in_flight - len(self._in_flight)
         recorded: list[bool] = []
         try:
-            claimed = await self._write(
+            settled, claimed = await self._write(
                 self._cycle, outcomes, recorded, routed, room, set(self._paused()), self._now_ms()
             )
         except BaseException:
@@ -158,7 +158,7 @@ class Processor:
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
         await self._purge_if_due()
-        return bool(outcomes or routed or claimed)
+        return bool(outcomes or settled or claimed)
 
     def _match_pending(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """The next events to route, each with its (route, destination) pairs."""
@@ -177,17 +177,21 @@ class Processor:
         room: int,
         paused: set[str],
         now_ms: int,
-    ) -> Sequence[ports.ClaimedDelivery]:
+    ) -> tuple[int, Sequence[ports.ClaimedDelivery]]:
         """On the writer: the step's transactions, back to back. Appends to `recorded` once the
-        outcomes are committed. Returns the claimed deliveries."""
+        outcomes are committed. Returns how many events were routed, and the claimed
+        deliveries."""
         if outcomes:
             self._queue.record_many(outcomes, now_ms)
         recorded.append(True)
+        settled = len(routed)
         if routed:
             self._queue.route_many(routed, now_ms)
+        elif not self._routes:
+            settled = self._queue.route_none()  # nothing to read: all of it is unrouted
         if room <= 0:
-            return []
-        return self._queue.claim(
+            return settled, []
+        return settled, self._queue.claim(
             now_ms, self._lease_ms, min(room, self._settings.batch), paused, self._limits
         )
 

@@ -153,6 +153,11 @@ class MemoryQueue:
                     created += 1
         return created
 
+    def route_none(self) -> int:
+        pending = self.pending_events(len(self.store.events))
+        self.route_many([(e.id, []) for e in pending], 0)
+        return len(pending)
+
     def claim(
         self,
         now_ms: int,

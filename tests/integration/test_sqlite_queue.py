@@ -118,25 +118,19 @@ def test_an_event_fans_out_to_every_route_and_no_route_means_unrouted(
     }
 
 
-def test_without_routes_events_are_stored_unrouted_and_a_replay_routes_them(
-    tmp_path: Path, q: queue.DeliveryQueue
+def test_without_routes_every_pending_event_is_unrouted_at_once(
+    conn: sqlite3.Connection, q: queue.DeliveryQueue
 ) -> None:
-    a, b = event(1), event(2)
-
-    async def ingest() -> None:
-        store = events.GroupCommitStore(str(tmp_path / "whp.db"), 5, unrouted=True)
-        store.start()
-        await asyncio.gather(store.add(a), store.add(b))
-        await store.stop()
-
-    asyncio.run(ingest())
+    old = routed(q, conn, ("r", "orders"))
+    add(conn, event(31), event(32))
+    q.replay([old], NOW)
+    assert q.route_none() == 3  # two new events and a replay
     assert q.pending_events(10) == []
-    assert q.counts()["events"] == {"pending": 0, "routed": 0, "unrouted": 2}
-    assert q.replay([a.id], NOW) == 1  # routes were added since
-    assert [e.id for e in q.pending_events(10)] == [a.id]
-    assert q.route_many([(a.id, [("r", "orders")])], NOW) == 1
-    assert q.pending_events(10) == []
-    assert q.counts()["events"] == {"pending": 0, "routed": 1, "unrouted": 1}
+    assert q.counts()["events"] == {"pending": 0, "routed": 1, "unrouted": 2}
+    assert len(q.deliveries_of(old)) == 1  # the replay made no new delivery
+    assert q.route_none() == 0
+    add(conn, event(33))
+    assert q.route_none() == 1
 
 
 def test_routing_an_event_twice_creates_its_deliveries_once(

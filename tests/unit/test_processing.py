@@ -42,21 +42,26 @@ class World:
         self.queue = MemoryQueue()
         self.sender = FakeSender(script)
         self.paused: set[str] = set()
-        runtimes = {
+        self.runtimes = {
             name: processing.DestinationRuntime(
                 name, d, (keys or {}).get(name), (buckets or {}).get(name)
             )
             for name, d in destinations.items()
         }
+        self.processor = self.restart(routes)
+
+    def restart(self, routes: Sequence[config.Route]) -> processing.Processor:
+        """A processor with these routes over the same store, receivers and clock."""
         self.processor = processing.Processor(
             routing.compile_routes(routes),
-            runtimes,
+            self.runtimes,
             self.queue,
             self.sender,
             lambda: self.paused,
             self.clock,
             uniform=lambda: UNIFORM,
         )
+        return self.processor
 
     def receive(self, source: str = "github", body: bytes = b'{"n": 1}') -> models.Event:
         received_ms = int(self.clock() * 1000)
@@ -124,6 +129,23 @@ def test_event_fans_out_to_every_matching_route_with_signed_standard_headers() -
         assert "webhook-signature" not in by_url[B].headers
         assert world.outcomes() == ["delivered", "delivered"]
         assert world.queue.store.events[event.id].status == "routed"
+
+    run(scenario)
+
+
+def test_without_routes_events_are_unrouted_and_retries_still_go_out() -> None:
+    world = World({"a": dest(A)}, [GITHUB_TO_A], script={A: [500, 200]})
+
+    async def scenario() -> None:
+        earlier = world.receive()
+        await world.step()  # a delivery from the days the route existed, to be retried
+        world.restart(routes=[])
+        later = world.receive()
+        world.clock.now += delay_after(1)
+        await world.step()
+        assert world.queue.store.events[later.id].status == "unrouted"
+        assert [o.headers["webhook-id"] for o in world.sender.sent] == [earlier.id, earlier.id]
+        assert world.outcomes() == ["retry", "delivered"]
 
     run(scenario)
 

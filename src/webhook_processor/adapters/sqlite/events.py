@@ -33,6 +33,7 @@ import functools
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 
@@ -46,29 +47,22 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 256  # rows per INSERT statement: 2,048 parameters, well within SQLite's limit
 CHECKPOINT_EVERY = 1.0  # seconds
 WAL_RESTART_FRAMES = 4096  # pages: 16 MB of WAL at SQLite's default page size
-RESTART_TAIL_FRAMES = 2048  # at most this much left to copy by the writer's RESTART
+CAUGHT_UP_SECONDS = 0.005  # a PASSIVE checkpoint this short leaves the RESTART little to copy
 _Item = tuple[models.Event, "asyncio.Future[models.Stored]"]
 _Written = list[str] | None  # None: every row new; else the id stored per row
 
 
 @functools.cache
-def _insert_sql(rows: int, unrouted: bool) -> str:
+def _insert_sql(rows: int) -> str:
     head, values, tail = db.QUERIES["insert_event"].partition("VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
     assert values, "insert_event must have one VALUES tuple of 8 parameters"
-    row = "(?, ?, ?, ?, ?, ?, ?, ?)"
-    if unrouted:
-        assert head.rstrip().endswith(", body)"), "insert_event must end its columns with body"
-        head = head.rstrip().removesuffix(")") + ", status)\n"
-        row = "(?, ?, ?, ?, ?, ?, ?, ?, 'unrouted')"
-    return head + "VALUES " + ", ".join([row] * rows) + tail
+    return head + "VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * rows) + tail
 
 
 class GroupCommitStore:
     """The EventStore port for the ingest side of `whp serve`."""
 
-    def __init__(self, path: str, busy_timeout: float, *, unrouted: bool = False) -> None:
-        """`unrouted`: there are no routes, so events are stored `unrouted` at once and the
-        worker has nothing to do for them (a replay routes them with the routes of its day)."""
+    def __init__(self, path: str, busy_timeout: float) -> None:
         # Opened here so that a store that cannot be opened fails start-up, not the first request.
         # One cached statement per batch size: each is prepared once.
         self._conn = db.connect(path, busy_timeout, cached_statements=MAX_BATCH + 32)
@@ -81,7 +75,6 @@ class GroupCommitStore:
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="whp-store-writer")
         self._running = False
         self._idle = asyncio.Event()
-        self._unrouted = unrouted
 
     @property
     def writer(self) -> Executor:
@@ -153,7 +146,7 @@ class GroupCommitStore:
         conn = self._conn
         rows = len(params) // 8
         before = conn.total_changes
-        conn.execute(_insert_sql(rows, self._unrouted), params)
+        conn.execute(_insert_sql(rows), params)
         if conn.total_changes - before == rows:
             return None
         # Some idempotency key was stored before: find which event holds each key.
@@ -195,11 +188,12 @@ class _Checkpointer:
     catch up with the last one either, and SQLite only starts the WAL over once a checkpoint has
     copied all of it: the WAL would grow without bound (about a GB a minute at full ingest). So
     once it holds more than WAL_RESTART_FRAMES, `restart` is called: the store's writer thread
-    then runs a RESTART checkpoint between two batches (it copies the few frames committed since
-    the PASSIVE one: 20-40 ms at full ingest on a small VM), and the next commit writes the WAL
-    from its start again. Run from here, the RESTART would make the writer wait in SQLite's busy
-    handler instead. The WAL file keeps its largest size (truncating it on the commit path costs
-    more) until the store stops.
+    then runs a RESTART checkpoint between two batches, and the next commit writes the WAL from
+    its start again. The RESTART holds the writer while it copies what the PASSIVE ones have not,
+    so these first catch up until one is short (at full ingest on a small VM, the RESTART took
+    20-300 ms after a single PASSIVE, a few ms after catching up). Run from here, the RESTART
+    would make the writer wait in SQLite's busy handler instead. The WAL file keeps its largest
+    size (truncating it on the commit path costs more) until the store stops.
     """
 
     def __init__(self, path: str, busy_timeout: float, restart: Callable[[], None]) -> None:
@@ -224,27 +218,29 @@ class _Checkpointer:
         conn = db.connect(self._path, self._busy_timeout)
         try:
             while not self._stopping.wait(CHECKPOINT_EVERY):
-                frames, behind = checkpoint(conn, "PASSIVE")
-                for _ in range(4):  # catch up with the commits made meanwhile
-                    if frames <= WAL_RESTART_FRAMES or behind <= RESTART_TAIL_FRAMES:
+                if checkpoint(conn, "PASSIVE") <= WAL_RESTART_FRAMES:
+                    continue
+                # Copy what was committed during that checkpoint, then during this one...: each
+                # is shorter, and the writer's RESTART is left only the last few frames.
+                for _ in range(8):
+                    started = time.monotonic()
+                    checkpoint(conn, "PASSIVE")
+                    if time.monotonic() - started < CAUGHT_UP_SECONDS:
                         break
-                    frames, behind = checkpoint(conn, "PASSIVE")
-                if frames > WAL_RESTART_FRAMES and behind <= RESTART_TAIL_FRAMES:
-                    self._restart()
+                self._restart()
             checkpoint(conn, "TRUNCATE")
         finally:
             conn.close()
 
 
-def checkpoint(conn: sqlite3.Connection, mode: str) -> tuple[int, int]:
-    """Checkpoint; how many frames the WAL holds, and how many of them are not copied yet
-    ((0, 0) when unknown)."""
+def checkpoint(conn: sqlite3.Connection, mode: str) -> int:
+    """Checkpoint; how many frames the WAL holds (0 when unknown)."""
     try:
-        _, frames, copied = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+        _, frames, _ = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
     except sqlite3.Error as exc:  # a later checkpoint catches up; commits are unaffected
         log.warning("WAL checkpoint (%s) failed: %s", mode, exc)
-        return 0, 0
-    return int(frames), int(frames) - int(copied)
+        return 0
+    return int(frames)
 
 
 class Reader:

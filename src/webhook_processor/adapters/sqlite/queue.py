@@ -142,6 +142,15 @@ class DeliveryQueue:
         with self._write() as conn:
             return _route_batch(conn, routed, now_ms)
 
+    def route_none(self) -> int:
+        """With no routes: every pending event is unrouted (replays included), without reading
+        them; the cursor moves to the newest event. Returns how many events that settled."""
+        with self._write() as conn:
+            cursor: int = conn.execute(Q["cursor"]).fetchone()[0]
+            replays = conn.execute(Q["replays_unrouted"]).rowcount
+            newest: int = conn.execute(Q["cursor_to_newest"]).fetchone()[0]
+        return replays + newest - cursor
+
     # -- delivering -------------------------------------------------------------------------
 
     def claim(

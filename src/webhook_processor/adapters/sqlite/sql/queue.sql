@@ -34,6 +34,15 @@ SELECT seq FROM routing_cursor;
 -- How many new events are between the cursor (excluded) and this seq (included)?
 SELECT count(*) FROM events WHERE seq > ? AND seq <= ? AND status = 'pending';
 
+-- name: replays_unrouted
+-- No routes: replays get no deliveries; their status is again decided by those they had.
+UPDATE events SET status = 'pending' WHERE status = 'replay';
+
+-- name: cursor_to_newest
+-- No routes: every event stored so far is routed (unrouted), without being read. The new seq.
+UPDATE routing_cursor SET seq = max(seq, coalesce((SELECT max(seq) FROM events), 0))
+RETURNING seq;
+
 -- name: routing_state
 SELECT status, replay_webhook_id, seq, (SELECT seq FROM routing_cursor) FROM events WHERE id = ?;
 
