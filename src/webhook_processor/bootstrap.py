@@ -184,7 +184,7 @@ def processor(
         destinations[name] = processing.DestinationRuntime(name, dest, key, bucket)
     if problems:
         raise errors.ConfigError(file, problems)
-    queue = delivery_queue(cfg)
+    queue = delivery_queue(cfg, checkpoints=writer is None)  # in serve, the store checkpoints
     # The worker's own writes (routing, attempts) need no fsync of their own: a crash can only
     # lose the latest of them, and the events, fsynced at ingest, are then routed or attempted
     # again - at-least-once, as designed. The next ingest commit's fsync persists them anyway.
@@ -213,7 +213,14 @@ def event_reader(cfg: config.Config) -> ports.EventReader:
     )
 
 
-def delivery_queue(cfg: config.Config, *, readonly: bool = False) -> sqlite_queue.DeliveryQueue:
+def delivery_queue(
+    cfg: config.Config, *, readonly: bool = False, checkpoints: bool = True
+) -> sqlite_queue.DeliveryQueue:
     """The delivery queue over its own connection (migrating the store unless `readonly`)."""
-    conn = sqlite_db.connect(cfg.storage.path, cfg.storage.busy_timeout_seconds, readonly=readonly)
+    conn = sqlite_db.connect(
+        cfg.storage.path,
+        cfg.storage.busy_timeout_seconds,
+        readonly=readonly,
+        checkpoints=checkpoints,
+    )
     return sqlite_queue.DeliveryQueue(conn)

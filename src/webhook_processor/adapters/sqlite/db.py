@@ -36,9 +36,18 @@ def migrations() -> list[tuple[int, str]]:
 
 
 def connect(
-    path: str, busy_timeout: float, *, readonly: bool = False, cached_statements: int = 128
+    path: str,
+    busy_timeout: float,
+    *,
+    readonly: bool = False,
+    cached_statements: int = 128,
+    checkpoints: bool = True,
 ) -> sqlite3.Connection:
-    """Open the store (migrating it unless read-only); StoreUnavailable when that fails."""
+    """Open the store (migrating it unless read-only); StoreUnavailable when that fails.
+
+    `checkpoints=False`: this connection's commits never checkpoint the WAL, as SQLite's do by
+    default once it holds 1,000 pages; in `whp serve` the store's checkpointer thread does it,
+    and a checkpoint run by a commit on the writer thread would stall ingest behind it."""
     try:
         if readonly:
             if not Path(path).exists():
@@ -62,6 +71,8 @@ def connect(
             conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
+        if not checkpoints:
+            conn.execute("PRAGMA wal_autocheckpoint=0")
         if not readonly:
             migrate(conn)
     except (sqlite3.Error, OSError) as exc:

@@ -65,8 +65,9 @@ class GroupCommitStore:
     def __init__(self, path: str, busy_timeout: float) -> None:
         # Opened here so that a store that cannot be opened fails start-up, not the first request.
         # One cached statement per batch size: each is prepared once.
-        self._conn = db.connect(path, busy_timeout, cached_statements=MAX_BATCH + 32)
-        self._conn.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer thread does it
+        self._conn = db.connect(
+            path, busy_timeout, cached_statements=MAX_BATCH + 32, checkpoints=False
+        )
         self._checkpoints = _Checkpointer(path, busy_timeout, self._restart_wal)
         self._pending: list[_Item] = []
         self._writing: list[_Item] | None = None
