@@ -225,3 +225,33 @@ def test_the_wal_stops_growing_under_a_steady_stream_of_commits(
     else:
         assert sizes[-1] > written  # every commit appended: the WAL only grew
     assert not wal.exists() or wal.stat().st_size == 0  # the last checkpoint emptied it
+
+
+def test_a_long_reader_does_not_hold_up_ingest_when_the_wal_is_restarted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(events, "CHECKPOINT_EVERY", 0.05)
+    monkeypatch.setattr(events, "WAL_RESTART_FRAMES", 16)
+    path = tmp_path / "whp.db"
+    db.connect(str(path), 5).close()
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM events").fetchone()  # a snapshot held all along
+    slowest = 0.0
+
+    async def stream(store: events.GroupCommitStore) -> None:
+        nonlocal slowest
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 1.0
+        n = 0
+        while loop.time() < deadline:
+            started = loop.time()
+            await asyncio.gather(*(store.add(event(n + i)) for i in range(20)))
+            slowest = max(slowest, loop.time() - started)
+            n += 20
+
+    try:
+        with_store(path, 5, stream)  # a busy timeout of 5 s: a RESTART may wait that long
+    finally:
+        reader.close()
+    assert slowest < 1.0

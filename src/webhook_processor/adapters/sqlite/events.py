@@ -48,6 +48,7 @@ MAX_BATCH = 256  # rows per INSERT statement: 2,048 parameters, well within SQLi
 CHECKPOINT_EVERY = 1.0  # seconds
 WAL_RESTART_FRAMES = 4096  # pages: 16 MB of WAL at SQLite's default page size
 CAUGHT_UP_SECONDS = 0.005  # a PASSIVE checkpoint this short leaves the RESTART little to copy
+RESTART_WAIT_MS = 20  # how long the writer's RESTART waits for readers
 _Item = tuple[models.Event, "asyncio.Future[models.Stored]"]
 _Written = list[str] | None  # None: every row new; else the id stored per row
 
@@ -68,6 +69,7 @@ class GroupCommitStore:
         self._conn = db.connect(
             path, busy_timeout, cached_statements=MAX_BATCH + 32, checkpoints=False
         )
+        self._busy_timeout = busy_timeout
         self._checkpoints = _Checkpointer(path, busy_timeout, self._restart_wal)
         self._pending: list[_Item] = []
         self._writing: list[_Item] | None = None
@@ -106,7 +108,18 @@ class GroupCommitStore:
     def _restart_wal(self) -> None:
         """From the checkpointer: start the WAL over, on the writer thread, between batches."""
         with contextlib.suppress(RuntimeError):  # stopped meanwhile: the last checkpoint does it
-            self._writer.submit(checkpoint, self._conn, "RESTART")
+            self._writer.submit(self._restart_now)
+
+    def _restart_now(self) -> None:
+        """A RESTART checkpoint that waits for readers (a long `whp events list`, say) at most
+        RESTART_WAIT_MS, not the busy timeout: ingest waits behind it. If they are not done by
+        then, a later one starts the WAL over."""
+        conn = self._conn
+        conn.execute(f"PRAGMA busy_timeout = {RESTART_WAIT_MS}")
+        try:
+            checkpoint(conn, "RESTART")
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {round(self._busy_timeout * 1000)}")
 
     def add(self, event: models.Event) -> asyncio.Future[models.Stored]:
         loop = self._loop
