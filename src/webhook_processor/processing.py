@@ -5,11 +5,11 @@
         failure        -> retried after a backoff (retry.py), Retry-After honoured
         last attempt   -> dead (the dead-letter queue), until redriven
 
-It runs inside `whp serve` (woken by every stored webhook) and alone as `whp worker`. A step is
-a few short transactions: the outcomes of the attempts finished since the last step, the routing
-of a batch of new events, the claim of a batch of due deliveries. A delivery is leased while it is
-attempted (and until its outcome is recorded), so a crash at any moment leads to redelivery, never
-to loss. Receivers dedupe on `webhook-id`.
+It runs inside `whp serve` (woken by every stored webhook when there are routes) and alone as
+`whp worker`. A step is a few short transactions: the outcomes of the attempts finished since the
+last step, the routing of a batch of new events, the claim of a batch of due deliveries. A
+delivery is leased while it is attempted (and until its outcome is recorded), so a crash at any
+moment leads to redelivery, never to loss. Receivers dedupe on `webhook-id`.
 
 The queue's writes run on `writer`, an executor: in `whp serve` the store's writer thread, so that
 the worker's transactions and the ingest commits take turns instead of waiting on each other for
