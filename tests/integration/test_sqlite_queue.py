@@ -102,6 +102,12 @@ def test_an_event_fans_out_to_every_route_and_no_route_means_unrouted(
 
     asyncio.run(ingest())
     assert [e.id for e in q.pending_events(10)] == [a.id, b.id]
+    assert q.pending_events(10)[0].body == a.body
+    light = q.pending_events(10, payload=False)  # what routes on metadata only read
+    assert [(e.id, e.source, e.event_type, e.body, e.headers) for e in light] == [
+        (a.id, a.source, a.event_type, b"", {}),
+        (b.id, b.source, b.event_type, b"", {}),
+    ]
     assert q.route(a.id, [("payments", "orders"), ("audit", "archive")], NOW) == 2
     assert q.route(b.id, [], NOW) == 0
     assert q.pending_events(10) == []
