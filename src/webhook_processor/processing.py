@@ -147,7 +147,7 @@ class Processor:
         recorded: list[bool] = []
         try:
             settled, claimed = await self._write(
-                self._cycle, outcomes, recorded, routed, room, set(self._paused()), self._now_ms()
+                self._cycle, outcomes, recorded, routed, room, self._now_ms()
             )
         except BaseException:
             if not recorded:
@@ -175,7 +175,6 @@ class Processor:
         recorded: list[bool],
         routed: list[tuple[str, list[tuple[str, str]]]],
         room: int,
-        paused: set[str],
         now_ms: int,
     ) -> tuple[int, Sequence[ports.ClaimedDelivery]]:
         """On the writer: the step's transactions, back to back. Appends to `recorded` once the
@@ -191,6 +190,7 @@ class Processor:
             settled = self._queue.route_none()  # nothing to read: all of it is unrouted
         if room <= 0:
             return settled, []
+        paused = set(self._paused())  # may read the store: here, not on the event loop
         return settled, self._queue.claim(
             now_ms, self._lease_ms, min(room, self._settings.batch), paused, self._limits
         )
