@@ -52,23 +52,20 @@ class Service(Protocol):
     def ready(self) -> bool: ...
 
 
-class ClaimedDelivery(Protocol):
+Outcome = Literal["delivered", "retry", "dead"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
     """A leased delivery: POST `event` to `destination` as attempt number `attempt`."""
 
-    @property
-    def delivery_id(self) -> int: ...
-    @property
-    def route(self) -> str: ...
-    @property
-    def destination(self) -> str: ...
-    @property
-    def webhook_id(self) -> str: ...
-    @property
-    def attempt(self) -> int: ...
-    @property
-    def lease_until_ms(self) -> int: ...
-    @property
-    def event(self) -> models.Event: ...
+    delivery_id: int
+    route: str
+    destination: str
+    webhook_id: str
+    attempt: int
+    lease_until_ms: int
+    event: models.Event
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +79,7 @@ class AttemptRecord:
     status_code: int | None
     error: str | None
     excerpt: str | None
-    outcome: Literal["delivered", "retry", "dead"]
+    outcome: Outcome
     next_attempt_ms: int | None = None
 
     def __post_init__(self) -> None:

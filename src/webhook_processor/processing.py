@@ -26,13 +26,12 @@ import random
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 from webhook_processor import config, delivery, ports, ratelimit, retry, routing
 
 log = logging.getLogger("whp.worker")
 Clock = Callable[[], float]
-Outcome = Literal["delivered", "retry", "dead"]
 T = TypeVar("T")
 
 
@@ -266,7 +265,7 @@ class Processor:
         item: ports.ClaimedDelivery,
         result: delivery.Result,
         started: float,
-        outcome: Outcome,
+        outcome: ports.Outcome,
         next_attempt_ms: int | None,
     ) -> None:
         level = logging.WARNING if outcome == "dead" else logging.INFO

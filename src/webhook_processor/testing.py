@@ -78,9 +78,6 @@ class FakeClock:
         return self.now
 
 
-Outcome = Literal["delivered", "retry", "dead"]
-
-
 @dataclasses.dataclass(slots=True)
 class QueuedDelivery:
     id: int
@@ -95,24 +92,13 @@ class QueuedDelivery:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class Claimed:
-    delivery_id: int
-    route: str
-    destination: str
-    webhook_id: str
-    attempt: int
-    lease_until_ms: int
-    event: models.Event
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
 class RecordedAttempt:
     delivery_id: int
     number: int
     started_ms: int
     status_code: int | None
     error: str | None
-    outcome: Outcome
+    outcome: ports.Outcome
     next_attempt_ms: int | None
 
 
@@ -183,7 +169,7 @@ class MemoryQueue:
                     room[d.destination] -= 1
                 d.lease_until_ms = now_ms + lease_ms
                 claimed.append(
-                    Claimed(
+                    ports.ClaimedDelivery(
                         d.id,
                         d.route,
                         d.destination,

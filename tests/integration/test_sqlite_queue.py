@@ -72,7 +72,9 @@ def routed(q: queue.DeliveryQueue, conn: sqlite3.Connection, *routes: tuple[str,
     return e.id
 
 
-def settle(q: queue.DeliveryQueue, c: queue.Claimed, outcome: queue.Outcome, at: int) -> bool:
+def settle(
+    q: queue.DeliveryQueue, c: ports.ClaimedDelivery, outcome: ports.Outcome, at: int
+) -> bool:
     return q.record(
         ports.AttemptRecord(
             c.delivery_id,
@@ -274,7 +276,7 @@ def test_outcomes_recorded_together_apply_in_order(
     eid = routed(q, conn, ("r", "orders"), ("s", "other"))
     first, other = q.claim(NOW, LEASE, 10)
 
-    def outcome(c: queue.Claimed, attempt: int, what: queue.Outcome) -> ports.AttemptRecord:
+    def outcome(c: ports.ClaimedDelivery, attempt: int, what: ports.Outcome) -> ports.AttemptRecord:
         retry_at = NOW + 1 if what == "retry" else None
         return ports.AttemptRecord(c.delivery_id, attempt, NOW, 5, 503, None, None, what, retry_at)
 

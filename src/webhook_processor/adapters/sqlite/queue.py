@@ -42,21 +42,7 @@ from webhook_processor import errors, models, ports
 from webhook_processor.adapters.sqlite import db, events
 
 Q = db.named_queries("queue.sql")
-Outcome = Literal["delivered", "retry", "dead"]
 DeliveryStatus = Literal["pending", "delivered", "dead"]
-
-
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    """A leased delivery: POST `event` to `destination` as attempt number `attempt`."""
-
-    delivery_id: int
-    route: str
-    destination: str
-    webhook_id: str
-    attempt: int
-    lease_until_ms: int
-    event: models.Event
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +146,7 @@ class DeliveryQueue:
         limit: int,
         paused: Collection[str] = (),
         per_destination_limit: Mapping[str, int] | None = None,
-    ) -> list[Claimed]:
+    ) -> list[ports.ClaimedDelivery]:
         """Lease up to `limit` due deliveries (earliest due first) until now + lease_ms.
 
         Deliveries of `paused` destinations are skipped. `per_destination_limit` caps how many
@@ -175,7 +161,7 @@ class DeliveryQueue:
             ids = _lease_due(conn, now_ms, now_ms + lease_ms, limit, blocked=set(paused), room=room)
             rows = conn.execute(Q["claimed"], (json.dumps(ids),)).fetchall()
         return [
-            Claimed(
+            ports.ClaimedDelivery(
                 delivery_id,
                 route,
                 destination,
