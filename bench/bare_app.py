@@ -20,7 +20,7 @@ HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(B
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "lifespan":
-        await _lifespan(receive, send)
+        await lifespan(receive, send)
         return
     if scope["type"] != "http":
         return
@@ -41,7 +41,8 @@ async def drain(receive: Receive) -> bool:
     return True
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
+async def lifespan(receive: Receive, send: Send) -> None:
+    """Start and stop at once: there is nothing to set up."""
     while True:
         message: Message = await receive()
         if message["type"] == "lifespan.startup":

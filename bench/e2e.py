@@ -43,9 +43,7 @@ import json
 import os
 import re
 import secrets
-import shutil
 import signal
-import sys
 import time
 import uuid
 from collections.abc import Sequence
@@ -61,14 +59,14 @@ from bench.ingest import (
     Server,
     Wrk,
     asgi_server,
+    entry,
     free_port,
     lua_scripts,
     machine,
     process_cpu_seconds,
     push_body,
+    run,
     whp_server,
-    workdir_base,
-    workspace,
 )
 
 DESCRIPTION = "End-to-end benchmark: sender's 202 to receiver arrival, through one whp route."
@@ -368,18 +366,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    wrk_binary = shutil.which("wrk")
-    if wrk_binary is None:
-        print("bench: wrk is not installed; install it with: apt-get install wrk", file=sys.stderr)
-        return 2
-    signal.signal(signal.SIGTERM, _terminated)
-    with workspace(workdir_base(args.workdir), args.keep) as workdir:
-        return bench(args, wrk_binary, workdir)
-
-
-def _terminated(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    return run(parse_args(argv), bench)
 
 
 def write_config(path: Path, db_path: Path, receiver_port: int, log_level: str) -> None:
@@ -651,8 +638,4 @@ def report(
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("bench: interrupted; servers stopped", file=sys.stderr)
-        sys.exit(130)
+    entry(main)

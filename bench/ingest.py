@@ -43,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -641,7 +641,11 @@ def workspace(base: Path, keep: bool) -> Iterator[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+    return run(parse_args(argv), bench)
+
+
+def run(args: argparse.Namespace, body: Callable[[argparse.Namespace, str, Path], int]) -> int:
+    """A benchmark's `main`: wrk found (else exit 2), SIGTERM handled, a work directory."""
     wrk_binary = shutil.which("wrk")
     if wrk_binary is None:
         print(
@@ -654,11 +658,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     # like on Ctrl-C so that the `finally` blocks stop them.
     signal.signal(signal.SIGTERM, _terminated)
     with workspace(workdir_base(args.workdir), args.keep) as workdir:
-        return bench(args, wrk_binary, workdir)
+        return body(args, wrk_binary, workdir)
 
 
 def _terminated(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def entry(main: Callable[[], int]) -> None:
+    """`if __name__ == "__main__"` of a benchmark: Ctrl-C stops the servers and exits 130."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("bench: interrupted; servers stopped", file=sys.stderr)
+        sys.exit(130)
 
 
 def bench(args: argparse.Namespace, wrk_binary: str, workdir: Path) -> int:
@@ -780,8 +793,4 @@ def bench(args: argparse.Namespace, wrk_binary: str, workdir: Path) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("bench: interrupted; servers stopped", file=sys.stderr)
-        sys.exit(130)
+    entry(main)
