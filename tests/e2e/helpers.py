@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -388,3 +389,24 @@ def hammer(url: str, secret: str, stop: threading.Event, tally: Tally) -> None:
                 tally.add(response)
     except Exception:
         tally.add(None)
+
+
+def load_through_kill(
+    server: Server, secret: str, threads: int, before: float, after: float
+) -> Tally:
+    """`threads` senders of signed GitHub webhooks; SIGKILL of the server `before` seconds in,
+    load going on `after` seconds more (against a dead server); what was acknowledged."""
+    tally = Tally()
+    stop = threading.Event()
+    with ThreadPoolExecutor(threads, thread_name_prefix="e2e-load") as pool:
+        futures = [
+            pool.submit(hammer, server.webhook("github"), secret, stop, tally)
+            for _ in range(threads)
+        ]
+        time.sleep(before)
+        server.kill()
+        time.sleep(after)
+        stop.set()
+        for future in futures:
+            future.result(timeout=60)
+    return tally

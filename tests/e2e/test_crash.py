@@ -4,15 +4,12 @@ and every webhook that got a 2xx is there."""
 from __future__ import annotations
 
 import sqlite3
-import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from .helpers import Server, Tally, hammer, start_server, stored_ids
+from .helpers import Server, load_through_kill, start_server, stored_ids
 
 pytestmark = pytest.mark.e2e
 
@@ -38,19 +35,8 @@ def test_acknowledged_webhooks_survive_sigkill(tmp_path: Path) -> None:
     acked_total: set[str] = set()
     try:
         for cycle in range(1, CYCLES + 1):
-            tally = Tally()
-            stop = threading.Event()
-            with ThreadPoolExecutor(THREADS, thread_name_prefix="e2e-load") as pool:
-                futures = [
-                    pool.submit(hammer, server.webhook("github"), SECRET, stop, tally)
-                    for _ in range(THREADS)
-                ]
-                time.sleep(LOAD_SECONDS)
-                server.kill()  # SIGKILL while requests are in flight
-                time.sleep(0.2)
-                stop.set()
-                for future in futures:
-                    future.result(timeout=60)
+            # SIGKILL while requests are in flight
+            tally = load_through_kill(server, SECRET, THREADS, LOAD_SECONDS, 0.2)
             acked_total |= tally.acked
             server = start_server(config, env)  # the same store, a fresh process
             present = stored_ids(server.db)

@@ -5,15 +5,13 @@ destination at least once, and a receiver deduplicating on webhook-id sees each 
 from __future__ import annotations
 
 import secrets
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import yaml
 
-from .helpers import Server, Tally, hammer, start_server, stored_ids
+from .helpers import Server, load_through_kill, start_server, stored_ids
 from .receiver import Receiver, new_signing_secret
 
 pytestmark = pytest.mark.e2e
@@ -62,19 +60,9 @@ def test_acknowledged_webhooks_are_delivered_through_sigkills(tmp_path: Path) ->
         acked: set[str] = set()
         try:
             for cycle in range(1, CYCLES + 1):
-                tally = Tally()
-                stop = threading.Event()
-                with ThreadPoolExecutor(THREADS, thread_name_prefix="e2e-dlv-load") as pool:
-                    futures = [
-                        pool.submit(hammer, server.webhook("github"), GH_SECRET, stop, tally)
-                        for _ in range(THREADS)
-                    ]
-                    time.sleep(LOAD_SECONDS / 2)
-                    server.kill()  # SIGKILL while webhooks are received and delivered
-                    time.sleep(LOAD_SECONDS / 2)
-                    stop.set()
-                    for future in futures:
-                        future.result(timeout=60)
+                # SIGKILL while webhooks are received and delivered
+                half = LOAD_SECONDS / 2
+                tally = load_through_kill(server, GH_SECRET, THREADS, half, half)
                 acked |= tally.acked
                 report.append(
                     f"cycle {cycle}: {len(tally.acked)} acknowledged, {tally.errors} transport "

@@ -505,6 +505,18 @@ def test_rate_limit_comes_before_parsing(server: Server, client: httpx.Client) -
 # --- 503 ------------------------------------------------------------------------------------------
 
 
+def post_while_locked(
+    server: Server, client: httpx.Client, body: bytes, headers: dict[str, str]
+) -> httpx.Response:
+    """POST to the github source while another process holds SQLite's write lock."""
+    with closing(sqlite3.connect(server.db, isolation_level=None, timeout=10)) as lock:
+        lock.execute("BEGIN IMMEDIATE")
+        try:
+            return client.post(server.webhook("github"), content=body, headers=headers)
+        finally:
+            lock.execute("ROLLBACK")
+
+
 def test_store_locked_is_503_then_202_once_free(server: Server, client: httpx.Client) -> None:
     """Another process holds SQLite's write lock past busy_timeout_seconds (0.3 s): the webhook is
     refused with 503 (never a 2xx for what is not stored), and the provider's retry succeeds once
@@ -512,12 +524,7 @@ def test_store_locked_is_503_then_202_once_free(server: Server, client: httpx.Cl
     delivery = str(uuid.uuid4())
     body = json_body(action="locked-out")
     headers = github_headers(GH_SECRET, body, delivery=delivery)
-    with closing(sqlite3.connect(server.db, isolation_level=None, timeout=10)) as lock:
-        lock.execute("BEGIN IMMEDIATE")
-        try:
-            refused = client.post(server.webhook("github"), content=body, headers=headers)
-        finally:
-            lock.execute("ROLLBACK")
+    refused = post_while_locked(server, client, body, headers)
     error_of(refused, 503, "store_unavailable")
     assert events_with_key(server.db, "github", delivery) == []
 
@@ -538,12 +545,7 @@ def test_store_unavailable_is_counted_as_a_rejection(server: Server, client: htt
     before = refused_by_store()
     body = json_body(action="counted")
     headers = github_headers(GH_SECRET, body)
-    with closing(sqlite3.connect(server.db, isolation_level=None, timeout=10)) as lock:
-        lock.execute("BEGIN IMMEDIATE")
-        try:
-            refused = client.post(server.webhook("github"), content=body, headers=headers)
-        finally:
-            lock.execute("ROLLBACK")
+    refused = post_while_locked(server, client, body, headers)
     error_of(refused, 503, "store_unavailable")
     assert refused_by_store() == before + 1, client.get(f"{server.url}/metrics").text
 
