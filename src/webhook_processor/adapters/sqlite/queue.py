@@ -107,19 +107,12 @@ class DeliveryQueue:
         rows = self._read(Q["pending_events"], {"limit": limit, "payload": payload})
         return [events.event_from_row(row) for row in rows]
 
-    def route(
-        self,
-        event_id: str,
-        deliveries: Sequence[tuple[str, str]],
-        now_ms: int,
-        webhook_id: str | None = None,
-    ) -> int:
+    def route(self, event_id: str, deliveries: Sequence[tuple[str, str]], now_ms: int) -> int:
         """Create one delivery, due now, per (route, destination) and mark the event `routed`
         (`unrouted` when there are none), atomically. Does nothing unless the event is still
         `pending`, so routing it again after a crash or a race cannot double its deliveries.
         Returns how many deliveries were created."""
-        with self._write() as conn:
-            return _route(conn, event_id, deliveries, now_ms, webhook_id)
+        return self.route_many([(event_id, deliveries)], now_ms)
 
     def route_many(
         self, routed: Sequence[tuple[str, Sequence[tuple[str, str]]]], now_ms: int
@@ -339,63 +332,40 @@ class DeliveryQueue:
 def _route_batch(
     conn: sqlite3.Connection, routed: Sequence[tuple[str, Sequence[tuple[str, str]]]], now_ms: int
 ) -> int:
-    """Route a batch with a few statements, not a few per event, when its new events are the
-    next ones after the cursor (as pending_events gives them): their deliveries, the replays'
-    status, and the cursor moved once. Otherwise event by event (`_route`)."""
+    """Route a batch with a few statements, not a few per event: the deliveries, the replays'
+    status, and the cursor moved once past the new events - when they are the next ones after
+    it, as pending_events gives them. Otherwise (routed out of order) the cursor cannot pass an
+    earlier event still pending, and the new events get their status in their own rows."""
     ids = list(dict.fromkeys(event_id for event_id, _ in routed))
     states = {row[0]: row[1:] for row in conn.execute(Q["routing_states"], (json.dumps(ids),))}
     cursor = conn.execute(Q["cursor"]).fetchone()[0]
     new = [seq for status, _, seq in states.values() if status == "pending" and seq > cursor]
-    if new and conn.execute(Q["pending_upto"], (cursor, max(new))).fetchone()[0] != len(new):
-        return sum(_route(conn, event_id, deliveries, now_ms) for event_id, deliveries in routed)
+    in_order = not new or (
+        conn.execute(Q["pending_upto"], (cursor, max(new))).fetchone()[0] == len(new)
+    )
     rows: list[tuple[object, ...]] = []
     replayed: list[tuple[str, str]] = []
+    marked: list[tuple[str, str]] = []
     for event_id, deliveries in routed:
         state = states.pop(event_id, None)  # popped: an id given twice is routed once
         if state is None:
             continue
         status, replay_webhook_id, seq = state
+        decided = "routed" if deliveries else "unrouted"
         if status == "replay":
-            replayed.append(("routed" if deliveries else "unrouted", event_id))
+            replayed.append((decided, event_id))
         elif status != "pending" or seq <= cursor:
             continue
+        elif not in_order:
+            marked.append((decided, event_id))
         wid = replay_webhook_id or event_id
         rows += [(event_id, r, d, wid, now_ms, now_ms, now_ms) for r, d in deliveries]
     conn.executemany(Q["replayed"], replayed)
+    conn.executemany(Q["set_event_status"], marked)
     conn.executemany(Q["insert_delivery"], rows)
-    if new:
+    if new and in_order:
         conn.execute(Q["advance_cursor"], (max(new),))
     return len(rows)
-
-
-def _route(
-    conn: sqlite3.Connection,
-    event_id: str,
-    deliveries: Sequence[tuple[str, str]],
-    now_ms: int,
-    webhook_id: str | None = None,
-) -> int:
-    """Route one event unless it was routed already: a replay, or a new event past the cursor.
-    The event row is rewritten only for a replay; a new event just moves the cursor."""
-    state = conn.execute(Q["routing_state"], (event_id,)).fetchone()
-    if state is None:
-        return 0
-    status, replay_webhook_id, seq, cursor = state
-    if status == "replay":
-        conn.execute(Q["replayed"], ("routed" if deliveries else "unrouted", event_id))
-    elif status != "pending" or seq <= cursor:
-        return 0
-    elif conn.execute(Q["pending_before"], (cursor, seq)).fetchone()[0]:
-        # Routed out of order: the cursor cannot pass the earlier event, so mark this one.
-        conn.execute(Q["set_event_status"], ("routed" if deliveries else "unrouted", event_id))
-    else:
-        conn.execute(Q["advance_cursor"], (seq,))
-    wid = webhook_id or replay_webhook_id or event_id
-    conn.executemany(
-        Q["insert_delivery"],
-        [(event_id, r, d, wid, now_ms, now_ms, now_ms) for r, d in deliveries],
-    )
-    return len(deliveries)
 
 
 def _lease_due(

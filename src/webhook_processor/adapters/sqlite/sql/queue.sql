@@ -43,15 +43,8 @@ UPDATE events SET status = 'pending' WHERE status = 'replay';
 UPDATE routing_cursor SET seq = max(seq, coalesce((SELECT max(seq) FROM events), 0))
 RETURNING seq;
 
--- name: routing_state
-SELECT status, replay_webhook_id, seq, (SELECT seq FROM routing_cursor) FROM events WHERE id = ?;
-
 -- name: advance_cursor
 UPDATE routing_cursor SET seq = max(seq, ?);
-
--- name: pending_before
--- Is a new event between the cursor and this one still unrouted? (Empty in the worker's order.)
-SELECT EXISTS (SELECT 1 FROM events WHERE seq > ? AND seq < ? AND status = 'pending');
 
 -- name: set_event_status
 UPDATE events SET status = ? WHERE id = ?;
