@@ -142,22 +142,20 @@ class Processor:
         writes, one job on the writer, so that ingest commits wait for them as little as may be."""
         routed = await asyncio.to_thread(self._match_pending) if self._routes else []
         outcomes, self._outcomes = self._outcomes, []
+        recorded = len(outcomes)
         room = 0 if self._stopping else self._settings.max_in_flight - len(self._in_flight)
-        recorded: list[bool] = []
         try:
             settled, claimed = await self._write(
-                self._cycle, outcomes, recorded, routed, room, self._now_ms()
+                self._cycle, outcomes, routed, room, self._now_ms()
             )
-        except BaseException:
-            if not recorded:
-                self._outcomes[:0] = outcomes  # kept for the next try
-            raise
+        finally:
+            self._outcomes[:0] = outcomes  # emptied once recorded; else kept for the next try
         for item in claimed:
             task = asyncio.get_running_loop().create_task(self._attempt(item))
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
         await self._purge_if_due()
-        return bool(outcomes or settled or claimed)
+        return bool(recorded or settled or claimed)
 
     def _match_pending(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """The next events to route, each with its (route, destination) pairs."""
@@ -171,17 +169,15 @@ class Processor:
     def _cycle(
         self,
         outcomes: list[ports.AttemptRecord],
-        recorded: list[bool],
         routed: list[tuple[str, list[tuple[str, str]]]],
         room: int,
         now_ms: int,
     ) -> tuple[int, Sequence[ports.ClaimedDelivery]]:
-        """On the writer: the step's transactions, back to back. Appends to `recorded` once the
-        outcomes are committed. Returns how many events were routed, and the claimed
-        deliveries."""
+        """On the writer: the step's transactions, back to back. Empties `outcomes` once they
+        are committed. Returns how many events were routed, and the claimed deliveries."""
         if outcomes:
             self._queue.record_many(outcomes, now_ms)
-        recorded.append(True)
+            outcomes.clear()
         settled = len(routed)
         if routed:
             self._queue.route_many(routed, now_ms)
