@@ -34,6 +34,7 @@ class Received:
     body: bytes
     verified: bool
     user_agents: list[str]  # every User-Agent line: exactly one is expected
+    client: tuple[str, int] | None  # the connection it came on
 
 
 class Receiver:
@@ -60,7 +61,8 @@ class Receiver:
         else:
             verified = True
         agents = request.headers.getlist("user-agent")
-        self.received.append(Received(request.url.path, headers, body, verified, agents))
+        client = (request.client.host, request.client.port) if request.client else None
+        self.received.append(Received(request.url.path, headers, body, verified, agents, client))
         return verified
 
     async def hooks(self, request: Request) -> Response:
@@ -149,6 +151,29 @@ def test_delivered_and_verified_by_the_official_library(receiver: tuple[Receiver
     assert got[0].headers["whp-event-type"] == "order.paid"
     assert got[0].headers["x-shop-domain"] == "example.myshop.test"
     assert got[0].headers["user-agent"].startswith("webhook-processor/")
+    assert set(got[0].headers) == {
+        "host",
+        "content-length",
+        "content-type",
+        "user-agent",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+        "whp-source",
+        "whp-event-type",
+        "whp-attempt",
+        "x-shop-domain",
+    }, "a delivery carries no headers of the HTTP client's own (Accept, Accept-Encoding...)"
+
+
+def test_connections_are_kept_alive(receiver: tuple[Receiver, str]) -> None:
+    app, base = receiver
+    events = [event() for _ in range(3)]
+    send(*(outgoing(base + "/hooks", e) for e in events))
+    clients = {
+        r.client for r in app.received if r.headers.get("webhook-id") in {e.id for e in events}
+    }
+    assert len(clients) == 1, f"three deliveries in a row used {len(clients)} connections"
 
 
 def test_a_forwarded_user_agent_replaces_ours(receiver: tuple[Receiver, str]) -> None:
@@ -162,12 +187,12 @@ def test_a_forwarded_user_agent_replaces_ours(receiver: tuple[Receiver, str]) ->
     assert got.user_agents == ["Shopify/1.0"]
 
 
-def test_concurrent_deliveries_share_the_pools(receiver: tuple[Receiver, str]) -> None:
+def test_concurrent_deliveries_share_the_pool(receiver: tuple[Receiver, str]) -> None:
     app, base = receiver
     events = [event() for _ in range(40)]
 
     async def run() -> list[delivery.Result]:
-        sender = http.HttpSender(pools=3)
+        sender = http.HttpSender(max_connections=8)
         try:
             return await asyncio.gather(
                 *(sender.send(outgoing(base + "/hooks", e), 5.0, time.time) for e in events)
@@ -212,6 +237,61 @@ def test_closed_port_is_connection_refused() -> None:
         port = sock.getsockname()[1]
     (result,) = send(outgoing(f"http://127.0.0.1:{port}/hooks", event()))
     assert (result.ok, result.status, result.error) == (False, None, "connection refused")
+
+
+class RawServer:
+    """A TCP server on 127.0.0.1 that reads one request and then does `reply` with the socket."""
+
+    def __init__(self, reply: bytes | None) -> None:
+        self.reply = reply
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/hooks"
+
+    def serve(self) -> None:
+        conn, _ = self.sock.accept()
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            if self.reply is not None:
+                conn.sendall(self.reply)
+
+    def __enter__(self) -> RawServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.thread.join(timeout=5)
+        self.sock.close()
+
+
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        (None, "protocol error: Server disconnected"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK", None),
+        (b"hello, this is not HTTP\r\n\r\n", "protocol error: Bad status line"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\ncut short", "connection error: "),
+    ],
+    ids=["closes-without-answer", "control-ok", "not-http", "body-cut-short"],
+)
+def test_a_misbehaving_server_is_a_failed_attempt_saying_why(
+    reply: bytes | None, error: str | None
+) -> None:
+    with RawServer(reply) as server:
+        (result,) = send(outgoing(server.url, event()))
+    if error is None:
+        assert (result.ok, result.status, result.error) == (True, 200, None)
+    else:
+        assert not result.ok
+        assert result.error is not None
+        assert result.error.startswith(error), result.error
 
 
 # Failures a real server rarely produces on demand, through httpx's MockTransport.
