@@ -228,6 +228,17 @@ def lua_scripts(workdir: Path, secret: str, body: bytes) -> tuple[Path, Path, Pa
 # ---------------------------------------------------------------------------------------------
 
 
+def ingest_config(db_path: Path, log_level: str = "info") -> str:
+    """The whp.yaml of this benchmark: one signed GitHub source, no destinations, no routes."""
+    return (
+        f"storage: {{path: {json.dumps(str(db_path))}}}\n"
+        f"server: {{host: {HOST}, port: 8080}}\n"
+        f"logging: {{level: {log_level}, format: text}}\n"
+        "sources:\n"
+        f"  {SOURCE}: {{verify: github, secret: 'env:BENCH_GITHUB_SECRET'}}\n"
+    )
+
+
 def whp_server(config_path: Path, port: int, workdir: Path, env: dict[str, str]) -> Server:
     """`whp serve` on `config_path`, logging to workdir/whp.log."""
     return Server(
@@ -681,13 +692,7 @@ def bench(args: argparse.Namespace, wrk_binary: str, workdir: Path) -> int:
     load_script, verify_script, acks_file = lua_scripts(workdir, secret, body)
     db_path = workdir / "whp.db"
     config_path = workdir / "whp.yaml"
-    config_path.write_text(
-        f"storage: {{path: {json.dumps(str(db_path))}}}\n"
-        f"server: {{host: {HOST}, port: 8080}}\n"
-        "logging: {level: info, format: text}\n"
-        "sources:\n"
-        f"  {SOURCE}: {{verify: github, secret: 'env:BENCH_GITHUB_SECRET'}}\n"
-    )
+    config_path.write_text(ingest_config(db_path))
     whp = whp_server(config_path, free_port(), workdir, env)
     bare = asgi_server("bare", "bench.bare_app:app", free_port(), "/", workdir, env)
     servers = {"bare": bare, "whp": whp}
