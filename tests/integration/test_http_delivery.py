@@ -5,15 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import datetime
+import ipaddress
 import socket
+import ssl
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
 import uvicorn
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -82,13 +91,21 @@ class Receiver:
         return Response(status_code=200)
 
 
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[tuple[Receiver, str]]:
-    app = Receiver()
+@contextlib.contextmanager
+def serving(app: Receiver, tls: tuple[Path, Path] | None = None) -> Iterator[str]:
+    """`app` on uvicorn on 127.0.0.1 (over TLS with `tls`: certificate and key files); its URL."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
+    certfile, keyfile = tls if tls else (None, None)
     server = uvicorn.Server(
-        uvicorn.Config(app.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=2)
+        uvicorn.Config(
+            app.app,
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=2,
+            ssl_certfile=certfile,
+            ssl_keyfile=keyfile,
+        )
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -96,10 +113,19 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
     while not server.started:
         assert time.monotonic() < deadline, "the receiver did not start"
         time.sleep(0.01)
-    yield app, f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(timeout=5)
-    sock.close()
+    try:
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+        sock.close()
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[tuple[Receiver, str]]:
+    app = Receiver()
+    with serving(app) as url:
+        yield app, url
 
 
 def event(body: bytes = b'{"type":"order.paid","total":"9.99 \xe2\x82\xac"}') -> models.Event:
@@ -237,6 +263,69 @@ def test_closed_port_is_connection_refused() -> None:
         port = sock.getsockname()[1]
     (result,) = send(outgoing(f"http://127.0.0.1:{port}/hooks", event()))
     assert (result.ok, result.status, result.error) == (False, None, "connection refused")
+
+
+def certificate_authority(directory: Path) -> tuple[Path, Path, Path]:
+    """A private CA and a certificate it signed for 127.0.0.1: (CA file, cert file, key file)."""
+    now = datetime.datetime.now(datetime.UTC)
+
+    def issue(
+        subject: str,
+        key: ec.EllipticCurvePrivateKey,
+        issuer: x509.Certificate | None,
+        ca_key: ec.EllipticCurvePrivateKey,
+    ) -> x509.Certificate:
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(issuer.subject if issuer else name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+        )
+        if issuer is None:
+            builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        else:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                False,
+            )
+        return builder.sign(ca_key, hashes.SHA256())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = issue("whp test CA", ca_key, None, ca_key)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = issue("127.0.0.1", key, ca, ca_key)
+    files = directory / "ca.pem", directory / "cert.pem", directory / "key.pem"
+    files[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    files[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    files[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return files
+
+
+def test_delivery_over_tls(tmp_path: Path) -> None:
+    ca_file, cert_file, key_file = certificate_authority(tmp_path)
+    app = Receiver()
+    with serving(app, tls=(cert_file, key_file)) as base:
+        evt = event()
+        trusting = ssl.create_default_context(cafile=str(ca_file))
+        (trusted,) = send(outgoing(base + "/hooks", evt), tls=trusting)
+        (untrusted,) = send(outgoing(base + "/hooks", event()))  # certifi's CAs: not ours
+    assert (trusted.ok, trusted.status, trusted.error) == (True, 204, None)
+    assert [r.verified for r in app.received] == [True], "only the trusted attempt got through"
+    assert app.received[0].headers["webhook-id"] == evt.id
+    assert (untrusted.ok, untrusted.status) == (False, None)
+    assert untrusted.error is not None
+    assert untrusted.error.startswith("connection failed: "), untrusted.error
+    assert "certificate verify failed" in untrusted.error
 
 
 class RawServer:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import socket
+import ssl
 import time
 from collections.abc import Callable, Mapping
 
@@ -33,11 +34,13 @@ class HttpSender:
         *,
         max_connections: int = 1024,
         keepalive_expiry: float = 30.0,
+        tls: ssl.SSLContext | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        """One connection pool for every destination; `transport` replaces it (tests)."""
+        """One connection pool for every destination. Receivers' certificates are checked against
+        certifi's CA bundle unless `tls` says otherwise; `transport` replaces the pool (tests)."""
         self._transport = transport or http_transport.AiohttpTransport(
-            tls=httpx.create_ssl_context(trust_env=False),
+            tls=tls or httpx.create_ssl_context(trust_env=False),
             max_connections=max_connections,
             keepalive_expiry=keepalive_expiry,
         )
