@@ -479,7 +479,7 @@ def bench(args: argparse.Namespace, wrk_binary: str, workdir: Path) -> int:
         at_end = receiver_count(receiver) - base_count
         _, waited, stalled = wait_arrivals(receiver, sat_run.ok + base_count, args.drain)
         times = sorted(at for _, at in receiver_dump(receiver, dump))
-        if sat_run.errors["status"] or sat_run.errors["connect"] or sat_run.errors["timeout"]:
+        if sat_run.invalid:
             invalid.append(f"saturation against whp: {sat_run.problems()}")
         wrk_start = end_ns - round(sat_run.seconds * 1e9)  # wrk's own measured interval
         window_start = wrk_start + round(SAT_SKIP * 1e9)
@@ -524,7 +524,7 @@ def bench(args: argparse.Namespace, wrk_binary: str, workdir: Path) -> int:
         part1_whp.start()
         wrk.run(part1_whp, load_script, PART1_WARMUP)
         part1 = wrk.run(part1_whp, load_script, args.sat_duration)
-        if part1.errors["status"] or part1.errors["connect"] or part1.errors["timeout"]:
+        if part1.invalid:
             invalid.append(f"part 1's ingest: {part1.problems()}")
         part1_whp.stop()
     finally:

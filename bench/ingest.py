@@ -385,6 +385,11 @@ class Run:
         return self.requests - self.errors["status"]
 
     @property
+    def invalid(self) -> bool:
+        """Non-2xx answers, connection failures or time-outs: the run does not count."""
+        return bool(self.errors["status"] or self.errors["connect"] or self.errors["timeout"])
+
+    @property
     def disturbed(self) -> bool:
         return self.other_cpu > DISTURBED
 
@@ -727,7 +732,7 @@ def bench(args: argparse.Namespace, wrk_binary: str, workdir: Path) -> int:
                 for r in (warm, run):
                     if name == "whp":
                         whp_ok += r.ok
-                    if r.errors["status"] or r.errors["connect"] or r.errors["timeout"]:
+                    if r.invalid:
                         invalid.append(f"round {i + 1} {name}: {r.problems()}")
                 print(
                     f"  round {i + 1} {name:<4}: {run.rate:>8,.0f} req/s  p99 {run.p99_ms:6.1f} ms"

@@ -3,7 +3,7 @@
 Deliveries are httpx Requests and Responses (`adapters/http.py`); this transport carries them
 with aiohttp, whose C HTTP parser and connection pool cost about a quarter of the CPU per request
 of httpx's own transport (httpcore, h11 and anyio, in pure Python). On a small machine that CPU
-is the delivery rate: see bench/README.md, "Delivery over aiohttp".
+is the delivery rate: see bench/README.md, "What changed: aiohttp under httpx".
 
 What it does not do, because `HttpSender` does not need it: redirects (never followed), cookies,
 proxies and other settings from the environment, decompression (httpx's Response decodes), and
