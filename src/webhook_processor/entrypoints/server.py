@@ -10,7 +10,7 @@ import sys
 import uvicorn
 
 from webhook_processor import bootstrap, config, logs
-from webhook_processor.entrypoints import web
+from webhook_processor.entrypoints import runtime, web
 
 log = logging.getLogger("whp")
 
@@ -47,5 +47,6 @@ def run(args: argparse.Namespace) -> int:
     # The event loop and the store's writer thread hand the GIL over a few times per batch; a
     # short switch interval bounds how long the writer waits for the busy loop to yield it.
     sys.setswitchinterval(0.0005)
+    runtime.freeze_startup_objects()
     server.run()
     return 0 if server.started else 1

@@ -9,6 +9,7 @@ import os
 import signal
 
 from webhook_processor import bootstrap, config, logs
+from webhook_processor.entrypoints import runtime
 
 log = logging.getLogger("whp")
 
@@ -29,5 +30,6 @@ def run(args: argparse.Namespace) -> int:
         log.info("whp worker stopping: finishing the attempts under way")
         await worker.stop()
 
+    runtime.freeze_startup_objects()
     asyncio.run(main())
     return 0
