@@ -348,7 +348,10 @@ class RawServer:
         with conn:
             data = b""
             while b"\r\n\r\n" not in data:
-                data += conn.recv(65536)
+                chunk = conn.recv(65536)
+                if not chunk:  # the client gave up first
+                    return
+                data += chunk
             if self.reply is not None:
                 conn.sendall(self.reply)
 
