@@ -92,8 +92,11 @@ class Receiver:
 
 
 @contextlib.contextmanager
-def serving(app: Receiver, tls: tuple[Path, Path] | None = None) -> Iterator[str]:
-    """`app` on uvicorn on 127.0.0.1 (over TLS with `tls`: certificate and key files); its URL."""
+def serving(
+    app: Receiver, tls: tuple[Path, Path] | None = None, keep_alive: int = 5
+) -> Iterator[str]:
+    """`app` on uvicorn on 127.0.0.1 (over TLS with `tls`: certificate and key files), closing
+    connections idle for `keep_alive` seconds; its URL."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     certfile, keyfile = tls if tls else (None, None)
@@ -105,6 +108,7 @@ def serving(app: Receiver, tls: tuple[Path, Path] | None = None) -> Iterator[str
             timeout_graceful_shutdown=2,
             ssl_certfile=certfile,
             ssl_keyfile=keyfile,
+            timeout_keep_alive=keep_alive,
         )
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -263,6 +267,27 @@ def test_closed_port_is_connection_refused() -> None:
         port = sock.getsockname()[1]
     (result,) = send(outgoing(f"http://127.0.0.1:{port}/hooks", event()))
     assert (result.ok, result.status, result.error) == (False, None, "connection refused")
+
+
+def test_a_connection_the_receiver_closed_is_not_reused() -> None:
+    """Receivers close idle connections (uvicorn after 5 s, Node.js after 5 s...): the next
+    delivery must not fail on the closed one."""
+    app = Receiver()
+    with serving(app, keep_alive=1) as base:
+
+        async def run() -> list[delivery.Result]:
+            sender = http.HttpSender()
+            try:
+                first = await sender.send(outgoing(base + "/hooks", event()), 5.0, time.time)
+                await asyncio.sleep(1.5)  # the receiver closes the connection meanwhile
+                second = await sender.send(outgoing(base + "/hooks", event()), 5.0, time.time)
+                return [first, second]
+            finally:
+                await sender.aclose()
+
+        results = asyncio.run(run())
+    assert [(r.ok, r.status, r.error) for r in results] == [(True, 204, None)] * 2
+    assert len({r.client for r in app.received}) == 2, "the second went on a new connection"
 
 
 def certificate_authority(directory: Path) -> tuple[Path, Path, Path]:
