@@ -11,6 +11,7 @@ import difflib
 import re
 import types
 import typing
+import urllib.parse
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -220,8 +221,18 @@ def _forwardable(names: list[str]) -> list[str]:
     return [name.lower() for name in names]
 
 
+def _without_credentials(url: str) -> str:
+    if "@" in urllib.parse.urlsplit(url).netloc:
+        raise ValueError(
+            "must not carry credentials (user:password@host): a URL is not kept as a secret "
+            "(`whp destinations list` shows it); receivers authenticate deliveries by their "
+            "webhook-signature (signing_secret)"
+        )
+    return url
+
+
 class Destination(Strict):
-    url: str = Field(pattern=r"^https?://")
+    url: Annotated[str, Field(pattern=r"^https?://"), AfterValidator(_without_credentials)]
     signing_secret: SecretRef | None = None
     timeout_seconds: PositiveFloat = 15
     retry: Retry = Retry()

@@ -147,6 +147,21 @@ def test_secret_values_are_never_echoed_in_errors(tmp_path: Path) -> None:
     assert "hunter2" not in found
 
 
+@pytest.mark.parametrize(
+    "url", ["https://alice:s3cret@hooks.example.com/in", "http://token@hooks.example.com/in"]
+)
+def test_destination_url_must_not_carry_credentials(tmp_path: Path, url: str) -> None:
+    (found,) = problems(tmp_path, f"destinations: {{d: {{url: '{url}'}}}}\n")
+    assert found.startswith("destinations.d.url: "), found
+    assert "must not carry credentials (user:password@host)" in found
+    assert "s3cret" not in found
+
+
+def test_destination_url_may_carry_an_at_sign_after_the_host(tmp_path: Path) -> None:
+    cfg = load(tmp_path, "destinations: {d: {url: 'https://h.example.com/u/a@b?c=@'}}\n")
+    assert cfg.destinations["d"].url == "https://h.example.com/u/a@b?c=@"
+
+
 def test_route_must_name_a_defined_destination(tmp_path: Path) -> None:
     (found,) = problems(
         tmp_path,
