@@ -221,8 +221,15 @@ def _forwardable(names: list[str]) -> list[str]:
     return [name.lower() for name in names]
 
 
-def _without_credentials(url: str) -> str:
-    if "@" in urllib.parse.urlsplit(url).netloc:
+def _destination_url(url: str) -> str:
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname
+    except ValueError as exc:
+        raise ValueError(f"is not a valid URL ({exc})") from None
+    if not host:
+        raise ValueError("names no host: give the receiver's URL, e.g. https://example.com/hooks")
+    if "@" in parts.netloc:
         raise ValueError(
             "must not carry credentials (user:password@host): a URL is not kept as a secret "
             "(`whp destinations list` shows it); receivers authenticate deliveries by their "
@@ -232,7 +239,7 @@ def _without_credentials(url: str) -> str:
 
 
 class Destination(Strict):
-    url: Annotated[str, Field(pattern=r"^https?://"), AfterValidator(_without_credentials)]
+    url: Annotated[str, Field(pattern=r"^https?://"), AfterValidator(_destination_url)]
     signing_secret: SecretRef | None = None
     timeout_seconds: PositiveFloat = 15
     retry: Retry = Retry()

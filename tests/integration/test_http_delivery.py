@@ -447,7 +447,8 @@ def test_reads_at_most_64_kib_of_the_response() -> None:
 
 @pytest.mark.parametrize("url", ["http://", "http://[::1/hooks"])
 def test_unusable_url_becomes_a_failed_result(url: str) -> None:
-    (result,) = send(outgoing(url, event()))
+    """Config rejects these URLs (tests/unit/test_config.py); the sender never raises on one."""
+    (result,) = send(delivery.Outgoing(url, {"content-type": "application/json"}, b"{}"))
     assert (result.ok, result.status) == (False, None)
     assert result.error is not None
     assert result.error.startswith("invalid URL: ")

@@ -157,6 +157,21 @@ def test_destination_url_must_not_carry_credentials(tmp_path: Path, url: str) ->
     assert "s3cret" not in found
 
 
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://", "names no host"),
+        ("https:///hooks", "names no host"),
+        ("http://[::1/hooks", "is not a valid URL (Invalid IPv6 URL)"),
+        ("ftp://example.com/hooks", "should match pattern"),
+    ],
+)
+def test_destination_url_must_be_usable(tmp_path: Path, url: str, message: str) -> None:
+    (found,) = problems(tmp_path, f"destinations: {{d: {{url: '{url}'}}}}\n")
+    assert found.startswith("destinations.d.url: "), found
+    assert message in found
+
+
 def test_destination_url_may_carry_an_at_sign_after_the_host(tmp_path: Path) -> None:
     cfg = load(tmp_path, "destinations: {d: {url: 'https://h.example.com/u/a@b?c=@'}}\n")
     assert cfg.destinations["d"].url == "https://h.example.com/u/a@b?c=@"
