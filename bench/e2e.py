@@ -62,6 +62,7 @@ from bench.ingest import (
     Run,
     Server,
     Wrk,
+    add_workspace_options,
     asgi_server,
     entry,
     free_port,
@@ -353,10 +354,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default="info",
         help="whp's log level (info, the default of whp.yaml: one line per delivery)",
     )
-    p.add_argument(
-        "--workdir", help="where the temporary store goes (default: $TMPDIR unless tmpfs)"
-    )
-    p.add_argument("--keep", action="store_true", help="keep the work directory (store, logs)")
+    add_workspace_options(p)
     args = p.parse_args(argv)
     for name in ("rate", "duration", "sat_duration", "drain", "connections"):
         if getattr(args, name) <= 0:

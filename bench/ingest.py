@@ -630,10 +630,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--verify-duration", type=int, default=3, help="seconds of verification (3)")
     p.add_argument("--connections", type=int, default=64, help="wrk connections (64)")
     p.add_argument("--threads", type=int, default=1, help="wrk threads (1)")
-    p.add_argument(
-        "--workdir", help="where the temporary store goes (default: $TMPDIR unless tmpfs)"
-    )
-    p.add_argument("--keep", action="store_true", help="keep the work directory (store, logs)")
+    add_workspace_options(p)
     args = p.parse_args(argv)
     for name in ("rounds", "duration", "warmup", "verify_duration", "connections", "threads"):
         if getattr(args, name) < 1:
@@ -641,6 +638,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.connections < args.threads:
         p.error("--connections must be at least --threads")
     return args
+
+
+def add_workspace_options(p: argparse.ArgumentParser) -> None:
+    """--workdir and --keep, which `workspace` (through `run`) reads."""
+    p.add_argument(
+        "--workdir", help="where the temporary store goes (default: $TMPDIR unless tmpfs)"
+    )
+    p.add_argument("--keep", action="store_true", help="keep the work directory (store, logs)")
 
 
 @contextlib.contextmanager

@@ -69,7 +69,7 @@ class Processor:
         writer: Executor | None = None,
     ) -> None:
         self._routes = list(routes)
-        self._uses_payload = any(r.uses_detail for r in self._routes)  # else routed on metadata
+        self._uses_payload = routing.uses_detail(self._routes)  # else routed on metadata
         self._destinations = dict(destinations)
         self._queue = queue
         self._sender = sender
@@ -160,7 +160,9 @@ class Processor:
     def _match_pending(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """The next events to route, each with its (route, destination) pairs."""
         events = self._queue.pending_events(self._settings.batch, payload=self._uses_payload)
-        routed = [(event.id, routing.matches(self._routes, event)) for event in events]
+        routed = [
+            (event.id, routing.matches(self._routes, event, self._uses_payload)) for event in events
+        ]
         for event, (_, targets) in zip(events, routed, strict=True):
             if not targets:
                 log.debug("event unrouted", extra={"event_id": event.id, "source": event.source})

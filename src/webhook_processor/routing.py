@@ -56,9 +56,19 @@ def _uses_detail(pattern: Mapping[str, Any]) -> bool:
     )
 
 
-def matches(routes: Sequence[Route], event: models.Event) -> list[tuple[str, str]]:
-    """(route, destination) for every route the event matches: one delivery each."""
+def uses_detail(routes: Sequence[Route]) -> bool:
+    """Whether any of `routes` looks at `detail`: else events route on metadata, body unread."""
+    return any(r.uses_detail for r in routes)
+
+
+def matches(
+    routes: Sequence[Route], event: models.Event, with_detail: bool | None = None
+) -> list[tuple[str, str]]:
+    """(route, destination) for every route the event matches: one delivery each.
+    `with_detail`: `uses_detail(routes)`, worked out once by a caller matching many events."""
     if not routes:
         return []
-    doc = envelope(event, with_detail=any(r.uses_detail for r in routes))
+    if with_detail is None:
+        with_detail = uses_detail(routes)
+    doc = envelope(event, with_detail)
     return [(r.name, r.destination) for r in routes if r.pattern.matches(doc)]
