@@ -31,6 +31,7 @@ SQLite errors that mean "cannot work now" (locked past the busy timeout, I/O) ar
 from __future__ import annotations
 
 import contextlib
+import heapq
 import json
 import sqlite3
 import threading
@@ -151,7 +152,7 @@ class DeliveryQueue:
                 for destination, n in conn.execute(Q["in_flight"], (now_ms,)):
                     if destination in room:
                         room[destination] -= n
-            ids = _lease_due(conn, now_ms, now_ms + lease_ms, limit, blocked=set(paused), room=room)
+            ids = _lease_due(conn, now_ms, now_ms + lease_ms, limit, skip=paused, room=room)
             rows = conn.execute(Q["claimed"], (json.dumps(ids),)).fetchall()
         return [
             ports.ClaimedDelivery(
@@ -374,30 +375,20 @@ def _lease_due(
     until_ms: int,
     limit: int,
     *,
-    blocked: set[str],
-    room: dict[str, int],
+    skip: Collection[str],
+    room: Mapping[str, int],
 ) -> list[int]:
-    """Lease up to `limit` due deliveries, earliest first, of destinations not `blocked` and
-    with `room` left; the ids. A page is fetched again only when rows of a destination that
-    ran out of room in it were skipped: each such page blocks one more destination, so it ends."""
-    blocked |= {d for d, n in room.items() if n <= 0}
-    chosen: list[int] = []
-    while (need := limit - len(chosen)) > 0:
-        params = {"now": now_ms, "blocked": json.dumps(sorted(blocked)), "limit": need}
-        due = conn.execute(Q["due"], params).fetchall()
-        picked = []
-        for delivery_id, destination in due:
-            if destination in blocked:
-                continue
-            picked.append(delivery_id)
-            if destination in room:
-                room[destination] -= 1
-                if room[destination] <= 0:
-                    blocked.add(destination)
-        conn.execute(Q["lease"], (until_ms, json.dumps(picked)))
-        chosen += picked
-        if len(due) < need or len(picked) == len(due):
-            break
+    """Lease up to `limit` due deliveries, earliest first, of destinations not in `skip` and with
+    `room` left; the ids. Each destination's due range is read on its own, at most as many rows
+    as it may take: the cost follows what is claimed, not the backlog of the others."""
+    due: list[tuple[int, int]] = []
+    for (destination,) in conn.execute(Q["pending_destinations"]).fetchall():
+        take = min(limit, room.get(destination, limit))
+        if take > 0 and destination not in skip:
+            params = {"destination": destination, "now": now_ms, "limit": take}
+            due += conn.execute(Q["due"], params).fetchall()
+    chosen = [delivery_id for _, delivery_id in heapq.nsmallest(limit, due)]
+    conn.execute(Q["lease"], (until_ms, json.dumps(chosen)))
     return chosen
 
 

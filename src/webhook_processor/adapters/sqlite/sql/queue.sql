@@ -63,16 +63,31 @@ SET status = iif(seq > (SELECT seq FROM routing_cursor), ?1, 'pending')
 WHERE id = ?2;
 
 -- name: in_flight
-SELECT destination, count(*) FROM deliveries
+-- Read through the leased rows only (else the planner may pick deliveries_due for the GROUP BY,
+-- and read every pending delivery).
+SELECT destination, count(*) FROM deliveries INDEXED BY deliveries_leased
 WHERE status = 'pending' AND lease_until_ms > ?
 GROUP BY destination;
 
+-- name: pending_destinations
+-- The destinations with pending deliveries, one index seek each (a loose scan of deliveries_due),
+-- however many deliveries they have.
+WITH RECURSIVE pending (name) AS (
+    SELECT min(destination) FROM deliveries WHERE status = 'pending'
+    UNION ALL
+    SELECT (
+        SELECT min(destination) FROM deliveries
+        WHERE status = 'pending' AND destination > pending.name
+    )
+    FROM pending WHERE pending.name IS NOT NULL
+)
+SELECT name FROM pending WHERE name IS NOT NULL;
+
 -- name: due
--- :blocked is a JSON array of destinations to skip (paused, or at their in-flight limit).
-SELECT id, destination FROM deliveries
-WHERE status = 'pending' AND next_attempt_ms <= :now
+-- One destination's due deliveries, earliest first, leased ones skipped (at most those in flight).
+SELECT next_attempt_ms, id FROM deliveries
+WHERE status = 'pending' AND destination = :destination AND next_attempt_ms <= :now
   AND (lease_until_ms IS NULL OR lease_until_ms <= :now)
-  AND destination NOT IN (SELECT value FROM json_each(:blocked))
 ORDER BY next_attempt_ms, id
 LIMIT :limit;
 
