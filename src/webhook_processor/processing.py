@@ -19,6 +19,7 @@ SQLite's one write lock.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import logging
@@ -85,8 +86,11 @@ class Processor:
         # under way is attempted again once the lease ends.
         self._lease_ms = int((longest + 10) * 1000)
         self._wakeup = asyncio.Event()
+        self._stopped = asyncio.Event()
         self._stopping = False
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._running: collections.Counter[str] = collections.Counter()  # in flight, by destination
+        self._capped = False  # some destination at its max_concurrency after the last claim
         self._runner: asyncio.Task[None] | None = None
         self._next_purge = 0.0
 
@@ -99,6 +103,7 @@ class Processor:
         """Stop claiming; let attempts under way finish for `grace` seconds, then cancel them
         (their leases expire and they are attempted again later: nothing is lost)."""
         self._stopping = True
+        self._stopped.set()
         self._wakeup.set()
         if self._runner is not None:
             await self._runner
@@ -130,11 +135,17 @@ class Processor:
             except Exception:  # the store is busy or gone: log, back off, go on
                 log.exception("worker step failed; retrying")
                 busy = False
-            if busy:
-                await asyncio.sleep(self._settings.min_step_seconds)
+            if not busy:
+                until, pause = self._wakeup, self._settings.poll_seconds
+            elif self._capped:
+                # A destination's slots are handed on when a step records their attempts: step
+                # again as soon as one ends, not after the pause (else at most max_concurrency
+                # deliveries per pause: about 800/s at 10).
+                until, pause = self._wakeup, self._settings.min_step_seconds
             else:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), self._settings.poll_seconds)
+                until, pause = self._stopped, self._settings.min_step_seconds
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(until.wait(), pause)
 
     async def step(self) -> bool:
         """Route what is pending, record finished attempts, start the attempts that are due.
@@ -153,9 +164,16 @@ class Processor:
         for item in claimed:
             task = asyncio.get_running_loop().create_task(self._attempt(item))
             self._in_flight.add(task)
-            task.add_done_callback(self._in_flight.discard)
+            self._running[item.destination] += 1
+            task.add_done_callback(functools.partial(self._finished, item.destination))
+        # Does some destination now have as many attempts under way here as it allows?
+        self._capped = any(self._running[name] >= cap for name, cap in self._limits.items())
         await self._purge_if_due()
         return bool(recorded or settled or claimed)
+
+    def _finished(self, destination: str, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._running[destination] -= 1
 
     def _match_pending(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """The next events to route, each with its (route, destination) pairs."""

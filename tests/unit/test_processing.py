@@ -37,7 +37,9 @@ class World:
         script: Mapping[str, Sequence[delivery.Result | int]] | None = None,
         keys: Mapping[str, bytes] | None = None,
         buckets: Mapping[str, ratelimit.TokenBucket] | None = None,
+        settings: processing.Settings | None = None,
     ) -> None:
+        self.settings = settings or processing.Settings()
         self.clock = FakeClock()
         self.queue = MemoryQueue()
         self.sender = FakeSender(script)
@@ -59,6 +61,7 @@ class World:
             self.sender,
             lambda: self.paused,
             self.clock,
+            self.settings,
             uniform=lambda: UNIFORM,
         )
         return self.processor
@@ -266,6 +269,30 @@ def test_max_concurrency_caps_attempts_in_flight_per_destination() -> None:
         await world.step()
         assert sorted(o.url for o in world.sender.sent) == [A, A, B, B]
         assert world.outcomes().count("delivered") == 4
+
+    run(scenario)
+
+
+def test_a_destination_at_its_max_concurrency_gets_the_next_delivery_when_one_ends() -> None:
+    """A slot is handed on when a step records the attempt that held it. At the cap the worker
+    steps as soon as an attempt ends, not after its pause between busy steps (an hour here)."""
+    world = World(
+        {"a": dest(A, max_concurrency=1)},
+        [GITHUB_TO_A],
+        settings=processing.Settings(min_step_seconds=3600),
+    )
+
+    async def scenario() -> None:
+        for _ in range(3):
+            world.receive()
+        world.processor.start()
+        try:
+            async with asyncio.timeout(10):
+                while world.outcomes().count("delivered") < 3:
+                    await asyncio.sleep(0.01)
+        finally:
+            await world.processor.stop()
+        assert [o.url for o in world.sender.sent] == [A, A, A]
 
     run(scenario)
 
