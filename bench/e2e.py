@@ -48,6 +48,8 @@ import os
 import re
 import secrets
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Sequence
@@ -67,11 +69,13 @@ from bench.ingest import (
     entry,
     free_port,
     ingest_config,
+    log_tail,
     lua_scripts,
     machine,
     process_cpu_seconds,
     push_body,
     run,
+    stop_process,
     whp_server,
 )
 
@@ -329,10 +333,127 @@ class Saturation:
     stalled: bool
     per_second: list[int]
     whp_cpu: float
+    waited: float  # seconds waited for the backlog after wrk
 
     @property
     def delivery_rate(self) -> float:
         return self.delivered_in_window / self.window if self.window else 0.0
+
+
+def saturate(
+    wrk: Wrk,
+    whp: Server,
+    receiver: Server,
+    load_script: Path,
+    args: argparse.Namespace,
+    dump: Path,
+) -> tuple[Saturation, list[str], bool]:
+    """wrk against whp for --sat-duration s, then the drain of the backlog: what was delivered
+    and when, the problems that make the run invalid, and whether acknowledged webhooks never
+    arrived."""
+    invalid: list[str] = []
+    lost = False
+    base_count = receiver_count(receiver)  # late duplicates of an earlier phase would show here
+    whp_cpu0 = process_cpu_seconds(whp.pid)
+    start_ns = time.time_ns()
+    sat_run = wrk.run(whp, load_script, args.sat_duration)
+    end_ns = time.time_ns()
+    sat_whp_cpu = (process_cpu_seconds(whp.pid) - whp_cpu0) / ((end_ns - start_ns) / 1e9)
+    at_end = receiver_count(receiver) - base_count
+    _, waited, stalled = wait_arrivals(receiver, sat_run.ok + base_count, args.drain)
+    times = sorted(at for _, at in receiver_dump(receiver, dump))
+    if sat_run.invalid:
+        invalid.append(f"saturation against whp: {sat_run.problems()}")
+    wrk_start = end_ns - round(sat_run.seconds * 1e9)  # wrk's own measured interval
+    window_start = wrk_start + round(SAT_SKIP * 1e9)
+    in_window = sum(1 for t in times if window_start <= t < end_ns)
+    after = [t for t in times if t >= end_ns]
+    drain_seconds = (after[-1] - end_ns) / 1e9 if after else 0.0
+    per_second: dict[int, int] = {}
+    for t in times:
+        sec = (t - wrk_start) // 1_000_000_000
+        per_second[sec] = per_second.get(sec, 0) + 1
+    seconds = range(min(per_second, default=0), max(per_second, default=-1) + 1)
+    sat = Saturation(
+        wrk=sat_run,
+        window=(end_ns - window_start) / 1e9,
+        delivered_in_window=in_window,
+        delivered_during_load=at_end,
+        backlog_at_end=max(0, sat_run.ok - at_end),
+        drain_seconds=drain_seconds,
+        drain_rate=len(after) / drain_seconds if drain_seconds else 0.0,
+        delivered=len(times),
+        stalled=stalled,
+        per_second=[per_second.get(s, 0) for s in seconds],
+        whp_cpu=sat_whp_cpu,
+        waited=waited,
+    )
+    if len(times) < sat_run.ok:
+        if stalled:
+            lost = True
+        else:
+            invalid.append(
+                f"backlog not drained after {args.drain} s (still delivering): "
+                f"{sat_run.ok - len(times)} of {sat_run.ok} acknowledged not yet delivered"
+            )
+    return sat, invalid, lost
+
+
+def logged_errors(log: str) -> list[str]:
+    return [line for line in log.splitlines() if " ERROR " in line]
+
+
+class Workers:
+    """`whp worker` processes beside `whp serve`, on its config and store: the way to add
+    delivery capacity to one machine (DESIGN.md: the worker alone, against the same store)."""
+
+    def __init__(self, config_path: Path, workdir: Path, env: dict[str, str]) -> None:
+        self._command = [sys.executable, "-m", "webhook_processor", "worker", "--config"]
+        self._command.append(str(config_path))
+        self._workdir = workdir
+        self._env = env
+        self._procs: list[subprocess.Popen[bytes]] = []
+
+    def _log(self, i: int) -> Path:
+        return self._workdir / f"worker-{i + 1}.log"
+
+    def start(self, n: int) -> None:
+        """Start `n`; they are up long before the drain that measures them (wrk runs first)."""
+        for i in range(n):
+            with self._log(i).open("wb") as out:
+                self._procs.append(
+                    subprocess.Popen(
+                        self._command,
+                        stdin=subprocess.DEVNULL,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        env=self._env,
+                        cwd=self._workdir,
+                        start_new_session=True,
+                    )
+                )
+
+    def problems_before_stop(self) -> list[str]:
+        return [
+            f"whp worker {i + 1} exited during the phase ({proc.returncode}):\n"
+            + log_tail(self._log(i))
+            for i, proc in enumerate(self._procs)
+            if proc.poll() is not None
+        ]
+
+    def stop(self) -> list[str]:
+        """Stop them all (SIGTERM: graceful); the problems: unclean exits, errors logged."""
+        problems = []
+        for i, proc in enumerate(self._procs):
+            status = stop_process(proc)
+            if status != 0:
+                problems.append(
+                    f"whp worker {i + 1} exited with {status}:\n{log_tail(self._log(i))}"
+                )
+            errors = logged_errors(self._log(i).read_text(errors="replace"))
+            if errors:
+                problems.append(f"whp worker {i + 1} logged {len(errors)} errors: {errors[0]}")
+        return problems
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,8 +475,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default="info",
         help="whp's log level (info, the default of whp.yaml: one line per delivery)",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="`whp worker` processes beside whp serve in phase 5 (1; 0 leaves phase 5 out)",
+    )
     add_workspace_options(p)
     args = p.parse_args(argv)
+    if args.workers < 0:
+        p.error("--workers must be 0 or more")
     for name in ("rate", "duration", "sat_duration", "drain", "connections"):
         if getattr(args, name) <= 0:
             p.error(f"--{name.replace('_', '-')} must be positive")
@@ -423,13 +552,13 @@ def bench(args: argparse.Namespace, wrk_binary: str, workdir: Path) -> int:
         wrk = Wrk(wrk_binary, 1, args.connections, wrk_log)
 
         # 1. fixed rate, receiver directly
-        print("  1/5 fixed rate -> receiver (floor)", flush=True)
+        print("  1/6 fixed rate -> receiver (floor)", flush=True)
         sent, cpu = run_fixed_rate(receiver_port, body, signature, args)
         floor = fixed_report(sent, 200, cpu)
         receiver_dump(receiver, dump)
 
         # 2. fixed rate, through whp
-        print("  2/5 fixed rate -> whp -> receiver", flush=True)
+        print("  2/6 fixed rate -> whp -> receiver", flush=True)
         whp_cpu0, wall0 = process_cpu_seconds(whp.pid), time.monotonic()
         sent, cpu = run_fixed_rate(whp_port, body, signature, args)
         fixed_whp_cpu = (process_cpu_seconds(whp.pid) - whp_cpu0) / (time.monotonic() - wall0)
@@ -462,58 +591,36 @@ def bench(args: argparse.Namespace, wrk_binary: str, workdir: Path) -> int:
         print(f"      drain after the fixed phase: {fixed_wait:.1f} s", flush=True)
 
         # 3. saturation, receiver directly
-        print(f"  3/5 wrk -c{args.connections} -> receiver (baseline)", flush=True)
+        print(f"  3/6 wrk -c{args.connections} -> receiver (baseline)", flush=True)
         sat_floor = wrk.run(receiver, load_script, args.sat_duration)
         receiver_dump(receiver, dump)
 
-        # 4. saturation, through whp
-        print(f"  4/5 wrk -c{args.connections} -> whp -> receiver, then drain", flush=True)
-        base_count = receiver_count(receiver)  # late duplicates of phase 2 would show here
-        whp_cpu0 = process_cpu_seconds(whp.pid)
-        start_ns = time.time_ns()
-        sat_run = wrk.run(whp, load_script, args.sat_duration)
-        end_ns = time.time_ns()
-        sat_whp_cpu = (process_cpu_seconds(whp.pid) - whp_cpu0) / ((end_ns - start_ns) / 1e9)
-        at_end = receiver_count(receiver) - base_count
-        _, waited, stalled = wait_arrivals(receiver, sat_run.ok + base_count, args.drain)
-        times = sorted(at for _, at in receiver_dump(receiver, dump))
-        if sat_run.invalid:
-            invalid.append(f"saturation against whp: {sat_run.problems()}")
-        wrk_start = end_ns - round(sat_run.seconds * 1e9)  # wrk's own measured interval
-        window_start = wrk_start + round(SAT_SKIP * 1e9)
-        in_window = sum(1 for t in times if window_start <= t < end_ns)
-        after = [t for t in times if t >= end_ns]
-        drain_seconds = (after[-1] - end_ns) / 1e9 if after else 0.0
-        per_second: dict[int, int] = {}
-        for t in times:
-            sec = (t - wrk_start) // 1_000_000_000
-            per_second[sec] = per_second.get(sec, 0) + 1
-        seconds = range(min(per_second, default=0), max(per_second, default=-1) + 1)
-        sat = Saturation(
-            wrk=sat_run,
-            window=(end_ns - window_start) / 1e9,
-            delivered_in_window=in_window,
-            delivered_during_load=at_end,
-            backlog_at_end=max(0, sat_run.ok - at_end),
-            drain_seconds=drain_seconds,
-            drain_rate=len(after) / drain_seconds if drain_seconds else 0.0,
-            delivered=len(times),
-            stalled=stalled,
-            per_second=[per_second.get(s, 0) for s in seconds],
-            whp_cpu=sat_whp_cpu,
-        )
-        if len(times) < sat_run.ok:
-            if stalled:
-                lost = True
-            else:
-                invalid.append(
-                    f"backlog not drained after {args.drain} s (still delivering): "
-                    f"{sat_run.ok - len(times)} of {sat_run.ok} acknowledged not yet delivered"
-                )
+        # 4. saturation, through whp serve alone
+        print(f"  4/6 wrk -c{args.connections} -> whp -> receiver, then drain", flush=True)
+        sat, problems, lost_here = saturate(wrk, whp, receiver, load_script, args, dump)
+        invalid += problems
+        lost |= lost_here
+
+        # 5. the same, with `whp worker` processes beside whp serve
+        scaled: Saturation | None = None
+        if args.workers:
+            print(
+                f"  5/6 the same with {args.workers} `whp worker` beside whp serve",
+                flush=True,
+            )
+            workers = Workers(config_path, workdir, env)
+            try:
+                workers.start(args.workers)
+                scaled, problems, lost_here = saturate(wrk, whp, receiver, load_script, args, dump)
+                invalid += [f"with whp worker: {p}" for p in problems]
+                lost |= lost_here
+                invalid += workers.problems_before_stop()
+            finally:
+                invalid += workers.stop()
         whp_status = whp.stop()
 
-        # 5. part 1's ingest rate, in this run: bench.ingest's whp (no routes), own store
-        print(f"  5/5 wrk -c{args.connections} -> whp without routes (part 1's ingest)", flush=True)
+        # 6. part 1's ingest rate, in this run: bench.ingest's whp (no routes), own store
+        print(f"  6/6 wrk -c{args.connections} -> whp without routes (part 1's ingest)", flush=True)
         part1_dir = workdir / "part1"
         part1_dir.mkdir()
         part1_config = part1_dir / "whp.yaml"
@@ -535,7 +642,7 @@ def bench(args: argparse.Namespace, wrk_binary: str, workdir: Path) -> int:
     whp_log = whp.log.read_text(errors="replace")
     if whp_status not in (0, -signal.SIGTERM):
         invalid.append(f"whp did not shut down cleanly ({whp_status}):\n{whp.log_tail()}")
-    errors = [line for line in whp_log.splitlines() if " ERROR " in line]
+    errors = logged_errors(whp_log)
     if errors:
         invalid.append(f"whp logged {len(errors)} errors, the first: {errors[0]}")
 
@@ -549,8 +656,8 @@ def bench(args: argparse.Namespace, wrk_binary: str, workdir: Path) -> int:
         missing,
         duplicates,
         sat,
+        scaled,
         sat_floor,
-        waited,
         part1,
     )
     if through.failed:
@@ -574,8 +681,8 @@ def report(
     missing: list[str],
     duplicates: int,
     sat: Saturation,
+    scaled: Saturation | None,
     sat_floor: Run,
-    waited: float,
     part1: Run,
 ) -> None:
     print()
@@ -614,22 +721,9 @@ def report(
     print(f"Saturation: wrk -t1 -c{args.connections}, {args.sat_duration} s")
     print(f"{'':<34}  {'req/s':>8}  {'p99 ms':>7}  {'deliveries/s':>12}")
     print(f"{'receiver direct (wrk)':<34}  {sat_floor.rate:>8,.0f}  {sat_floor.p99_ms:>7.1f}")
-    print(
-        f"{'whp ingest (wrk) / delivery':<34}  {sat.wrk.rate:>8,.0f}  {sat.wrk.p99_ms:>7.1f}  "
-        f"{sat.delivery_rate:>12,.0f}   (delivered {SAT_SKIP:.0f} s .. end of wrk, "
-        f"{sat.window:.1f} s)"
-    )
-    print(
-        f"  whp answered {sat.wrk.ok} 2xx; delivered by the end of wrk {sat.delivered_during_load} "
-        f"(backlog {sat.backlog_at_end}); then {sat.delivered - sat.delivered_during_load} more "
-        f"in {sat.drain_seconds:.1f} s ({sat.drain_rate:,.0f}/s, ingest idle); "
-        f"total delivered {sat.delivered}"
-        + (" - STALLED" if sat.stalled else "")
-        + f"; waited {waited:.1f} s"
-    )
-    print(f"  whp CPU during wrk: {sat.whp_cpu:.2f} cores")
-    print("  deliveries per second from the start of wrk: " + " ".join(map(str, sat.per_second)))
-
+    print_saturation("whp serve", sat)
+    if scaled is not None:
+        print_saturation(f"whp serve + {args.workers} whp worker", scaled)
     print(
         f"{'whp without routes (part 1)':<34}  {part1.rate:>8,.0f}  {part1.p99_ms:>7.1f}"
         "   (bench.ingest's config: the ingest rate of part 1, measured in this run)"
@@ -641,19 +735,40 @@ def report(
         f"{'PASS' if ok_p99 else 'FAIL'}: p99 202 -> arrival at {args.rate:,.0f}/s = "
         f"{e2e.p99:.2f} ms (target < {P99_TARGET_MS:.0f} ms)"
     )
-    # The most whp delivers: while it drains the backlog (ingest idle) or under the load.
-    best = max(sat.drain_rate, sat.delivery_rate)
-    ratio = best / part1.rate if part1.rate else 0.0
+    for label, phase in (("whp serve", sat), (f"+ {args.workers} whp worker", scaled)):
+        if phase is None:
+            continue
+        # The most whp delivers: while it drains the backlog (ingest idle) or under the load.
+        best = max(phase.drain_rate, phase.delivery_rate)
+        ratio = best / part1.rate if part1.rate else 0.0
+        print(
+            f"{'PASS' if ratio >= DELIVERY_TARGET else 'FAIL'}: sustained delivery ({label}) "
+            f"{best:,.0f}/s = {ratio:.2f} x part 1's ingest rate ({part1.rate:,.0f} req/s) "
+            f"(target >= {DELIVERY_TARGET})"
+        )
+        same_phase = phase.delivery_rate / phase.wrk.rate if phase.wrk.rate else 0.0
+        print(
+            f"  while ingest is saturated: {phase.delivery_rate:,.0f} deliveries/s = "
+            f"{same_phase:.2f} x whp's ingest in the same phase ({phase.wrk.rate:,.0f} req/s)"
+        )
+
+
+def print_saturation(label: str, sat: Saturation) -> None:
     print(
-        f"{'PASS' if ratio >= DELIVERY_TARGET else 'FAIL'}: sustained delivery {best:,.0f}/s = "
-        f"{ratio:.2f} x part 1's ingest rate ({part1.rate:,.0f} req/s) "
-        f"(target >= {DELIVERY_TARGET})"
+        f"{label + ': ingest (wrk) / delivery':<34}  {sat.wrk.rate:>8,.0f}  "
+        f"{sat.wrk.p99_ms:>7.1f}  {sat.delivery_rate:>12,.0f}   (delivered {SAT_SKIP:.0f} s .. "
+        f"end of wrk, {sat.window:.1f} s)"
     )
-    same_phase = sat.delivery_rate / sat.wrk.rate if sat.wrk.rate else 0.0
     print(
-        f"  while ingest is saturated: {sat.delivery_rate:,.0f} deliveries/s = {same_phase:.2f} x "
-        f"whp's ingest in the same phase ({sat.wrk.rate:,.0f} req/s)"
+        f"  whp answered {sat.wrk.ok} 2xx; delivered by the end of wrk {sat.delivered_during_load} "
+        f"(backlog {sat.backlog_at_end}); then {sat.delivered - sat.delivered_during_load} more "
+        f"in {sat.drain_seconds:.1f} s ({sat.drain_rate:,.0f}/s, ingest idle); "
+        f"total delivered {sat.delivered}"
+        + (" - STALLED" if sat.stalled else "")
+        + f"; waited {sat.waited:.1f} s"
     )
+    print(f"  whp serve CPU during wrk: {sat.whp_cpu:.2f} cores")
+    print("  deliveries per second from the start of wrk: " + " ".join(map(str, sat.per_second)))
 
 
 if __name__ == "__main__":

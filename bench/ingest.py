@@ -329,19 +329,7 @@ class Server:
 
     def stop(self) -> int | None:
         """SIGTERM (uvicorn's graceful shutdown); SIGKILL if it does not end. Its exit status."""
-        proc = self.proc
-        if proc is None:
-            return None
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
-        return proc.returncode
+        return None if self.proc is None else stop_process(self.proc)
 
     @property
     def pid(self) -> int:
@@ -349,11 +337,29 @@ class Server:
         return self.proc.pid
 
     def log_tail(self, lines: int = 20) -> str:
+        return log_tail(self.log, lines)
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> int:
+    """SIGTERM to its process group; SIGKILL if it does not end. Its exit status."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
         try:
-            text = self.log.read_text(errors="replace").splitlines()
-        except OSError:
-            return "(no log)"
-        return "\n".join(text[-lines:])
+            proc.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    return proc.returncode
+
+
+def log_tail(path: Path, lines: int = 20) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    return "\n".join(text[-lines:])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
 
 import uvicorn
 
@@ -44,9 +43,7 @@ def run(args: argparse.Namespace) -> int:
             proxy_headers=False,  # ingest uses no client address; saves work per request
         )
     )
-    # The event loop and the store's writer thread hand the GIL over a few times per batch; a
-    # short switch interval bounds how long the writer waits for the busy loop to yield it.
-    sys.setswitchinterval(0.0005)
+    runtime.hand_the_gil_over_often()
     runtime.freeze_startup_objects()
     server.run()
     return 0 if server.started else 1

@@ -8,6 +8,8 @@ import logging
 import os
 import signal
 
+import uvloop
+
 from webhook_processor import bootstrap, config, logs
 from webhook_processor.entrypoints import runtime
 
@@ -30,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
         log.info("whp worker stopping: finishing the attempts under way")
         await worker.stop()
 
+    runtime.hand_the_gil_over_often()
     runtime.freeze_startup_objects()
-    asyncio.run(main())
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # as `whp serve`'s worker
+        runner.run(main())
     return 0
