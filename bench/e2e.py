@@ -85,6 +85,7 @@ from bench.ingest import (
     process_cpu_seconds,
     push_body,
     run,
+    start_process,
     stop_process,
     whp_server,
 )
@@ -439,18 +440,7 @@ class Workers:
     def start(self, n: int) -> None:
         """Start `n`; they are up long before the drain that measures them (wrk runs first)."""
         for i in range(n):
-            with self._log(i).open("wb") as out:
-                self._procs.append(
-                    subprocess.Popen(
-                        self._command,
-                        stdin=subprocess.DEVNULL,
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                        env=self._env,
-                        cwd=self._workdir,
-                        start_new_session=True,
-                    )
-                )
+            self._procs.append(start_process(self._command, self._log(i), self._env, self._workdir))
 
     def problems_before_stop(self) -> list[str]:
         return [

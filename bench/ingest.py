@@ -307,16 +307,7 @@ class Server:
         return f"http://{HOST}:{self.port}"
 
     def start(self) -> None:
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                self.command,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=self.env,
-                cwd=self.cwd,
-                start_new_session=True,  # its own process group: signals reach only it
-            )
+        self.proc = start_process(self.command, self.log, self.env, self.cwd)
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -338,6 +329,22 @@ class Server:
 
     def log_tail(self, lines: int = 20) -> str:
         return log_tail(self.log, lines)
+
+
+def start_process(
+    command: list[str], log: Path, env: dict[str, str], cwd: Path
+) -> subprocess.Popen[bytes]:
+    """`command` with its output in `log`, in a process group of its own (signals reach only it)."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+        )
 
 
 def stop_process(proc: subprocess.Popen[bytes]) -> int:
