@@ -85,7 +85,8 @@ class Processor:
         # An attempt is capped at its timeout, so this lease outlives it; after a crash, what was
         # under way is attempted again once the lease ends.
         self._lease_ms = int((longest + 10) * 1000)
-        self._wakeup = asyncio.Event()
+        self._wakeup = asyncio.Event()  # new events stored, or an attempt ended
+        self._attempt_ended = asyncio.Event()
         self._stopped = asyncio.Event()
         self._stopping = False
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -130,6 +131,7 @@ class Processor:
     async def run(self) -> None:
         while not self._stopping:
             self._wakeup.clear()  # before the step: a wake-up during it is not lost
+            self._attempt_ended.clear()
             try:
                 busy = await self.step()
             except Exception:  # the store is busy or gone: log, back off, go on
@@ -140,8 +142,8 @@ class Processor:
             elif self._capped:
                 # A destination's slots are handed on when a step records their attempts: step
                 # again as soon as one ends, not after the pause (else at most max_concurrency
-                # deliveries per pause: about 800/s at 10).
-                until, pause = self._wakeup, self._settings.min_step_seconds
+                # deliveries per pause: about 800/s at 10). New events alone wait for the pause.
+                until, pause = self._attempt_ended, self._settings.min_step_seconds
             else:
                 until, pause = self._stopped, self._settings.min_step_seconds
             with contextlib.suppress(TimeoutError):
@@ -313,6 +315,7 @@ class Processor:
             )
         )
         self._wakeup.set()  # the next step records it, and the delivery's slot is free again
+        self._attempt_ended.set()
 
     async def _write(self, fn: Callable[..., T], *args: object) -> T:
         """Run a queue call on the writer."""
