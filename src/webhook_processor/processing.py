@@ -51,6 +51,7 @@ class Settings:
     poll_seconds: float = 0.25  # how often due retries are looked for when nothing wakes us
     # While busy, a step at most this often: events gather into batches (one transaction for
     # many, instead of one per webhook competing with ingest); well within the latency budget.
+    # The end of an attempt cuts it short while a destination is at its max_concurrency (run()).
     min_step_seconds: float = 0.01
     purge_every_seconds: float = 300.0
     retention_days: int = 7
