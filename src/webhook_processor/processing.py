@@ -172,7 +172,9 @@ class Processor:
         # Does some destination now have as many attempts under way here as it allows?
         self._capped = any(self._running[name] >= cap for name, cap in self._limits.items())
         await self._purge_if_due()
-        return bool(recorded or settled or claimed)
+        # Without routes, settling is only marking new events unrouted: the next poll does the
+        # next lot, instead of a transaction on the writer every pause while ingest is busy.
+        return bool(recorded or claimed or (settled and self._routes))
 
     def _finished(self, destination: str, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
