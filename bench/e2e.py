@@ -488,7 +488,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--workers",
         type=int,
         default=1,
-        help="`whp worker` processes beside whp serve in phase 5 (1; 0 leaves phase 5 out)",
+        help="`whp worker` processes beside whp serve in phase 6 (1; 0 leaves phase 6 out)",
     )
     add_workspace_options(p)
     args = p.parse_args(argv)
