@@ -176,12 +176,7 @@ def processor(
                 key = delivery.signing_key(secrets.resolve(dest.signing_secret, env))
             except (errors.SecretError, ValueError) as exc:
                 problems.append(f"destinations.{name}.signing_secret: {exc}")
-        bucket = (
-            ratelimit.TokenBucket(dest.rate_limit.per_second, dest.rate_limit.capacity, clock())
-            if dest.rate_limit
-            else None
-        )
-        destinations[name] = processing.DestinationRuntime(name, dest, key, bucket)
+        destinations[name] = processing.DestinationRuntime(name, dest, key)
     if problems:
         raise errors.ConfigError(file, problems)
     queue = delivery_queue(cfg, checkpoints=writer is None)  # in serve, the store checkpoints

@@ -53,6 +53,7 @@ class Service(Protocol):
 
 
 Outcome = Literal["delivered", "retry", "dead"]
+RateLimit = tuple[float, int]  # per second, burst
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,7 @@ class ClaimedDelivery:
     attempt: int
     lease_until_ms: int
     event: models.Event
+    not_before_ms: float | None = None  # the destination's rate limit: not sent before this
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +113,7 @@ class DeliveryQueue(Protocol):
         limit: int,
         paused: Collection[str] = (),
         per_destination_limit: Mapping[str, int] | None = None,
+        rate_limits: Mapping[str, RateLimit] | None = None,
     ) -> Sequence[ClaimedDelivery]: ...
 
     def record_many(self, records: Sequence[AttemptRecord], now_ms: int) -> int:

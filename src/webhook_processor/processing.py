@@ -29,7 +29,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TypeVar
 
-from webhook_processor import config, delivery, ports, ratelimit, retry, routing
+from webhook_processor import config, delivery, ports, retry, routing
 
 log = logging.getLogger("whp.worker")
 Clock = Callable[[], float]
@@ -41,7 +41,6 @@ class DestinationRuntime:
     name: str
     config: config.Destination
     signing_key: bytes | None
-    bucket: ratelimit.TokenBucket | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +81,11 @@ class Processor:
         self._writer = writer  # None: the loop's default executor
         self._outcomes: list[ports.AttemptRecord] = []  # finished attempts, recorded next step
         self._limits = {name: d.config.max_concurrency for name, d in destinations.items()}
+        self._rates = {
+            name: (limit.per_second, limit.capacity)
+            for name, d in destinations.items()
+            if (limit := d.config.rate_limit) is not None
+        }
         longest = max((d.config.timeout_seconds for d in destinations.values()), default=15.0)
         # An attempt is capped at its timeout, so this lease outlives it; after a crash, what was
         # under way is attempted again once the lease ends.
@@ -212,7 +216,12 @@ class Processor:
             return settled, []
         paused = set(self._paused())  # may read the store: here, not on the event loop
         return settled, self._queue.claim(
-            now_ms, self._lease_ms, min(room, self._settings.batch), paused, self._limits
+            now_ms,
+            self._lease_ms,
+            min(room, self._settings.batch),
+            paused,
+            self._limits,
+            self._rates,
         )
 
     async def flush(self) -> None:
@@ -246,15 +255,17 @@ class Processor:
             )
             self._record(item, result, started, "dead", None)
             return
-        if dest.bucket is not None:
-            while (wait := dest.bucket.take(self._clock())) > 0:
+        if item.not_before_ms is not None:  # the destination's rate limit booked this start
+            wait = item.not_before_ms / 1000 - self._clock()
+            if wait > 0:
                 await asyncio.sleep(wait)
             started = self._clock()
             if (started + dest.config.timeout_seconds) * 1000 > item.lease_until_ms:
-                # The lease would end before the attempt: another claim may already have this
-                # delivery. Send nothing; once the lease ends it is claimed and attempted again.
+                # The lease would end before the attempt (the clock jumped?): another claim may
+                # already have this delivery. Send nothing; once the lease ends it is claimed
+                # and attempted again.
                 log.info(
-                    "delivery postponed: rate limit outlasted its lease",
+                    "delivery postponed: its start outlasted its lease",
                     extra={"event_id": item.event.id, "destination": item.destination},
                 )
                 return

@@ -1,6 +1,9 @@
-"""A token bucket: `per_second` tokens refill continuously up to `capacity` (the burst)."""
+"""Rate limits: a token bucket (`per_second` tokens refill continuously up to `capacity`, the
+burst) for ingest, and the same rule as one shared number for deliveries (`schedule`)."""
 
 from __future__ import annotations
+
+BOOK_AHEAD_MS = 1000.0  # a claim books the sends that may start within this, no further
 
 
 class TokenBucket:
@@ -22,3 +25,26 @@ class TokenBucket:
             self._tokens -= 1.0
             return 0.0
         return (1.0 - self._tokens) / self._rate
+
+
+def schedule(
+    tat_ms: float, now_ms: float, per_second: float, burst: int, n: int, horizon_ms: float
+) -> tuple[list[float], float]:
+    """When the next `n` sends may start, by the generic cell rate algorithm (a token bucket of
+    `burst` tokens refilled at `per_second`, kept as one number: the theoretical arrival time,
+    `tat_ms`, of the next send). Only the starts before now + `horizon_ms` are given. Returns
+    them (Unix ms, earliest first) and the new `tat_ms` to keep for the next call.
+
+    One number is what several worker processes can share through the store: each claim reads
+    and advances it in one transaction, so together they keep the destination's rate."""
+    interval = 1000.0 / per_second
+    tolerance = (burst - 1) * interval
+    tat = max(tat_ms, now_ms)
+    starts: list[float] = []
+    while len(starts) < n:
+        start = max(now_ms, tat - tolerance)
+        if start > now_ms + horizon_ms:
+            break
+        starts.append(start)
+        tat += interval
+    return starts, tat

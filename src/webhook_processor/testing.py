@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Literal
 
-from webhook_processor import delivery, errors, models, ports
+from webhook_processor import delivery, errors, models, ports, ratelimit
 
 
 class MemoryStore:
@@ -111,6 +111,7 @@ class MemoryQueue:
         self.store = store if store is not None else MemoryStore()
         self.deliveries: dict[int, QueuedDelivery] = {}
         self.attempts: list[RecordedAttempt] = []
+        self.rate_tats: dict[str, float] = {}  # destination_state.rate_tat_ms
         self._ids = itertools.count(1)
         self._lock = threading.Lock()  # the worker calls from threads
 
@@ -151,35 +152,59 @@ class MemoryQueue:
         limit: int,
         paused: Collection[str] = (),
         per_destination_limit: Mapping[str, int] | None = None,
+        rate_limits: Mapping[str, ports.RateLimit] | None = None,
     ) -> Sequence[ports.ClaimedDelivery]:
+        rates = rate_limits or {}
         with self._lock:
             pending = [d for d in self.deliveries.values() if d.status == "pending"]
             room = dict(per_destination_limit or {})  # how many more each capped one may take
             for d in pending:
                 if d.destination in room and _leased(d, now_ms):
                     room[d.destination] -= 1
+            for name, (per_second, burst) in rates.items():
+                take = room.get(name, limit)
+                tat = self.rate_tats.get(name, 0.0)
+                starts, _ = ratelimit.schedule(
+                    tat, now_ms, per_second, burst, take, ratelimit.BOOK_AHEAD_MS
+                )
+                room[name] = min(take, len(starts))
             due = [d for d in pending if d.next_attempt_ms <= now_ms and not _leased(d, now_ms)]
-            claimed: list[ports.ClaimedDelivery] = []
+            chosen: list[QueuedDelivery] = []
             for d in sorted(due, key=lambda d: (d.next_attempt_ms, d.id)):
-                if len(claimed) == limit:
+                if len(chosen) == limit:
                     break
                 if d.destination in paused or room.get(d.destination, 1) <= 0:
                     continue
                 if d.destination in room:
                     room[d.destination] -= 1
                 d.lease_until_ms = now_ms + lease_ms
-                claimed.append(
-                    ports.ClaimedDelivery(
-                        d.id,
-                        d.route,
-                        d.destination,
-                        d.webhook_id,
-                        d.attempts + 1,
-                        d.lease_until_ms,
-                        d.event,
+                chosen.append(d)
+            not_before: dict[int, float] = {}
+            for name, (per_second, burst) in rates.items():
+                ids = [d.id for d in chosen if d.destination == name]
+                if ids:
+                    starts, self.rate_tats[name] = ratelimit.schedule(
+                        self.rate_tats.get(name, 0.0),
+                        now_ms,
+                        per_second,
+                        burst,
+                        len(ids),
+                        ratelimit.BOOK_AHEAD_MS,
                     )
-                )
-        return claimed
+                    not_before.update(zip(ids, starts, strict=True))
+        return [
+            ports.ClaimedDelivery(
+                d.id,
+                d.route,
+                d.destination,
+                d.webhook_id,
+                d.attempts + 1,
+                now_ms + lease_ms,
+                d.event,
+                not_before.get(d.id),
+            )
+            for d in chosen
+        ]
 
     def record_many(self, records: Sequence[ports.AttemptRecord], now_ms: int) -> int:
         with self._lock:

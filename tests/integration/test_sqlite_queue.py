@@ -260,6 +260,36 @@ def test_a_claim_does_not_read_the_backlog_of_paused_or_full_destinations(
     assert steps < small * 1.5, f"a claim ran {steps} VM steps with 5,000 waiting, {small} with 10"
 
 
+def test_a_rate_limit_is_kept_by_the_store_for_every_worker_claiming_from_it(
+    conn: sqlite3.Connection, q: queue.DeliveryQueue, tmp_path: Path
+) -> None:
+    """Two workers (two connections to one file) claim for a destination limited to 2/s with a
+    burst of 2: each claim books starts after the last one booked, whoever booked it, up to
+    ratelimit.BOOK_AHEAD_MS (1 s) ahead."""
+    other_conn = db.connect(str(tmp_path / "whp.db"), 5)
+    other = queue.DeliveryQueue(other_conn)
+    for _ in range(6):
+        routed(q, conn, ("r", "limited"))
+    routed(q, conn, ("r", "free"))
+    limits = {"limited": (2.0, 2)}
+
+    first = q.claim(NOW, LEASE, 10, rate_limits=limits)
+    assert [(c.destination, c.not_before_ms) for c in first] == [
+        ("limited", NOW),
+        ("limited", NOW),
+        ("limited", NOW + 500),
+        ("limited", NOW + 1000),
+        ("free", None),
+    ]
+    assert other.claim(NOW, LEASE, 10, rate_limits=limits) == []  # next start: NOW + 1500
+    [later] = other.claim(NOW + 600, LEASE, 10, rate_limits=limits)
+    assert (later.destination, later.not_before_ms) == ("limited", NOW + 1500)
+    # A minute on (every lease has expired): the burst is back, and no more.
+    again = q.claim(NOW + 60_000, LEASE, 10, rate_limits={"limited": (0.5, 2)})
+    assert [c.not_before_ms for c in again if c.destination == "limited"] == [NOW + 60_000] * 2
+    other_conn.close()
+
+
 def test_record_delivered_retry_and_dead_with_their_attempts(
     conn: sqlite3.Connection, q: queue.DeliveryQueue
 ) -> None:

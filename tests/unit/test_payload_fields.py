@@ -82,3 +82,37 @@ def test_token_bucket_refills_continuously_up_to_its_burst() -> None:
     assert bucket.take(0.5) == 0.0
     assert bucket.take(100.0) == 0.0  # long idle: back to the burst, not beyond
     assert [bucket.take(100.0) for _ in range(3)][-1] > 0
+
+
+@pytest.mark.parametrize(
+    ("tat", "now", "per_second", "burst", "n", "horizon", "starts", "new_tat"),
+    [
+        # a fresh bucket: the burst at once, then one every 1/rate
+        (0, 1000, 10, 3, 5, 1000, [1000, 1000, 1000, 1100, 1200], 1500),
+        # burst 1: evenly spaced from now
+        (0, 1000, 2, 1, 3, 5000, [1000, 1500, 2000], 2500),
+        # only the starts within the horizon
+        (0, 1000, 2, 1, 5, 600, [1000, 1500], 2000),
+        # the previous claim already booked up to 1500: the next start is there
+        (1500, 1000, 10, 1, 2, 1000, [1500, 1600], 1700),
+        # ... with a burst of 3, the burst's tolerance (2 x 100 ms) brings them earlier
+        (1500, 1000, 10, 3, 3, 1000, [1300, 1400, 1500], 1800),
+        # nothing left before the horizon
+        (5000, 1000, 1, 1, 1, 1000, [], 5000),
+        # long idle: back to the burst, not beyond
+        (0, 10**9, 100, 2, 3, 5, [10**9, 10**9], 10**9 + 20),
+    ],
+)
+def test_schedule_spaces_sends_by_rate_and_burst(
+    tat: float,
+    now: float,
+    per_second: float,
+    burst: int,
+    n: int,
+    horizon: float,
+    starts: list[float],
+    new_tat: float,
+) -> None:
+    got, got_tat = ratelimit.schedule(tat, now, per_second, burst, n, horizon)
+    assert got == pytest.approx(starts)
+    assert got_tat == pytest.approx(new_tat)

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
-from webhook_processor import config, delivery, models, processing, ratelimit, retry, routing
+from webhook_processor import config, delivery, models, processing, retry, routing
 from webhook_processor.testing import FakeClock, FakeSender, MemoryQueue
 
 UNIFORM = 0.5
@@ -36,7 +36,6 @@ class World:
         routes: Sequence[config.Route],
         script: Mapping[str, Sequence[delivery.Result | int]] | None = None,
         keys: Mapping[str, bytes] | None = None,
-        buckets: Mapping[str, ratelimit.TokenBucket] | None = None,
         settings: processing.Settings | None = None,
     ) -> None:
         self.settings = settings or processing.Settings()
@@ -45,9 +44,7 @@ class World:
         self.sender = FakeSender(script)
         self.paused: set[str] = set()
         self.runtimes = {
-            name: processing.DestinationRuntime(
-                name, d, (keys or {}).get(name), (buckets or {}).get(name)
-            )
+            name: processing.DestinationRuntime(name, d, (keys or {}).get(name))
             for name, d in destinations.items()
         }
         self.processor = self.restart(routes)
@@ -313,47 +310,46 @@ def test_delivery_to_a_destination_no_longer_configured_is_dead_with_the_reason(
 
 
 def test_rate_limited_destination_spaces_its_deliveries() -> None:
-    # The processor waits for a token with a real asyncio.sleep of the bucket's answer, so the
-    # rate is 10/s (1/s would cost a second of wall time); spacing is checked on the fake clock.
-    clock_start = FakeClock().now
-    bucket = ratelimit.TokenBucket(per_second=10, capacity=1, now=clock_start)
-    world = World({"a": dest(A)}, [GITHUB_TO_A], buckets={"a": bucket})
+    # A claim books each delivery's start by the destination's rate (4/s: 250 ms apart); the
+    # processor sleeps until then by its clock (real time, from the fake clock's reading), so
+    # the spacing shows on the fake clock once the test moves it.
+    world = World({"a": dest(A, rate_limit=config.RateLimit(per_second=4, burst=1))}, [GITHUB_TO_A])
+    start = world.clock.now
 
     async def scenario() -> None:
         world.receive()
         world.receive()
         await world.processor.step()
         await until(lambda: len(world.sender.sent) == 1)
-        await asyncio.sleep(0.3)  # three of the bucket's waits: no token without the clock
-        assert len(world.sender.sent) == 1
+        await asyncio.sleep(0.05)
+        assert len(world.sender.sent) == 1  # the second waits for its booked start
 
-        world.clock.now += 0.2
+        world.clock.now += 0.25
         await drain()
         await world.processor.flush()
-        assert world.sender.sent_at == [clock_start, clock_start + 0.2]
+        assert world.sender.sent_at == [start, start + 0.25]
         assert world.outcomes() == ["delivered", "delivered"]
 
     run(scenario)
 
 
 def test_delivery_waiting_for_the_rate_limit_past_its_lease_is_not_sent_twice() -> None:
-    # FAILS (bug in processing.py): the lease covers the send timeout + 10 s, not the wait for a
-    # rate-limit token. A delivery still waiting when its lease ends is claimed again by the next
-    # step, and both attempts send it: a duplicate for every delivery queued that deep.
-    clock_start = FakeClock().now
-    bucket = ratelimit.TokenBucket(per_second=20, capacity=1, now=clock_start)
-    world = World({"a": dest(A, timeout_seconds=1)}, [GITHUB_TO_A], buckets={"a": bucket})
+    # The lease covers the send timeout + 10 s, and a booked start is at most
+    # ratelimit.BOOK_AHEAD_MS away; but if the clock jumps past the lease while a delivery waits
+    # for its start, the next step claims it again: the waiting attempt must then send nothing.
+    world = World(
+        {"a": dest(A, timeout_seconds=1, rate_limit=config.RateLimit(per_second=20, burst=1))},
+        [GITHUB_TO_A],
+    )
 
     async def scenario() -> None:
         world.receive()
         second = world.receive()
         await world.processor.step()
-        await until(lambda: len(world.sender.sent) == 1)  # the second waits for a token
+        await until(lambda: len(world.sender.sent) == 1)  # the second waits for its start
         world.clock.now += 12  # past the 11 s lease, still waiting (the wait is real time)
-        await world.processor.step()
-        for _ in range(4):  # one token per advance, for whoever is waiting
-            await asyncio.sleep(0.1)
-            world.clock.now += 1
+        await world.processor.step()  # claims the second again, and sends it
+        await asyncio.sleep(0.1)  # the first attempt at it wakes up, past its lease
         await drain()
         sent_ids = [o.headers["webhook-id"] for o in world.sender.sent]
         assert sent_ids.count(second.id) == 1

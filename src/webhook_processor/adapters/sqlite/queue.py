@@ -39,7 +39,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from webhook_processor import errors, models, ports
+from webhook_processor import errors, models, ports, ratelimit
 from webhook_processor.adapters.sqlite import db, events
 
 Q = db.named_queries("queue.sql")
@@ -140,20 +140,33 @@ class DeliveryQueue:
         limit: int,
         paused: Collection[str] = (),
         per_destination_limit: Mapping[str, int] | None = None,
+        rate_limits: Mapping[str, ports.RateLimit] | None = None,
     ) -> list[ports.ClaimedDelivery]:
         """Lease up to `limit` due deliveries (earliest due first) until now + lease_ms.
 
         Deliveries of `paused` destinations are skipped. `per_destination_limit` caps how many
         deliveries of a destination are leased at once (in flight), those leased earlier included.
+        A destination with a rate limit (per second, burst) gets as many as may start within
+        ratelimit.BOOK_AHEAD_MS, each with its `not_before_ms`; the rate is kept in the store,
+        so worker processes claiming side by side keep it together.
         An expired lease (its worker crashed or stalled) makes the delivery claimable again."""
+        rates = rate_limits or {}
         with self._write() as conn:
             room = dict(per_destination_limit or {})  # how many more each capped one may take
             if room:
                 for destination, n in conn.execute(Q["in_flight"], (now_ms,)):
                     if destination in room:
                         room[destination] -= n
+            tats: dict[str, float] = dict(conn.execute(Q["rate_tats"]).fetchall()) if rates else {}
+            for name, (per_second, burst) in rates.items():
+                take = room.get(name, limit)
+                starts, _ = ratelimit.schedule(
+                    tats.get(name, 0.0), now_ms, per_second, burst, take, ratelimit.BOOK_AHEAD_MS
+                )
+                room[name] = min(take, len(starts))
             ids = _lease_due(conn, now_ms, now_ms + lease_ms, limit, skip=paused, room=room)
             rows = conn.execute(Q["claimed"], (json.dumps(ids),)).fetchall()
+            not_before = _book_sends(conn, rows, rates, tats, now_ms)
         return [
             ports.ClaimedDelivery(
                 delivery_id,
@@ -163,6 +176,7 @@ class DeliveryQueue:
                 attempt,
                 lease,
                 events.event_from_row(ev),
+                not_before.get(delivery_id),
             )
             for delivery_id, route, destination, webhook_id, attempt, lease, *ev in rows
         ]
@@ -390,6 +404,30 @@ def _lease_due(
     chosen = [delivery_id for _, delivery_id in heapq.nsmallest(limit, due)]
     conn.execute(Q["lease"], (until_ms, json.dumps(chosen)))
     return chosen
+
+
+def _book_sends(
+    conn: sqlite3.Connection,
+    rows: Sequence[Sequence[Any]],
+    rates: Mapping[str, ports.RateLimit],
+    tats: Mapping[str, float],
+    now_ms: int,
+) -> dict[int, float]:
+    """The start of each claimed delivery of a rate-limited destination (delivery id -> Unix
+    ms), earliest due first; the destination's rate state moves past them."""
+    claimed: dict[str, list[int]] = {}
+    for delivery_id, _, destination, *_ in rows:
+        if destination in rates:
+            claimed.setdefault(destination, []).append(delivery_id)
+    not_before: dict[int, float] = {}
+    for destination, ids in claimed.items():
+        per_second, burst = rates[destination]
+        starts, tat = ratelimit.schedule(
+            tats.get(destination, 0.0), now_ms, per_second, burst, len(ids), ratelimit.BOOK_AHEAD_MS
+        )
+        not_before.update(zip(ids, starts, strict=True))
+        conn.execute(Q["set_rate_tat"], (destination, now_ms, tat))
+    return not_before
 
 
 @contextlib.contextmanager

@@ -91,6 +91,14 @@ WHERE status = 'pending' AND destination = :destination AND next_attempt_ms <= :
 ORDER BY next_attempt_ms, id
 LIMIT :limit;
 
+-- name: rate_tats
+SELECT name, rate_tat_ms FROM destination_state WHERE rate_tat_ms IS NOT NULL;
+
+-- name: set_rate_tat
+-- A row of its own if the destination has none yet (never paused: paused = 0).
+INSERT INTO destination_state (name, paused, updated_ms, rate_tat_ms) VALUES (?1, 0, ?2, ?3)
+ON CONFLICT (name) DO UPDATE SET rate_tat_ms = excluded.rate_tat_ms;
+
 -- name: lease
 UPDATE deliveries SET lease_until_ms = ? WHERE id IN (SELECT value FROM json_each(?));
 
