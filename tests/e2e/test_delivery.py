@@ -23,7 +23,7 @@ import httpx
 import pytest
 import yaml
 
-from .helpers import Server, describe, github_headers, run_whp, start_server
+from .helpers import WHP, Server, child_env, describe, github_headers, run_whp, start_server
 from .receiver import Arrival, Receiver, Reply, new_signing_secret, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -521,3 +521,42 @@ def test_sigterm_with_deliveries_in_flight(receiver: Receiver, deploy: Deploy) -
     for arrival in in_flight:
         again = receiver.arrivals("/slow", arrival.webhook_id)
         assert len(again) == 1, f"{arrival.webhook_id} was sent again:\n{receiver.describe()}"
+
+
+# --- 10. whp worker beside whp serve ---------------------------------------------------------
+
+
+def test_whp_worker_beside_whp_serve_delivers_each_once_within_the_rate_limit(
+    receiver: Receiver, deploy: Deploy
+) -> None:
+    # 10/s with a burst of 1: 20 webhooks take at least 19 x 0.1 s to arrive, whichever process
+    # delivers them. (That the two keep one rate between them is shown on the store itself, in
+    # tests/integration/test_sqlite_queue.py: here whp serve, woken by each webhook, books the
+    # sends before the worker's next poll.)
+    limited = destination(receiver.url("/limited"), rate_limit={"per_second": 10, "burst": 1})
+    whp = deploy({"limited": limited}, [route("all", "limited")])
+    log = whp.config.parent / "worker.stderr.log"
+    with log.open("wb") as err:
+        worker = subprocess.Popen(
+            [*WHP, "worker", "--config", str(whp.config)],
+            cwd=whp.config.parent,
+            env=child_env(ENV),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    try:
+        wait_for(lambda: b"whp worker running" in log.read_bytes(), 15, what="whp worker to start")
+        event_ids = [send(whp.server) for _ in range(20)]
+        arrivals = receiver.wait_for_arrivals(20, ARRIVAL_TIMEOUT, path="/limited")
+        assert_quiet(receiver, "/limited", 20)
+        assert sorted(a.webhook_id for a in arrivals) == sorted(event_ids)  # each exactly once
+        span = arrivals[-1].time - arrivals[0].time
+        assert span >= 19 * 0.1 - 0.05, f"20 deliveries in {span:.2f} s: over 10/s"
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=15) == 0, log.read_text()
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(timeout=15)
+    assert "ERROR" not in log.read_text(), log.read_text()
