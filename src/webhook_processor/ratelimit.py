@@ -3,6 +3,8 @@ burst) for ingest, and the same rule as one shared number for deliveries (`sched
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 BOOK_AHEAD_MS = 1000.0  # a claim books the sends that may start within this, no further
 
 
@@ -48,3 +50,17 @@ def schedule(
         starts.append(start)
         tat += interval
     return starts, tat
+
+
+def bookable(tat_ms: float, now_ms: float, rate: tuple[float, int], n: int) -> int:
+    """How many of `n` sends at `rate` (per second, burst) may start within BOOK_AHEAD_MS."""
+    return len(schedule(tat_ms, now_ms, *rate, n, BOOK_AHEAD_MS)[0])
+
+
+def book(
+    tat_ms: float, now_ms: float, rate: tuple[float, int], ids: Sequence[int]
+) -> tuple[dict[int, float], float]:
+    """Book a start for each of `ids` in order (no more than `bookable`): the starts by id, and
+    the new `tat_ms`."""
+    starts, tat = schedule(tat_ms, now_ms, *rate, len(ids), BOOK_AHEAD_MS)
+    return dict(zip(ids, starts, strict=True)), tat

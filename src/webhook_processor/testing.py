@@ -161,13 +161,10 @@ class MemoryQueue:
             for d in pending:
                 if d.destination in room and _leased(d, now_ms):
                     room[d.destination] -= 1
-            for name, (per_second, burst) in rates.items():
-                take = room.get(name, limit)
-                tat = self.rate_tats.get(name, 0.0)
-                starts, _ = ratelimit.schedule(
-                    tat, now_ms, per_second, burst, take, ratelimit.BOOK_AHEAD_MS
+            for name, rate in rates.items():
+                room[name] = ratelimit.bookable(
+                    self.rate_tats.get(name, 0.0), now_ms, rate, room.get(name, limit)
                 )
-                room[name] = min(take, len(starts))
             due = [d for d in pending if d.next_attempt_ms <= now_ms and not _leased(d, now_ms)]
             chosen: list[QueuedDelivery] = []
             for d in sorted(due, key=lambda d: (d.next_attempt_ms, d.id)):
@@ -180,18 +177,13 @@ class MemoryQueue:
                 d.lease_until_ms = now_ms + lease_ms
                 chosen.append(d)
             not_before: dict[int, float] = {}
-            for name, (per_second, burst) in rates.items():
+            for name, rate in rates.items():
                 ids = [d.id for d in chosen if d.destination == name]
                 if ids:
-                    starts, self.rate_tats[name] = ratelimit.schedule(
-                        self.rate_tats.get(name, 0.0),
-                        now_ms,
-                        per_second,
-                        burst,
-                        len(ids),
-                        ratelimit.BOOK_AHEAD_MS,
+                    starts, self.rate_tats[name] = ratelimit.book(
+                        self.rate_tats.get(name, 0.0), now_ms, rate, ids
                     )
-                    not_before.update(zip(ids, starts, strict=True))
+                    not_before |= starts
         return [
             ports.ClaimedDelivery(
                 d.id,

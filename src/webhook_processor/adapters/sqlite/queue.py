@@ -158,12 +158,10 @@ class DeliveryQueue:
                     if destination in room:
                         room[destination] -= n
             tats: dict[str, float] = dict(conn.execute(Q["rate_tats"]).fetchall()) if rates else {}
-            for name, (per_second, burst) in rates.items():
-                take = room.get(name, limit)
-                starts, _ = ratelimit.schedule(
-                    tats.get(name, 0.0), now_ms, per_second, burst, take, ratelimit.BOOK_AHEAD_MS
+            for name, rate in rates.items():
+                room[name] = ratelimit.bookable(
+                    tats.get(name, 0.0), now_ms, rate, room.get(name, limit)
                 )
-                room[name] = min(take, len(starts))
             ids = _lease_due(conn, now_ms, now_ms + lease_ms, limit, skip=paused, room=room)
             rows = conn.execute(Q["claimed"], (json.dumps(ids),)).fetchall()
             not_before = _book_sends(conn, rows, rates, tats, now_ms)
@@ -421,11 +419,8 @@ def _book_sends(
             claimed.setdefault(destination, []).append(delivery_id)
     not_before: dict[int, float] = {}
     for destination, ids in claimed.items():
-        per_second, burst = rates[destination]
-        starts, tat = ratelimit.schedule(
-            tats.get(destination, 0.0), now_ms, per_second, burst, len(ids), ratelimit.BOOK_AHEAD_MS
-        )
-        not_before.update(zip(ids, starts, strict=True))
+        starts, tat = ratelimit.book(tats.get(destination, 0.0), now_ms, rates[destination], ids)
+        not_before |= starts
         conn.execute(Q["set_rate_tat"], (destination, now_ms, tat))
     return not_before
 
