@@ -24,6 +24,10 @@ the id receivers dedupe on.
 Paused destinations: `destination_state` (set_paused) holds the runtime pauses of operators; the
 worker adds the config's `paused: true` ones and passes both to claim(), so their deliveries wait.
 
+Rate limits: `destination_state.rate_tat_ms` is where a rate-limited destination's next send is
+due (ratelimit.schedule); claim() books the starts of what it takes and moves it on, in its
+transaction, so every worker process on the store keeps one rate.
+
 One connection per DeliveryQueue; its methods take a lock, so threads may share the object.
 SQLite errors that mean "cannot work now" (locked past the busy timeout, I/O) are StoreUnavailable.
 """
