@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from importlib import resources
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def connect(
                 check_same_thread=False,
                 cached_statements=cached_statements,
             )
-            conn.execute("PRAGMA journal_mode=WAL")
+            _journal_in_wal(conn, busy_timeout)
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
         if not checkpoints:
@@ -78,6 +79,25 @@ def connect(
     except (sqlite3.Error, OSError) as exc:
         raise errors.StoreUnavailable(f"cannot open the store at {path}: {exc}") from None
     return conn
+
+
+def _journal_in_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
+    """PRAGMA journal_mode=WAL, tried again until the busy timeout: while another connection
+    switches the journal mode (several processes opening a new or old store at once), SQLite
+    answers "database is locked" at once, without waiting in its busy handler."""
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal":
+                return
+            failure = "it stayed in another journal mode"
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise
+            failure = str(exc)
+        if time.monotonic() >= deadline:
+            raise sqlite3.OperationalError(f"cannot switch to WAL: {failure}")
+        time.sleep(0.01)
 
 
 def migrate(conn: sqlite3.Connection) -> None:
