@@ -310,10 +310,10 @@ def test_delivery_to_a_destination_no_longer_configured_is_dead_with_the_reason(
 
 
 def test_rate_limited_destination_spaces_its_deliveries() -> None:
-    # A claim books each delivery's start by the destination's rate (4/s: 250 ms apart); the
+    # A claim books each delivery's start by the destination's rate (2/s: 500 ms apart); the
     # processor sleeps until then by its clock (real time, from the fake clock's reading), so
     # the spacing shows on the fake clock once the test moves it.
-    world = World({"a": dest(A, rate_limit=config.RateLimit(per_second=4, burst=1))}, [GITHUB_TO_A])
+    world = World({"a": dest(A, rate_limit=config.RateLimit(per_second=2, burst=1))}, [GITHUB_TO_A])
     start = world.clock.now
 
     async def scenario() -> None:
@@ -324,10 +324,10 @@ def test_rate_limited_destination_spaces_its_deliveries() -> None:
         await asyncio.sleep(0.05)
         assert len(world.sender.sent) == 1  # the second waits for its booked start
 
-        world.clock.now += 0.25
+        world.clock.now += 0.5
         await drain()
         await world.processor.flush()
-        assert world.sender.sent_at == [start, start + 0.25]
+        assert world.sender.sent_at == [start, start + 0.5]
         assert world.outcomes() == ["delivered", "delivered"]
 
     run(scenario)
