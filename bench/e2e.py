@@ -80,6 +80,7 @@ from bench.ingest import (
     free_port,
     ingest_config,
     log_tail,
+    logged_errors,
     lua_scripts,
     machine,
     process_cpu_seconds,
@@ -417,10 +418,6 @@ def saturate(
                 f"{sat_run.ok - len(times)} of {sat_run.ok} acknowledged not yet delivered"
             )
     return sat, invalid, lost
-
-
-def logged_errors(log: str) -> list[str]:
-    return [line for line in log.splitlines() if " ERROR " in line]
 
 
 class Workers:

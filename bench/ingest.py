@@ -361,6 +361,11 @@ def stop_process(proc: subprocess.Popen[bytes]) -> int:
     return proc.returncode
 
 
+def logged_errors(log: str) -> list[str]:
+    """The ERROR lines of a whp log (text format)."""
+    return [line for line in log.splitlines() if " ERROR " in line]
+
+
 def log_tail(path: Path, lines: int = 20) -> str:
     try:
         text = path.read_text(errors="replace").splitlines()
@@ -776,7 +781,7 @@ def bench(args: argparse.Namespace, wrk_binary: str, workdir: Path) -> int:
     whp_log = whp.log.read_text(errors="replace")
     if whp_status not in (0, -signal.SIGTERM) or "Application shutdown complete" not in whp_log:
         invalid.append(f"whp did not shut down cleanly ({whp_status}):\n{whp.log_tail()}")
-    errors = [line for line in whp_log.splitlines() if " ERROR " in line]
+    errors = logged_errors(whp_log)
     if errors:
         invalid.append(f"whp logged {len(errors)} errors, the first: {errors[0]}")
     acked, statuses = read_acks(acks_file)

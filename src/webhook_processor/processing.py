@@ -92,8 +92,7 @@ class Processor:
         self._lease_ms = int((longest + 10) * 1000)
         self._wakeup = asyncio.Event()  # new events stored, or an attempt ended
         self._attempt_ended = asyncio.Event()
-        self._stopped = asyncio.Event()
-        self._stopping = False
+        self._stopped = asyncio.Event()  # stop() was called
         self._in_flight: set[asyncio.Task[None]] = set()
         self._running: collections.Counter[str] = collections.Counter()  # in flight, by destination
         self._capped = False  # some destination at its max_concurrency after the last claim
@@ -108,7 +107,6 @@ class Processor:
     async def stop(self, grace: float = 10.0) -> None:
         """Stop claiming; let attempts under way finish for `grace` seconds, then cancel them
         (their leases expire and they are attempted again later: nothing is lost)."""
-        self._stopping = True
         self._stopped.set()
         self._wakeup.set()
         if self._runner is not None:
@@ -134,7 +132,7 @@ class Processor:
     # -- the loop ------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        while not self._stopping:
+        while not self._stopped.is_set():
             self._wakeup.clear()  # before the step: a wake-up during it is not lost
             self._attempt_ended.clear()
             try:
@@ -161,7 +159,7 @@ class Processor:
         routed = await asyncio.to_thread(self._match_pending) if self._routes else []
         outcomes, self._outcomes = self._outcomes, []
         recorded = len(outcomes)
-        room = 0 if self._stopping else self._settings.max_in_flight - len(self._in_flight)
+        room = 0 if self._stopped.is_set() else self._settings.max_in_flight - len(self._in_flight)
         try:
             settled, claimed = await self._write(
                 self._cycle, outcomes, routed, room, self._now_ms()
@@ -236,7 +234,7 @@ class Processor:
             return
         self._next_purge = now + self._settings.purge_every_seconds
         cutoff = int((now - self._settings.retention_days * 86400) * 1000)
-        while not self._stopping and await self._write(self._queue.purge, cutoff) > 0:
+        while not self._stopped.is_set() and await self._write(self._queue.purge, cutoff) > 0:
             await asyncio.sleep(0.05)  # small batches, room for ingest in between
 
     # -- one attempt ---------------------------------------------------------------------------

@@ -43,7 +43,6 @@ def run(args: argparse.Namespace) -> int:
             proxy_headers=False,  # ingest uses no client address; saves work per request
         )
     )
-    runtime.hand_the_gil_over_often()
-    runtime.freeze_startup_objects()
+    runtime.prepare()
     server.run()
     return 0 if server.started else 1

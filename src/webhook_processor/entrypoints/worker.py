@@ -32,8 +32,7 @@ def run(args: argparse.Namespace) -> int:
         log.info("whp worker stopping: finishing the attempts under way")
         await worker.stop()
 
-    runtime.hand_the_gil_over_often()
-    runtime.freeze_startup_objects()
+    runtime.prepare()
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # as `whp serve`'s worker
         runner.run(main())
     return 0
