@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 _random = random.Random()  # noqa: S311 - ids identify, they do not authorise; seeded from os.urandom
 
@@ -47,9 +47,9 @@ class Event:
         return rfc3339(self.received_ms)
 
 
-@dataclass(frozen=True, slots=True)
-class Stored:
-    """The store's answer to an add: the id to report, and whether the key was seen before."""
+class Stored(NamedTuple):
+    """The store's answer to an add: the id to report, and whether the key was seen before (a
+    tuple: one is made per request)."""
 
     id: str
     duplicate: bool

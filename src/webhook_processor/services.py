@@ -104,7 +104,6 @@ class Ingest:
         detail = payload.parse(body, content_type, headers.get("content-encoding"))
         if source.schema is not None:
             source.schema(detail)
-        strip = source.strip_headers
         return models.Event(
             id=models.new_event_id(now),
             source=source.name,
@@ -112,6 +111,15 @@ class Ingest:
             idempotency_key=fields.extract(source.key_specs, headers, detail),
             received_ms=int(now * 1000),
             content_type=content_type,
-            headers={k: v for k, v in headers.items() if k not in strip},
+            headers=_without(headers, source.strip_headers),
             body=body,
         )
+
+
+def _without(headers: Mapping[str, str], names: frozenset[str]) -> dict[str, str]:
+    """A copy of `headers` without `names` (which requests rarely carry: copy, then remove)."""
+    kept = dict(headers)
+    if not names.isdisjoint(kept):
+        for name in names:
+            kept.pop(name, None)
+    return kept

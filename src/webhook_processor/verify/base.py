@@ -4,18 +4,20 @@ checks with uniform error messages."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from webhook_processor import errors
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
+class Request(NamedTuple):
     """A received webhook as the verifiers see it. Header names are lower-case. `url` is the URL
     the provider called: the source's `public_url` plus the request's query string, or the URL as
-    received."""
+    received. A tuple: one is made per request, and a frozen dataclass costs three times as much
+    to make."""
 
     body: bytes
     headers: Mapping[str, str]
@@ -71,19 +73,46 @@ def base64_digest(digest: bytes) -> bytes:
     return base64.b64encode(digest)
 
 
+class HmacKey:
+    """An HMAC-SHA256 key with its inner and outer hash states computed once, at start-up.
+
+    Each digest copies the two states instead of setting the key up again: for a 1 KB body that
+    is about a third less time than `hmac.digest`, whose OpenSSL 3 one-shot HMAC does the key
+    set-up per call. Given a hash constructor rather than a name, `hmac` keeps the two states
+    itself (its `copy` then copies two hash objects)."""
+
+    __slots__ = ("_mac",)
+
+    def __init__(self, secret: str) -> None:
+        self._mac = hmac.new(secret.encode(), digestmod=_sha256)
+
+    def digest(self, content: bytes) -> bytes:
+        mac = self._mac.copy()
+        mac.update(content)
+        return mac.digest()
+
+
+def _sha256(data: bytes = b"") -> Any:
+    return hashlib.sha256(data)
+
+
+def hmac_keys(secrets: Sequence[str]) -> list[HmacKey]:
+    return [HmacKey(secret) for secret in secrets]
+
+
 def check_hmac(
-    keys: Sequence[bytes],
+    keys: Sequence[HmacKey],
     content: bytes,
     given: Sequence[bytes],
     encode: Callable[[bytes], bytes] = raw,
-    algorithm: str = "sha256",
 ) -> None:
-    """Pass when the HMAC of `content` under any configured key, encoded as the provider sends it,
-    equals any of the `given` signatures (constant-time); SignatureInvalid otherwise."""
+    """Pass when the HMAC-SHA256 of `content` under any configured key, encoded as the provider
+    sends it, equals any of the `given` signatures (constant-time); SignatureInvalid otherwise."""
     for key in keys:
-        expected = encode(hmac.digest(key, content, algorithm))
-        if any(hmac.compare_digest(expected, signature) for signature in given):
-            return
+        expected = encode(key.digest(content))
+        for signature in given:
+            if hmac.compare_digest(expected, signature):
+                return
     raise mismatch()
 
 

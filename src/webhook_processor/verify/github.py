@@ -15,7 +15,7 @@ HEADER = "x-hub-signature-256"
 
 
 def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
-    keys = [s.encode() for s in secrets]
+    keys = base.hmac_keys(secrets)
 
     def verify(request: base.Request, now: float) -> None:
         value = base.header(request.headers, HEADER)

@@ -19,7 +19,7 @@ HEADER = "x-shopify-hmac-sha256"
 
 
 def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
-    keys = [s.encode() for s in secrets]
+    keys = base.hmac_keys(secrets)
 
     def verify(request: base.Request, now: float) -> None:
         value = base.header(request.headers, HEADER)

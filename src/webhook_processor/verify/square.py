@@ -22,7 +22,7 @@ def _digest(key: bytes, url: str, body: bytes) -> bytes:
 
 
 def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
-    keys = [s.encode() for s in secrets]
+    keys = base.hmac_keys(secrets)
 
     def verify(request: base.Request, now: float) -> None:
         given = base.header(request.headers, HEADER).encode()

@@ -17,7 +17,7 @@ HEADER = "stripe-signature"
 
 
 def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
-    keys = [s.encode() for s in secrets]
+    keys = base.hmac_keys(secrets)
     tolerance = source.tolerance_seconds
 
     def verify(request: base.Request, now: float) -> None:
