@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Sequence
 
 from webhook_processor import config
@@ -21,11 +20,7 @@ def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
 
     def verify(request: base.Request, now: float) -> None:
         given = base.header(request.headers, name).encode()
-        matched = False
-        for key in keys:
-            matched |= hmac.compare_digest(key, given)
-        if not matched:
-            raise base.mismatch("API key")
+        base.check_secret(keys, given, "API key")
 
     return verify
 

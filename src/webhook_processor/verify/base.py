@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from webhook_processor import errors
+from webhook_processor import config, errors
 
 
 class Request(NamedTuple):
@@ -55,6 +55,16 @@ def check_timestamp(timestamp: str, now: float, tolerance: int, name: str) -> in
     if ts > now + tolerance:
         raise errors.SignatureInvalid(f"{name} is too new (more than {tolerance}s in the future)")
     return ts
+
+
+def check_secret(secrets: Sequence[bytes], given: bytes, what: str) -> None:
+    """Pass when `given` is one of the configured secrets (tokens, keys, credentials), compared
+    with every one of them in constant time; SignatureInvalid naming `what` otherwise."""
+    matched = False
+    for secret in secrets:
+        matched |= hmac.compare_digest(secret, given)
+    if not matched:
+        raise mismatch(what)
 
 
 def mismatch(what: str = "signature") -> errors.SignatureInvalid:
@@ -114,6 +124,44 @@ def check_hmac(
             if hmac.compare_digest(expected, signature):
                 return
     raise mismatch()
+
+
+@dataclass(frozen=True)
+class TimestampedPairs:
+    """Schemes whose header carries a timestamp and hex HMAC-SHA256s of `{timestamp}{joiner}{body}`
+    as key=value pairs, several signatures during secret rotation (Stripe, Paddle)."""
+
+    header: str  # as providers send it; matched lower-case
+    separator: str
+    timestamp_key: str
+    signature_key: str
+    joiner: bytes
+
+    def verifier(self, source: config.Source, secrets: Sequence[str]) -> Verify:
+        keys = hmac_keys(secrets)
+        tolerance = source.tolerance_seconds
+        name = self.header.lower()
+
+        def verify(request: Request, now: float) -> None:
+            value = header(request.headers, name)
+            timestamp, given = parse_pairs(
+                value, self.separator, name, self.timestamp_key, self.signature_key
+            )
+            check_timestamp(timestamp, now, tolerance, f"{name} timestamp")
+            check_hmac(keys, timestamp.encode() + self.joiner + request.body, given, hex_digest)
+
+        return verify
+
+    def signer(self, source: config.Source, secret: str) -> Sign:
+        key = HmacKey(secret)
+
+        def sign(body: bytes, now: float, url: str) -> Signed:
+            ts = str(int(now))
+            digest = key.digest(ts.encode() + self.joiner + body).hex()
+            pairs = f"{self.timestamp_key}={ts}{self.separator}{self.signature_key}={digest}"
+            return Signed({self.header: pairs}, url)
+
+        return sign
 
 
 def parse_pairs(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 from collections.abc import Sequence
 
 from webhook_processor import config, errors
@@ -42,11 +41,7 @@ def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
             raise errors.SignatureInvalid(
                 f"malformed {HEADER} header: credentials are not username:password"
             )
-        matched = False
-        for credentials in expected:
-            matched |= hmac.compare_digest(credentials, given)
-        if not matched:
-            raise base.mismatch("username or password")
+        base.check_secret(expected, given, "username or password")
 
     return verify
 
