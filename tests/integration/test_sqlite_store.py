@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import sqlite3
 import subprocess
 import sys
@@ -255,3 +256,40 @@ def test_a_long_reader_does_not_hold_up_ingest_when_the_wal_is_restarted(
     finally:
         reader.close()
     assert slowest < 1.0
+
+
+def test_the_database_file_is_synced_before_each_wal_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pages PASSIVE checkpoints copied are flushed by the checkpointer, not by the RESTART
+    that ingest waits behind on the writer."""
+    monkeypatch.setattr(events, "CHECKPOINT_EVERY", 0.05)
+    monkeypatch.setattr(events, "WAL_RESTART_FRAMES", 16)
+    path = tmp_path / "whp.db"
+    calls: list[str] = []
+    fsync, restart = os.fsync, events.GroupCommitStore._restart_now
+
+    def recording_fsync(fd: int) -> None:
+        calls.append("sync " + Path(f"/proc/self/fd/{fd}").resolve().name)
+        fsync(fd)
+
+    def recording_restart(store: events.GroupCommitStore) -> None:
+        calls.append("restart")
+        restart(store)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    monkeypatch.setattr(events.GroupCommitStore, "_restart_now", recording_restart)
+
+    async def stream(store: events.GroupCommitStore) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 1.0
+        n = 0
+        while loop.time() < deadline:
+            await asyncio.gather(*(store.add(event(n + i)) for i in range(20)))
+            n += 20
+
+    with_store(path, 5, stream)
+    restarts = [i for i, call in enumerate(calls) if call == "restart"]
+    assert len(restarts) >= 3, calls
+    for k, i in enumerate(restarts, start=1):  # each RESTART has a sync of its own before it
+        assert calls[:i].count("sync whp.db") >= k, calls
