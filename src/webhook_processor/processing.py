@@ -181,6 +181,16 @@ class Processor:
     def _finished(self, destination: str, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
         self._running[destination] -= 1
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            # Not a failed delivery (the sender answers those with a result): a bug. Said now,
+            # not when asyncio collects the task; the delivery stays leased and is attempted
+            # again once its lease ends.
+            log.error(
+                "delivery attempt crashed; it is attempted again when its lease ends",
+                exc_info=exc,
+                extra={"destination": destination},
+            )
+            self._attempt_ended.set()
 
     def _match_pending(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """The next events to route, each with its (route, destination) pairs."""

@@ -11,6 +11,8 @@ import asyncio
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
+import pytest
+
 from webhook_processor import config, delivery, models, processing, retry, routing
 from webhook_processor.testing import FakeClock, FakeSender, MemoryQueue
 
@@ -353,5 +355,43 @@ def test_delivery_waiting_for_the_rate_limit_past_its_lease_is_not_sent_twice() 
         await drain()
         sent_ids = [o.headers["webhook-id"] for o in world.sender.sent]
         assert sent_ids.count(second.id) == 1
+
+    run(scenario)
+
+
+def test_a_crashing_attempt_is_logged_at_once_and_attempted_again_after_its_lease(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    world = World({"a": dest(A, timeout_seconds=1)}, [GITHUB_TO_A])
+    send = world.sender.send
+    crashed = False
+
+    async def crashing_once(
+        outgoing: delivery.Outgoing, timeout: float, now: Callable[[], float]
+    ) -> delivery.Result:
+        nonlocal crashed
+        if not crashed:
+            crashed = True
+            raise RuntimeError("a bug in sending")
+        return await send(outgoing, timeout, now)
+
+    world.sender.send = crashing_once  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        first = world.receive()
+        await world.processor.step()
+        await until(lambda: crashed)
+        await asyncio.sleep(0)
+        [record] = [r for r in caplog.records if r.levelname == "ERROR"]
+        assert "crashed" in record.getMessage()
+        assert record.exc_info is not None
+        assert "a bug in sending" in str(record.exc_info[1])
+        second = world.receive()
+        await world.step()  # the worker goes on: the next delivery goes out
+        assert [o.headers["webhook-id"] for o in world.sender.sent] == [second.id]
+        world.clock.now += 12  # past the first's lease (its timeout + 10 s)
+        await world.step()
+        assert [o.headers["webhook-id"] for o in world.sender.sent] == [second.id, first.id]
+        assert world.outcomes() == ["delivered", "delivered"]
 
     run(scenario)
