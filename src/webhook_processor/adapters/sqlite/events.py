@@ -31,7 +31,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -206,10 +205,9 @@ class _Checkpointer:
     then runs a RESTART checkpoint between two batches, and the next commit writes the WAL from
     its start again. The RESTART holds the writer while it copies what the PASSIVE ones have not,
     so these first catch up until one is short (at full ingest on a small VM, the RESTART took
-    20-300 ms after a single PASSIVE, a few ms after catching up), and the database file is synced
-    here (`flush_to_disk`), so that the RESTART's own sync has little left to write. Run from
-    here, the RESTART would make the writer wait in SQLite's busy handler instead. The WAL file
-    keeps its largest size (truncating it on the commit path costs more) until the store stops.
+    20-300 ms after a single PASSIVE, a few ms after catching up). Run from here, the RESTART
+    would make the writer wait in SQLite's busy handler instead. The WAL file keeps its largest
+    size (truncating it on the commit path costs more) until the store stops.
     """
 
     def __init__(self, path: str, busy_timeout: float, restart: Callable[[], None]) -> None:
@@ -243,29 +241,10 @@ class _Checkpointer:
                     checkpoint(conn, "PASSIVE")
                     if time.monotonic() - started < CAUGHT_UP_SECONDS:
                         break
-                flush_to_disk(self._path)
                 self._restart()
             checkpoint(conn, "TRUNCATE")
         finally:
             conn.close()
-
-
-def flush_to_disk(path: str) -> None:
-    """fsync the database file, off the writer.
-
-    The pages that PASSIVE checkpoints copy into the file stay in the OS's cache: SQLite syncs the
-    file only after a checkpoint that copied the whole WAL, and under steady commits only the
-    writer's RESTART does that. Its sync then wrote out a second's worth of checkpoints while
-    ingest waited: 100-300 ms on a store of 460,000 events (bench/README.md). Flushed here first,
-    the RESTART's own sync has only its last few pages left."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError as exc:  # the RESTART still syncs, only on the writer
-        log.warning("flushing the database file failed: %s", exc)
 
 
 def checkpoint(conn: sqlite3.Connection, mode: str) -> int:
