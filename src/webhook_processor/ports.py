@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from webhook_processor import delivery, models
+from webhook_processor import delivery, models, ratelimit
 
 
 class EventStore(Protocol):
@@ -53,7 +53,7 @@ class Service(Protocol):
 
 
 Outcome = Literal["delivered", "retry", "dead"]
-RateLimit = tuple[float, int]  # per second, burst
+RateLimit = ratelimit.Rate  # per second, burst
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,9 +3,10 @@ burst) for ingest, and the same rule as one shared number for deliveries (`sched
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping
 
 BOOK_AHEAD_MS = 1000.0  # a claim books the sends that may start within this, no further
+Rate = tuple[float, int]  # per second, burst
 
 
 class TokenBucket:
@@ -52,15 +53,40 @@ def schedule(
     return starts, tat
 
 
-def bookable(tat_ms: float, now_ms: float, rate: tuple[float, int], n: int) -> int:
-    """How many of `n` sends at `rate` (per second, burst) may start within BOOK_AHEAD_MS."""
-    return len(schedule(tat_ms, now_ms, *rate, n, BOOK_AHEAD_MS)[0])
+def cap_room(
+    room: dict[str, int],
+    tats: Mapping[str, float],
+    now_ms: float,
+    rates: Mapping[str, Rate],
+    limit: int,
+) -> None:
+    """A claim's `room` per destination, each rate-limited one cut to the sends that may start
+    within BOOK_AHEAD_MS (`tats`: the destinations' kept `tat_ms`)."""
+    for name, rate in rates.items():
+        starts, _ = schedule(
+            tats.get(name, 0.0), now_ms, *rate, room.get(name, limit), BOOK_AHEAD_MS
+        )
+        room[name] = len(starts)
 
 
 def book(
-    tat_ms: float, now_ms: float, rate: tuple[float, int], ids: Sequence[int]
-) -> tuple[dict[int, float], float]:
-    """Book a start for each of `ids` in order (no more than `bookable`): the starts by id, and
-    the new `tat_ms`."""
-    starts, tat = schedule(tat_ms, now_ms, *rate, len(ids), BOOK_AHEAD_MS)
-    return dict(zip(ids, starts, strict=True)), tat
+    tats: Mapping[str, float],
+    now_ms: float,
+    rates: Mapping[str, Rate],
+    claimed: Iterable[tuple[int, str]],
+) -> tuple[dict[int, float], dict[str, float]]:
+    """Book a start for each claimed (delivery id, destination) of a rate-limited destination,
+    in the order given (no more than `cap_room` allowed): the starts by delivery id, and the new
+    `tat_ms` of each destination that booked some, to keep for the next claim."""
+    ids: dict[str, list[int]] = {}
+    for delivery_id, destination in claimed:
+        if destination in rates:
+            ids.setdefault(destination, []).append(delivery_id)
+    starts: dict[int, float] = {}
+    tats_after: dict[str, float] = {}
+    for name, booked in ids.items():
+        times, tats_after[name] = schedule(
+            tats.get(name, 0.0), now_ms, *rates[name], len(booked), BOOK_AHEAD_MS
+        )
+        starts |= dict(zip(booked, times, strict=True))
+    return starts, tats_after

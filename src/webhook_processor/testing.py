@@ -161,10 +161,7 @@ class MemoryQueue:
             for d in pending:
                 if d.destination in room and _leased(d, now_ms):
                     room[d.destination] -= 1
-            for name, rate in rates.items():
-                room[name] = ratelimit.bookable(
-                    self.rate_tats.get(name, 0.0), now_ms, rate, room.get(name, limit)
-                )
+            ratelimit.cap_room(room, self.rate_tats, now_ms, rates, limit)
             due = [d for d in pending if d.next_attempt_ms <= now_ms and not _leased(d, now_ms)]
             chosen: list[QueuedDelivery] = []
             for d in sorted(due, key=lambda d: (d.next_attempt_ms, d.id)):
@@ -176,14 +173,10 @@ class MemoryQueue:
                     room[d.destination] -= 1
                 d.lease_until_ms = now_ms + lease_ms
                 chosen.append(d)
-            not_before: dict[int, float] = {}
-            for name, rate in rates.items():
-                ids = [d.id for d in chosen if d.destination == name]
-                if ids:
-                    starts, self.rate_tats[name] = ratelimit.book(
-                        self.rate_tats.get(name, 0.0), now_ms, rate, ids
-                    )
-                    not_before |= starts
+            not_before, tats_after = ratelimit.book(
+                self.rate_tats, now_ms, rates, ((d.id, d.destination) for d in chosen)
+            )
+            self.rate_tats.update(tats_after)
         return [
             ports.ClaimedDelivery(
                 d.id,

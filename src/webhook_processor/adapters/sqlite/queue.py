@@ -162,13 +162,14 @@ class DeliveryQueue:
                     if destination in room:
                         room[destination] -= n
             tats: dict[str, float] = dict(conn.execute(Q["rate_tats"]).fetchall()) if rates else {}
-            for name, rate in rates.items():
-                room[name] = ratelimit.bookable(
-                    tats.get(name, 0.0), now_ms, rate, room.get(name, limit)
-                )
+            ratelimit.cap_room(room, tats, now_ms, rates, limit)
             ids = _lease_due(conn, now_ms, now_ms + lease_ms, limit, skip=paused, room=room)
             rows = conn.execute(Q["claimed"], (json.dumps(ids),)).fetchall()
-            not_before = _book_sends(conn, rows, rates, tats, now_ms)
+            not_before, tats_after = ratelimit.book(
+                tats, now_ms, rates, ((row[0], row[2]) for row in rows)
+            )
+            for destination, tat in tats_after.items():
+                conn.execute(Q["set_rate_tat"], (destination, now_ms, tat))
         return [
             ports.ClaimedDelivery(
                 delivery_id,
@@ -406,27 +407,6 @@ def _lease_due(
     chosen = [delivery_id for _, delivery_id in heapq.nsmallest(limit, due)]
     conn.execute(Q["lease"], (until_ms, json.dumps(chosen)))
     return chosen
-
-
-def _book_sends(
-    conn: sqlite3.Connection,
-    rows: Sequence[Sequence[Any]],
-    rates: Mapping[str, ports.RateLimit],
-    tats: Mapping[str, float],
-    now_ms: int,
-) -> dict[int, float]:
-    """The start of each claimed delivery of a rate-limited destination (delivery id -> Unix
-    ms), earliest due first; the destination's rate state moves past them."""
-    claimed: dict[str, list[int]] = {}
-    for delivery_id, _, destination, *_ in rows:
-        if destination in rates:
-            claimed.setdefault(destination, []).append(delivery_id)
-    not_before: dict[int, float] = {}
-    for destination, ids in claimed.items():
-        starts, tat = ratelimit.book(tats.get(destination, 0.0), now_ms, rates[destination], ids)
-        not_before |= starts
-        conn.execute(Q["set_rate_tat"], (destination, now_ms, tat))
-    return not_before
 
 
 @contextlib.contextmanager
