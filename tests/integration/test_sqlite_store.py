@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import sqlite3
 import subprocess
 import sys
@@ -329,3 +330,53 @@ def test_writes_from_another_process_are_seen_while_the_wal_is_restarted(
         observer.close()
     assert restarts >= 3  # what the test is about happened
     assert [updated for _, updated in seen] == [k for k, _ in seen]
+
+
+def test_the_database_file_is_synced_before_each_wal_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pages PASSIVE checkpoints copied are synced by the checkpointer, through SQLite's own
+    descriptor, not by the RESTART that ingest waits behind on the writer."""
+    monkeypatch.setattr(events, "CHECKPOINT_EVERY", 0.05)
+    monkeypatch.setattr(events, "WAL_RESTART_FRAMES", 16)
+    path = tmp_path / "whp.db"
+    calls: list[str] = []
+    fsync, restart = os.fsync, events.GroupCommitStore._restart_now
+
+    def recording_fsync(fd: int) -> None:
+        calls.append("sync whp.db" if os.path.samestat(os.fstat(fd), path.stat()) else "sync")
+        fsync(fd)
+
+    def recording_restart(store: events.GroupCommitStore) -> None:
+        calls.append("restart")
+        restart(store)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    monkeypatch.setattr(events.GroupCommitStore, "_restart_now", recording_restart)
+
+    async def stream(store: events.GroupCommitStore) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 1.0
+        n = 0
+        while loop.time() < deadline:
+            await asyncio.gather(*(store.add(event(n + i)) for i in range(20)))
+            n += 20
+
+    with_store(path, 5, stream)
+    restarts = [i for i, call in enumerate(calls) if call == "restart"]
+    assert len(restarts) >= 3, calls
+    for k, i in enumerate(restarts, start=1):  # each RESTART has a sync of its own before it
+        assert calls[:i].count("sync whp.db") >= k, calls
+
+
+def test_the_descriptor_found_is_the_connections_own(tmp_path: Path) -> None:
+    path = tmp_path / "whp.db"
+    db.connect(str(path), 5).close()
+    conn, fd = db.connect_with_descriptor(str(path), 5)
+    try:
+        assert fd is not None
+        assert os.path.samestat(os.fstat(fd), path.stat())
+    finally:
+        conn.close()
+    with pytest.raises(OSError):  # SQLite closed it with the connection: it was SQLite's
+        os.fstat(fd)

@@ -6,6 +6,7 @@ The schema version is SQLite's `user_version`; `sql/NNNN_*.sql` files are applie
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import time
@@ -79,6 +80,42 @@ def connect(
     except (sqlite3.Error, OSError) as exc:
         raise errors.StoreUnavailable(f"cannot open the store at {path}: {exc}") from None
     return conn
+
+
+def connect_with_descriptor(
+    path: str, busy_timeout: float
+) -> tuple[sqlite3.Connection, int | None]:
+    """A connection, and the descriptor SQLite opened for it on the database file, when it can
+    be told apart from the process's others (None otherwise, or where the OS lists none).
+
+    It is for syncing the file without opening it: closing any descriptor of a file cancels every
+    POSIX lock the process holds on it, SQLite's included, so a file opened and closed beside
+    SQLite breaks its locking. The descriptor belongs to the connection: use it only while the
+    connection is open, never close it. If another thread opened and closed the file meanwhile,
+    the wrong one may be taken; syncing it is then useless, never harmful."""
+    before = _descriptors_of(path)
+    conn = connect(path, busy_timeout)
+    opened = _descriptors_of(path) - before
+    return conn, (opened.pop() if len(opened) == 1 else None)
+
+
+def _descriptors_of(path: str) -> set[int]:
+    """This process's open descriptors of the file at `path`."""
+    listing = next((d for d in ("/proc/self/fd", "/dev/fd") if os.path.isdir(d)), None)
+    try:
+        target = os.stat(path)
+        names = os.listdir(listing) if listing else []
+    except OSError:
+        return set()
+    found = set()
+    for name in names:
+        try:
+            st = os.fstat(int(name))
+        except (OSError, ValueError):  # closed meanwhile (the listing's own, for one)
+            continue
+        if (st.st_dev, st.st_ino) == (target.st_dev, target.st_ino):
+            found.add(int(name))
+    return found
 
 
 def _journal_in_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
