@@ -32,6 +32,11 @@ from typing import TypeVar
 from webhook_processor import config, delivery, ports, retry, routing
 
 log = logging.getLogger("whp.worker")
+_LOG_LEVELS: dict[ports.Outcome, int] = {
+    "delivered": logging.DEBUG,
+    "retry": logging.INFO,
+    "dead": logging.WARNING,
+}
 Clock = Callable[[], float]
 T = TypeVar("T")
 
@@ -308,21 +313,24 @@ class Processor:
         outcome: ports.Outcome,
         next_attempt_ms: int | None,
     ) -> None:
-        level = logging.WARNING if outcome == "dead" else logging.INFO
-        log.log(
-            level,
-            "delivery %s",
-            outcome,
-            extra={
-                "event_id": item.event.id,
-                "webhook_id": item.webhook_id,
-                "route": item.route,
-                "destination": item.destination,
-                "attempt": item.attempt,
-                "status": result.status,
-                "error": result.error,
-            },
-        )
+        # One line per delivered webhook is too costly at INFO (as one per stored webhook is);
+        # failures are what an operator needs to see.
+        level = _LOG_LEVELS[outcome]
+        if log.isEnabledFor(level):
+            log.log(
+                level,
+                "delivery %s",
+                outcome,
+                extra={
+                    "event_id": item.event.id,
+                    "webhook_id": item.webhook_id,
+                    "route": item.route,
+                    "destination": item.destination,
+                    "attempt": item.attempt,
+                    "status": result.status,
+                    "error": result.error,
+                },
+            )
         self._outcomes.append(
             ports.AttemptRecord(
                 item.delivery_id,

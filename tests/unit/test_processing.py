@@ -8,6 +8,7 @@ a FakeClock and the retry jitter is pinned to UNIFORM.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
@@ -208,6 +209,33 @@ def test_delivery_failing_its_last_attempt_is_dead_and_never_sent_again() -> Non
         assert (queued.status, queued.attempts) == ("dead", POLICY.max_attempts)
 
     run(scenario)
+
+
+def test_failed_attempts_are_logged_and_successful_ones_only_at_debug(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def logged(world: World, level: int) -> list[tuple[str, str, int]]:
+        async def scenario() -> None:
+            world.receive()
+            for _ in range(POLICY.max_attempts):
+                await world.step()
+                world.clock.now += POLICY.max_interval_seconds
+
+        caplog.clear()
+        caplog.set_level(level, logger="whp.worker")
+        run(scenario)
+        return [(r.levelname, r.getMessage(), r.__dict__["attempt"]) for r in caplog.records]
+
+    failing = World({"a": dest(A)}, [GITHUB_TO_A], script={A: [503]})
+    assert logged(failing, logging.INFO) == [
+        ("INFO", "delivery retry", 1),
+        ("INFO", "delivery retry", 2),
+        ("WARNING", "delivery dead", 3),
+    ]
+    assert logged(World({"a": dest(A)}, [GITHUB_TO_A]), logging.INFO) == []
+    assert logged(World({"a": dest(A)}, [GITHUB_TO_A]), logging.DEBUG) == [
+        ("DEBUG", "delivery delivered", 1)
+    ]
 
 
 def test_retry_after_is_a_floor_for_the_next_attempt() -> None:
