@@ -24,6 +24,9 @@ from webhook_processor import config, models, retry
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix of a secret, not one
 EXCERPT_BYTES = 512
+# Control characters, which HTTP forbids in a header value (a line break would end the header),
+# become "?" there. Only an event type can hold them: one taken from a JSON body is any text.
+_CONTROLS = dict.fromkeys([*range(0x09), *range(0x0A, 0x20), 0x7F], "?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +94,7 @@ def build(
     if signing_key is not None:
         headers["webhook-signature"] = sign(signing_key, webhook_id, timestamp, event.body)
     headers["whp-source"] = event.source
-    headers["whp-event-type"] = event.event_type
+    headers["whp-event-type"] = event.event_type.translate(_CONTROLS)
     headers["whp-attempt"] = str(attempt)
     return Outgoing(destination.url, headers, event.body)
 

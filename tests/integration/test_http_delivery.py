@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import datetime
 import ipaddress
 import socket
@@ -194,6 +195,34 @@ def test_delivered_and_verified_by_the_official_library(receiver: tuple[Receiver
         "whp-attempt",
         "x-shop-domain",
     }, "a delivery carries no headers of the HTTP client's own (Accept, Accept-Encoding...)"
+
+
+def test_header_text_beyond_ascii_reaches_the_receiver_as_utf_8(
+    receiver: tuple[Receiver, str],
+) -> None:
+    """Ingest keeps a header's bytes (decoded as latin-1). A forwarded header sent in UTF-8 goes
+    out with the same bytes; one sent in latin-1 goes out as the same text in UTF-8 (aiohttp
+    writes headers as UTF-8). An event type from a JSON body, any text, goes out as UTF-8, and
+    one holding a line break cannot end its header early."""
+    app, base = receiver
+    utf8, latin1 = "café.example".encode(), "café.example".encode("latin-1")
+    evts = [
+        dataclasses.replace(event(), headers={"x-shop-domain": utf8.decode("latin-1")}),
+        dataclasses.replace(event(), headers={"x-shop-domain": latin1.decode("latin-1")}),
+        dataclasses.replace(event(), event_type="注文.支払い"),
+        dataclasses.replace(event(), event_type="order.paid\r\nx-injected: 1"),
+    ]
+    results = send(*(outgoing(base + "/hooks", e) for e in evts))
+    assert [(r.ok, r.error) for r in results] == [(True, None)] * 4
+    got = {r.headers["webhook-id"]: r for r in app.received}
+    sent_utf8, sent_latin1, unicode, broken = (got[e.id].headers for e in evts)
+    # the receiver (Starlette) decodes header bytes as latin-1: encoding back gives the bytes
+    assert sent_utf8["x-shop-domain"].encode("latin-1") == utf8
+    assert sent_latin1["x-shop-domain"].encode("latin-1") == utf8
+    assert unicode["whp-event-type"].encode("latin-1") == "注文.支払い".encode()
+    assert broken["whp-event-type"] == "order.paid??x-injected: 1"
+    assert "x-injected" not in broken
+    assert all(got[e.id].verified for e in evts)
 
 
 def test_connections_are_kept_alive(receiver: tuple[Receiver, str]) -> None:

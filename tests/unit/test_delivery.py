@@ -113,6 +113,12 @@ def test_no_content_type_no_header() -> None:
     assert "content-type" not in out.headers
 
 
+def test_control_characters_in_the_event_type_cannot_break_its_header() -> None:
+    evt = event(event_type="order.paid\r\nx-injected: 1\x00\t€")
+    out = delivery.build(evt, DESTINATION, None, "evt_1", 1, 0.0)
+    assert out.headers["whp-event-type"] == "order.paid??x-injected: 1?\t€"
+
+
 def test_forward_headers_copied_only_when_present() -> None:
     out = build(forward_headers=["X-Request-Id", "x-missing", "User-Agent"])
     assert out.headers["x-request-id"] == "req_1"

@@ -56,12 +56,7 @@ class HttpSender:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(timeout):
-                request = httpx.Request(
-                    "POST",
-                    _url(outgoing.url),
-                    headers=_with_user_agent(outgoing.headers),
-                    content=outgoing.body,
-                )
+                request = _request(outgoing)
                 if not request.url.host:
                     raise httpx.InvalidURL(f"no host in {outgoing.url!r}")
                 response = await self._transport.handle_async_request(request)
@@ -90,11 +85,32 @@ def _url(text: str) -> httpx.URL:
     return httpx.URL(text)
 
 
-def _with_user_agent(headers: dict[str, str]) -> dict[str, str]:
-    """Ours unless the delivery forwards the sender's own."""
-    if any(name.lower() == "user-agent" for name in headers):
-        return headers
-    return {"user-agent": USER_AGENT, **headers}
+def _request(outgoing: delivery.Outgoing) -> httpx.Request:
+    """The POST for `outgoing`, with our User-Agent unless it forwards the sender's own.
+
+    Header text becomes bytes here: as latin-1 where it can, which gives a forwarded header or
+    content type back the bytes it came in with (ingest decodes them as latin-1), else as UTF-8
+    (text only our own headers can hold, such as an event type taken from a JSON body). httpx
+    would encode it as ASCII and raise on anything else. (The aiohttp transport then writes
+    these bytes as they are when they are UTF-8, else their latin-1 text in UTF-8.)
+
+    Host and Content-Length are set as httpx sets them; given with the body as a stream, they
+    spare httpx's slower path (about 10 us of the 15 a Request took)."""
+    url = _url(outgoing.url)
+    headers = [(b"host", url.netloc), (b"content-length", b"%d" % len(outgoing.body))]
+    if not any(name.lower() == "user-agent" for name in outgoing.headers):
+        headers.append((b"user-agent", USER_AGENT.encode()))
+    headers += [(_bytes(name), _bytes(value)) for name, value in outgoing.headers.items()]
+    request = httpx.Request("POST", url, headers=headers, stream=httpx.ByteStream(outgoing.body))
+    request.read()  # the transport sends `request.content`
+    return request
+
+
+def _bytes(text: str) -> bytes:
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode()
 
 
 async def _read_start(response: httpx.Response) -> bytes:

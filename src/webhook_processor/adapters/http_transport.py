@@ -5,6 +5,9 @@ with aiohttp, whose C HTTP parser and connection pool cost about a quarter of th
 of httpx's own transport (httpcore, h11 and anyio, in pure Python). On a small machine that CPU
 is the delivery rate: see bench/README.md, "What changed: aiohttp under httpx".
 
+aiohttp writes header text in UTF-8, so a header value goes out with its bytes unchanged when
+they are UTF-8 (ASCII included), and as the same text in UTF-8 when they are latin-1.
+
 What it does not do, because `HttpSender` does not need it: redirects (never followed), cookies,
 proxies and other settings from the environment, decompression (httpx's Response decodes), and
 timeouts (the sender bounds each attempt as a whole). There is one connection pool for every
@@ -68,7 +71,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             response = await session.request(
                 request.method,
                 str(request.url),
-                headers=request.headers.multi_items(),
+                headers=[
+                    (name.decode("latin-1"), _text(value)) for name, value in request.headers.raw
+                ],
                 data=request.content,
                 allow_redirects=False,
             )
@@ -127,3 +132,12 @@ def _one_line(exc: aiohttp.ClientError) -> str:
     text = exc.message if isinstance(exc, aiohttp.ClientResponseError) else str(exc)
     words = [word for word in text.split() if word != "^"]
     return " ".join(words) or type(exc).__name__
+
+
+def _text(value: bytes) -> str:
+    """A header value as the text aiohttp writes, always in UTF-8: its bytes as they are when they
+    are UTF-8 already, else (latin-1, the other encoding HTTP headers have used) the same text."""
+    try:
+        return value.decode()
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
