@@ -187,11 +187,11 @@ class Processor:
         self._in_flight.discard(task)
         self._running[destination] -= 1
         if not task.cancelled() and (exc := task.exception()) is not None:
-            # Not a failed delivery (the sender answers those with a result): a bug. Said now,
-            # not when asyncio collects the task; the delivery stays leased and is attempted
-            # again once its lease ends.
+            # A bug outside the attempt itself (`_crashed` takes those): said now, not when
+            # asyncio collects the task. The delivery stays leased and is attempted again once
+            # its lease ends.
             log.error(
-                "delivery attempt crashed; it is attempted again when its lease ends",
+                "delivery attempt failed unrecorded; it is attempted again when its lease ends",
                 exc_info=exc,
                 extra={"destination": destination},
             )
@@ -282,16 +282,19 @@ class Processor:
                     extra={"event_id": item.event.id, "destination": item.destination},
                 )
                 return
-        outgoing = delivery.build(
-            item.event,
-            dest.config,
-            dest.signing_key,
-            item.webhook_id,
-            item.attempt,
-            started,
-            dest.config.forward_headers,
-        )
-        result = await self._sender.send(outgoing, dest.config.timeout_seconds, self._clock)
+        try:
+            outgoing = delivery.build(
+                item.event,
+                dest.config,
+                dest.signing_key,
+                item.webhook_id,
+                item.attempt,
+                started,
+                dest.config.forward_headers,
+            )
+            result = await self._sender.send(outgoing, dest.config.timeout_seconds, self._clock)
+        except Exception as exc:  # a bug, not a failed delivery: see _crashed
+            result = self._crashed(item, exc, started)
         if result.ok:
             self._record(item, result, started, "delivered", None)
             return
@@ -304,6 +307,23 @@ class Processor:
             self._record(
                 item, result, started, "retry", int((self._clock() + decision.delay) * 1000)
             )
+
+    def _crashed(
+        self, item: ports.ClaimedDelivery, exc: Exception, started: float
+    ) -> delivery.Result:
+        """An exception out of building or sending (the sender answers failed deliveries with a
+        result): a bug, logged with its traceback. The attempt counts as failed, so the retry
+        policy applies and a delivery that always crashes ends in the dead-letter queue, to be
+        redriven once fixed, instead of crashing again at every lease end while holding one of
+        its destination's `max_concurrency` slots."""
+        log.error(
+            "delivery attempt crashed",
+            exc_info=exc,
+            extra={"event_id": item.event.id, "destination": item.destination},
+        )
+        error = f"internal error: {type(exc).__name__}: {exc}"[:300]
+        duration_ms = round((self._clock() - started) * 1000)
+        return delivery.Result(False, None, duration_ms, error, None, None)
 
     def _record(
         self,

@@ -387,39 +387,41 @@ def test_delivery_waiting_for_the_rate_limit_past_its_lease_is_not_sent_twice() 
     run(scenario)
 
 
-def test_a_crashing_attempt_is_logged_at_once_and_attempted_again_after_its_lease(
+def test_a_crashing_attempt_is_logged_and_counts_as_a_failed_attempt(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    world = World({"a": dest(A, timeout_seconds=1)}, [GITHUB_TO_A])
+    """An exception out of the sender is a bug: logged with its traceback, recorded as a failed
+    attempt, so a delivery that always crashes ends dead instead of crashing forever."""
+    world = World({"a": dest(A)}, [GITHUB_TO_A])
     send = world.sender.send
-    crashed = False
+    first = world.receive()
+    second = world.receive()
+    crashes = 0
 
-    async def crashing_once(
+    async def crashing(
         outgoing: delivery.Outgoing, timeout: float, now: Callable[[], float]
     ) -> delivery.Result:
-        nonlocal crashed
-        if not crashed:
-            crashed = True
+        nonlocal crashes
+        if outgoing.headers["webhook-id"] == first.id:
+            crashes += 1
             raise RuntimeError("a bug in sending")
         return await send(outgoing, timeout, now)
 
-    world.sender.send = crashing_once  # type: ignore[method-assign]
+    world.sender.send = crashing  # type: ignore[method-assign]
 
     async def scenario() -> None:
-        first = world.receive()
-        await world.processor.step()
-        await until(lambda: crashed)
-        await asyncio.sleep(0)
-        [record] = [r for r in caplog.records if r.levelname == "ERROR"]
-        assert "crashed" in record.getMessage()
-        assert record.exc_info is not None
-        assert "a bug in sending" in str(record.exc_info[1])
-        second = world.receive()
-        await world.step()  # the worker goes on: the next delivery goes out
-        assert [o.headers["webhook-id"] for o in world.sender.sent] == [second.id]
-        world.clock.now += 12  # past the first's lease (its timeout + 10 s)
+        for _ in range(POLICY.max_attempts):
+            await world.step()
+            world.clock.now += POLICY.max_interval_seconds
         await world.step()
-        assert [o.headers["webhook-id"] for o in world.sender.sent] == [second.id, first.id]
-        assert world.outcomes() == ["delivered", "delivered"]
 
     run(scenario)
+    assert crashes == POLICY.max_attempts
+    assert [o.headers["webhook-id"] for o in world.sender.sent] == [second.id]
+    records = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(records) == POLICY.max_attempts
+    assert all("crashed" in r.getMessage() for r in records)
+    assert all("a bug in sending" in str(r.exc_info[1]) for r in records if r.exc_info)
+    crashed = [a for a in world.queue.attempts if a.error and "internal error" in a.error]
+    assert [a.outcome for a in crashed] == ["retry", "retry", "dead"]
+    assert crashed[0].error == "internal error: RuntimeError: a bug in sending"
