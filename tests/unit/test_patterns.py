@@ -321,3 +321,14 @@ def test_unused_subtrees_are_not_walked() -> None:
     """Only the paths a pattern names are flattened; huge unrelated payloads stay cheap."""
     big = {"source": "s", "detail": {"blob": [{"x": list(range(50))} for _ in range(2000)]}}
     assert compile({"source": ["s"]}).matches(big)
+
+
+def test_an_event_nested_as_deep_as_json_parsers_allow_is_matched() -> None:
+    """A webhook body can nest 1,024 levels (orjson's limit): past Python's recursion limit."""
+    body: Any = 1
+    for _ in range(1_023):
+        body = [body]
+    event = {"detail": {"a": body, "b": {"c": [[["deep"]]]}}}
+    assert compile({"detail": {"a": [1]}}).matches(event)
+    assert not compile({"detail": {"a": [2]}}).matches(event)
+    assert compile({"detail": {"b": {"c": ["deep"]}, "a": [{"exists": True}]}}).matches(event)

@@ -114,7 +114,7 @@ class Pattern:
         if not isinstance(event, Mapping):
             raise TypeError(f"an event must be a JSON object (dict), not {type(event).__name__}")
         flattener = flatten.Flattener(self._paths, self._prefixes)
-        flattener.walk_object(event, "", {})
+        flattener.walk(event)
         fields = flattener.fields
         return any(_match_rule(rule, 0, fields, {}) for rule in self._rules)
 

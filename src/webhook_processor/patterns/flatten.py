@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Final, cast
 
@@ -66,7 +66,10 @@ def consistent(so_far: Membership, field: Membership) -> Membership | None:
 
 
 class Flattener:
-    """Turns an event into ``path -> fields``, keeping only the paths a pattern can use."""
+    """Turns an event into ``path -> fields``, keeping only the paths a pattern can use.
+
+    The walk keeps its own stack: an event is a webhook's body, and one nested a thousand arrays
+    deep (JSON parsers accept 1,024 levels) must not exhaust Python's recursion limit."""
 
     def __init__(self, paths: frozenset[str], prefixes: frozenset[str]) -> None:
         self.paths = paths
@@ -74,35 +77,44 @@ class Flattener:
         self.fields: dict[str, list[Field]] = {}
         self.arrays = 0
 
-    def walk_object(self, obj: Mapping[Any, Any], base: str, membership: Membership) -> None:
+    def walk(self, event: Mapping[Any, Any]) -> None:
         paths, prefixes = self.paths, self.prefixes
-        for key, value in obj.items():
-            if not isinstance(key, str):
+        # (container, its path, the array elements it sits in); objects and arrays alike
+        todo: list[tuple[Any, str, Membership]] = [(event, "", {})]
+        while todo:
+            container, path, membership = todo.pop()
+            if isinstance(container, Mapping):
+                for key, value in container.items():
+                    if isinstance(key, str):
+                        inner = f"{path}.{key}" if path else key
+                        if inner in paths or inner in prefixes:
+                            self._value(value, inner, membership, todo)
                 continue
-            path = f"{base}.{key}" if base else key
-            if path in paths or path in prefixes:
-                self.value(value, path, membership)
+            array_id = self.arrays
+            self.arrays += 1
+            for index, item in enumerate(container):
+                if isinstance(item, Mapping):
+                    if path in prefixes:
+                        todo.append((item, path, {**membership, array_id: index}))
+                elif isinstance(item, list | tuple):
+                    todo.append((item, path, {**membership, array_id: index}))
+                else:
+                    self._value(item, path, membership, todo)
 
-    def value(self, value: object, path: str, membership: Membership) -> None:
+    def _value(
+        self,
+        value: object,
+        path: str,
+        membership: Membership,
+        todo: list[tuple[Any, str, Membership]],
+    ) -> None:
         if isinstance(value, dict) or isinstance(value, Mapping):  # noqa: SIM101 - dict is fast
             if path in self.prefixes:
-                self.walk_object(value, path, membership)
+                todo.append((value, path, membership))
         elif isinstance(value, list | tuple):
             if path in self.paths or path in self.prefixes:
-                self.array(value, path, membership)
+                todo.append((value, path, membership))
         elif path in self.paths and (
             value is None or isinstance(value, str | bool | int | float | Decimal)
         ):
             self.fields.setdefault(path, []).append(Field(value, membership))
-
-    def array(self, items: Sequence[Any], path: str, membership: Membership) -> None:
-        array_id = self.arrays
-        self.arrays += 1
-        for index, item in enumerate(items):
-            if isinstance(item, Mapping):
-                if path in self.prefixes:
-                    self.walk_object(item, path, {**membership, array_id: index})
-            elif isinstance(item, list | tuple):
-                self.array(item, path, {**membership, array_id: index})
-            else:
-                self.value(item, path, membership)
