@@ -166,6 +166,35 @@ def test_event_matching_no_route_is_marked_unrouted_and_nothing_is_sent() -> Non
     run(scenario)
 
 
+def test_an_event_whose_routing_fails_is_recorded_unrouted_and_the_next_ones_go_on(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = World({"a": dest(A)}, [GITHUB_TO_A])
+    bad = world.receive(body=b'{"n": "bad"}')
+    good = world.receive()
+    matches = routing.matches
+
+    def failing_on_bad(
+        routes: Sequence[routing.Route], event: models.Event, with_detail: bool | None = None
+    ) -> list[tuple[str, str]]:
+        if event.id == bad.id:
+            raise RecursionError("maximum recursion depth exceeded")
+        return matches(routes, event, with_detail)
+
+    monkeypatch.setattr(routing, "matches", failing_on_bad)
+
+    async def scenario() -> None:
+        await world.step()
+        await drain()
+
+    run(scenario)
+    assert [o.headers["webhook-id"] for o in world.sender.sent] == [good.id]
+    assert world.queue.store.events[bad.id].status == "unrouted"
+    [record] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "routing the event failed" in record.getMessage()
+    assert record.__dict__["event_id"] == bad.id
+
+
 def test_failed_attempt_is_retried_after_the_backoff_with_the_same_webhook_id() -> None:
     world = World({"a": dest(A)}, [GITHUB_TO_A], script={A: [500, 200]})
 
