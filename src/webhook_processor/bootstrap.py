@@ -112,7 +112,12 @@ def schema_check(path: str) -> services.SchemaCheck:
     validator = cls(document, format_checker=cls.FORMAT_CHECKER)
 
     def check(detail: Any) -> None:
-        error = jsonschema_errors.best_match(validator.iter_errors(detail))
+        try:
+            error = jsonschema_errors.best_match(validator.iter_errors(detail))
+        except RecursionError:  # jsonschema recurses along the payload, and into its repr
+            raise errors.SchemaViolation(
+                "payload nests too deeply to be checked against the source's schema"
+            ) from None
         if error is not None:
             raise errors.SchemaViolation(
                 f"payload does not match the source's schema: {error.message} at {error.json_path}"

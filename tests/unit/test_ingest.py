@@ -157,6 +157,17 @@ def test_schema_violation_names_the_problem(tmp_path: Path) -> None:
     assert len(world.store.events) == 1
 
 
+def test_a_payload_too_deep_to_check_is_a_violation_not_a_crash(tmp_path: Path) -> None:
+    """jsonschema recurses along the payload, and so does the repr in its error message."""
+    schema = {"type": "object", "properties": {"body": {"type": "string"}}}
+    (tmp_path / "schema.json").write_text(json.dumps(schema))
+    world = World(tmp_path, "  github: {verify: github, secret: env:GH, schema: schema.json}\n")
+    body = b"[" * 1_000 + b"]" * 1_000
+    with pytest.raises(errors.SchemaViolation, match="nests too deeply"):
+        world.receive("github", body, signed(body))
+    assert world.store.events == {}
+
+
 def test_store_failure_is_a_503_and_nothing_is_acknowledged(tmp_path: Path) -> None:
     world = World(tmp_path, GITHUB)
     world.store.fail = True
