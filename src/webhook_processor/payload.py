@@ -16,6 +16,7 @@ import orjson
 from webhook_processor import errors
 
 IDENTITY_ENCODINGS = frozenset({"", "identity"})
+BOM = b"\xef\xbb\xbf"  # which RFC 8259 lets a parser ignore, and some senders (.NET) write
 
 
 @functools.lru_cache(maxsize=256)
@@ -38,7 +39,7 @@ def parse(body: bytes, content_type: str | None, content_encoding: str | None = 
     mtype = media_type(content_type)
     if is_json(mtype):
         try:
-            value = orjson.loads(body)
+            value = orjson.loads(body.removeprefix(BOM))
         except orjson.JSONDecodeError as exc:
             raise errors.MalformedPayload(f"body is not valid JSON: {exc}") from None
         return value if isinstance(value, dict) else {"body": value}
@@ -46,7 +47,7 @@ def parse(body: bytes, content_type: str | None, content_encoding: str | None = 
         return _form(body)
     if not mtype:
         try:
-            value = orjson.loads(body)
+            value = orjson.loads(body.removeprefix(BOM))
         except orjson.JSONDecodeError:
             pass
         else:

@@ -16,6 +16,8 @@ from webhook_processor import errors, fields, payload, ratelimit
         (b'{"a": 1}', "application/json; charset=utf-8", {"a": 1}),
         (b'{"a": 1}', "application/cloudevents+json", {"a": 1}),
         (b'{"a": 1}', None, {"a": 1}),  # no content type, parseable: JSON
+        (b'\xef\xbb\xbf{"a": 1}', "application/json", {"a": 1}),  # a UTF-8 BOM is ignored
+        (b'\xef\xbb\xbf{"a": 1}', None, {"a": 1}),
         (b"[1, 2]", "application/json", {"body": [1, 2]}),  # other JSON values are wrapped
         (b'"text"', "application/json", {"body": "text"}),
         (b"null", None, {"body": None}),
