@@ -6,7 +6,7 @@ A spec is parsed once (config load); extraction runs per request, so it stays a 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -42,8 +42,16 @@ def parse(spec: str) -> FieldSpec:
     return FieldSpec("const", arg)
 
 
-def extract(specs: tuple[FieldSpec, ...], headers: Mapping[str, str], detail: Any) -> str | None:
-    """The first spec that yields a non-empty scalar wins; None when none does."""
+def extract(
+    specs: tuple[FieldSpec, ...],
+    headers: Mapping[str, str],
+    detail: Any,
+    exact: Callable[[], Any] | None = None,
+) -> str | None:
+    """The first spec that yields a non-empty scalar wins; None when none does.
+
+    A number read as a float may have lost digits (the fast JSON parser reads integers beyond 64
+    bits as floats): `exact()`, the detail with every number as written, is then read instead."""
     for spec in specs:
         value: Any
         if spec.kind == "header":
@@ -51,15 +59,21 @@ def extract(specs: tuple[FieldSpec, ...], headers: Mapping[str, str], detail: An
         elif spec.kind == "const":
             value = spec.arg
         else:
-            value = detail
-            for key in spec.path:
-                if not isinstance(value, dict):
-                    value = None
-                    break
-                value = value.get(key)
+            value = _at(detail, spec.path)
+            if isinstance(value, float) and exact is not None:
+                value = _at(exact(), spec.path)
         if isinstance(value, bool) or value is None or isinstance(value, dict | list):
             continue
         text = value if isinstance(value, str) else str(value)
         if text:
             return text
     return None
+
+
+def _at(detail: Any, path: tuple[str, ...]) -> Any:
+    value = detail
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value

@@ -8,6 +8,7 @@ Everything a source needs per request is prepared once in `SourceRuntime` by the
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -104,11 +105,12 @@ class Ingest:
         detail = payload.parse(body, content_type, headers.get("content-encoding"))
         if source.schema is not None:
             source.schema(detail)
+        exact = functools.partial(payload.exact_json, body)
         return models.Event(
             id=models.new_event_id(now),
             source=source.name,
-            event_type=fields.extract(source.type_specs, headers, detail) or UNKNOWN_TYPE,
-            idempotency_key=fields.extract(source.key_specs, headers, detail),
+            event_type=fields.extract(source.type_specs, headers, detail, exact) or UNKNOWN_TYPE,
+            idempotency_key=fields.extract(source.key_specs, headers, detail, exact),
             received_ms=int(now * 1000),
             content_type=content_type,
             headers=_without(headers, source.strip_headers),

@@ -168,6 +168,23 @@ def test_a_payload_too_deep_to_check_is_a_violation_not_a_crash(tmp_path: Path) 
     assert world.store.events == {}
 
 
+def test_numeric_keys_beyond_64_bits_keep_every_digit(tmp_path: Path) -> None:
+    """orjson reads integers beyond 64 bits as floats: two such ids a unit apart would share a
+    key, and the second webhook would be answered as a duplicate and not stored."""
+    world = World(tmp_path, "  acme: {verify: github, secret: env:GH, idempotency_key: json:id}\n")
+    first = b'{"id": 123456789012345678901234567890}'
+    second = b'{"id": 123456789012345678901234567891}'
+    stored = [world.receive("acme", body, signed(body)) for body in (first, second)]
+    assert [s.duplicate for s in stored] == [False, False]
+    keys = [world.store.events[s.id].idempotency_key for s in stored]
+    assert keys == ["123456789012345678901234567890", "123456789012345678901234567891"]
+    decimal = b'{"id": 1.50}'  # a key in decimal notation keeps its digits too
+    assert (
+        world.store.events[world.receive("acme", decimal, signed(decimal)).id].idempotency_key
+        == "1.50"
+    )
+
+
 def test_store_failure_is_a_503_and_nothing_is_acknowledged(tmp_path: Path) -> None:
     world = World(tmp_path, GITHUB)
     world.store.fail = True
