@@ -4,6 +4,7 @@ deliveries, run in-process against a real SQLite store."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import itertools
 import json
@@ -505,6 +506,22 @@ def test_events_list_counts_deliveries(tmp_path: Path, q: queue.DeliveryQueue, r
     assert "(1 pending, 1 dead)" in next(line for line in out.splitlines() if routed in line)
     assert cells[waiting][0] == "-"
     assert cells[unrouted][0] == "0"
+
+
+def test_events_list_shows_control_characters_escaped(tmp_path: Path, run: Whp) -> None:
+    """Event types and keys come from senders: a terminal escape sequence or a line break in one
+    must not reach the operator's terminal as such."""
+    made = dataclasses.replace(
+        make_event(), event_type="push\x1b]0;owned\x07", idempotency_key="k\r\nforged row"
+    )
+    (event_id,) = store(tmp_path / "whp.db", made)
+    status, out, _ = whp(run, "events", "list")
+    assert status == 0
+    assert not any(c in out for c in "\x1b\x07\r")
+    [row] = out.splitlines()[1:]
+    assert row.startswith(event_id)
+    assert "push\\x1b]0;owned\\x07" in row
+    assert "k\\r\\nforged row" in row
 
 
 # -- progress -------------------------------------------------------------------------------

@@ -118,9 +118,18 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+# Control characters as escapes: cells hold senders' text (event types, keys), which must not
+# move the cursor, retitle the terminal or start a row of its own.
+_ESCAPED = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]} | {
+    0x09: "\\t",
+    0x0A: "\\n",
+    0x0D: "\\r",
+}
+
+
 def print_table(header: list[str], rows: list[list[str]], empty: str) -> None:
     """Left-aligned columns two spaces apart; `empty` below the header when there are no rows."""
-    table = [header, *rows]
+    table = [header, *([cell.translate(_ESCAPED) for cell in row] for row in rows)]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     for row in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
