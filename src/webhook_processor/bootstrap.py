@@ -75,6 +75,7 @@ def source_runtimes(
                 else None
             ),
             schema=schema,
+            handshake=verify.slack.challenge if src.verify == "slack" else None,
         )
     if problems:
         raise errors.ConfigError(file, problems)

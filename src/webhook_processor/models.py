@@ -49,7 +49,9 @@ class Event:
 
 class Stored(NamedTuple):
     """The store's answer to an add: the id to report, and whether the key was seen before (a
-    tuple: one is made per request)."""
+    tuple: one is made per request). `challenge`: what a provider's URL handshake expects back
+    (Slack's url_verification), for ingest to answer with."""
 
     id: str
     duplicate: bool
+    challenge: str | None = None

@@ -33,6 +33,7 @@ class SourceRuntime:
     signs_url: bool = False
     bucket: ratelimit.TokenBucket | None = None
     schema: SchemaCheck | None = None
+    handshake: Callable[[Any], str | None] | None = None  # the challenge of a URL handshake
 
     def url(self, received_url: str, query: str) -> str:
         """The URL the provider signed: `public_url` plus the request's query string."""
@@ -75,7 +76,7 @@ class Ingest:
         self, source: SourceRuntime, body: bytes, headers: Mapping[str, str], url: str = ""
     ) -> models.Stored:
         try:
-            event = self._accept(source, body, headers, url)
+            event, challenge = self._accept(source, body, headers, url)
         except errors.Rejected as exc:
             self._metrics.rejected(source.name, exc.code)
             raise
@@ -87,11 +88,11 @@ class Ingest:
         self._metrics.accepted(source.name, stored.duplicate)
         if not stored.duplicate:
             self._on_stored()
-        return stored
+        return stored if challenge is None else stored._replace(challenge=challenge)
 
     def _accept(
         self, source: SourceRuntime, body: bytes, headers: Mapping[str, str], url: str
-    ) -> models.Event:
+    ) -> tuple[models.Event, str | None]:
         now = self._clock()
         source.verify(verify.Request(body, headers, url), now)
         if source.bucket is not None:
@@ -103,10 +104,12 @@ class Ingest:
                 )
         content_type = headers.get("content-type")
         detail = payload.parse(body, content_type, headers.get("content-encoding"))
-        if source.schema is not None:
+        # A handshake is the provider's, not an event its schema describes: stored, not checked.
+        challenge = source.handshake(detail) if source.handshake is not None else None
+        if source.schema is not None and challenge is None:
             source.schema(detail)
         exact = functools.partial(payload.exact_json, body)
-        return models.Event(
+        event = models.Event(
             id=models.new_event_id(now),
             source=source.name,
             event_type=fields.extract(source.type_specs, headers, detail, exact) or UNKNOWN_TYPE,
@@ -116,6 +119,7 @@ class Ingest:
             headers=_without(headers, source.strip_headers),
             body=body,
         )
+        return event, challenge
 
 
 def _without(headers: Mapping[str, str], names: frozenset[str]) -> dict[str, str]:

@@ -17,6 +17,7 @@ APP_SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 FORM_SECRET = "form-e2e-" + secrets.token_hex(16)
 GH_NEXT_SECRET = "gh-next-e2e-" + secrets.token_hex(16)  # the second secret of a rotation
 API_KEY = "key-e2e-" + secrets.token_hex(16)
+SLACK_SECRET = "slack-e2e-" + secrets.token_hex(16)
 GITLAB_TOKEN = "glt-e2e-" + secrets.token_hex(16)
 
 # Secrets reach the server through env: references, and through file: references relative to the
@@ -26,6 +27,7 @@ ENV = {
     "APP_SECRET": APP_SECRET,
     "FORM_SECRET": FORM_SECRET,
     "API_KEY": API_KEY,
+    "SLACK_SECRET": SLACK_SECRET,
 }
 
 # Every secret value, by name: none of them may ever appear in a log or a reply.
@@ -37,6 +39,7 @@ ALL_SECRETS = {
     "FORM_SECRET": FORM_SECRET,
     "API_KEY": API_KEY,
     "GITLAB_TOKEN": GITLAB_TOKEN,
+    "SLACK_SECRET": SLACK_SECRET,
 }
 
 SMALL_LIMIT = 1024
@@ -91,6 +94,10 @@ sources:
   gitlab:
     verify: gitlab
     secret: file:secrets/gitlab.token
+  slack:
+    verify: slack
+    secret: env:SLACK_SECRET
+    schema: schema.json
   slow:
     verify: github
     secret: env:GH_SECRET

@@ -39,6 +39,7 @@ from .shared import (
     GH_NEXT_SECRET,
     GH_SECRET,
     GITLAB_TOKEN,
+    SLACK_SECRET,
     SMALL_LIMIT,
     STRIPE_SECRET,
 )
@@ -666,3 +667,37 @@ def test_key_and_token_headers_are_not_stored(
     wrong = dict(headers, **{header: value + "x"})
     refused = client.post(server.webhook(source), content=body, headers=wrong)
     error_of(refused, 401, "invalid_signature")
+
+
+def slack_post(
+    client: httpx.Client, server: Server, body: bytes, secret: str = SLACK_SECRET
+) -> httpx.Response:
+    ts = str(int(time.time()))
+    signature = "v0=" + hmac_hex(secret, f"v0:{ts}:".encode() + body)
+    headers = {
+        "content-type": "application/json",
+        "x-slack-request-timestamp": ts,
+        "x-slack-signature": signature,
+    }
+    return client.post(server.webhook("slack"), content=body, headers=headers)
+
+
+def test_slack_url_verification_is_answered_with_its_challenge(
+    server: Server, client: httpx.Client
+) -> None:
+    """Slack accepts a Request URL only if a 200 carries the challenge back. The handshake is
+    verified like any request, stored, and not held to the source's schema (it describes
+    events; this source's requires order_id)."""
+    challenge = "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P-" + uuid.uuid4().hex
+    body = json.dumps(
+        {"token": "Jhj5dZrVaK7ZwHHjRyZWjbDl", "challenge": challenge, "type": "url_verification"}
+    ).encode()
+    before = count_events(server.db, "slack")
+    answer = slack_post(client, server, body)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json() == {"challenge": challenge}
+    assert count_events(server.db, "slack") == before + 1
+    assert slack_post(client, server, body, secret="not-the-secret").status_code == 401
+    event = json.dumps({"type": "event_callback", "event_id": "Ev" + uuid.uuid4().hex}).encode()
+    assert error_of(slack_post(client, server, event), 422, "schema_violation")

@@ -185,6 +185,26 @@ def test_numeric_keys_beyond_64_bits_keep_every_digit(tmp_path: Path) -> None:
     )
 
 
+def test_slack_url_verification_is_stored_and_its_challenge_returned(tmp_path: Path) -> None:
+    world = World(
+        tmp_path,
+        "  slack: {verify: slack, secret: env:GH}\n  github: {verify: github, secret: env:GH}\n",
+    )
+    body = b'{"token": "t", "challenge": "c-123", "type": "url_verification"}'
+    ts = str(int(world.clock.now))
+    signature = hmac.new(SECRET.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256)
+    headers = {
+        "content-type": "application/json",
+        "x-slack-request-timestamp": ts,
+        "x-slack-signature": "v0=" + signature.hexdigest(),
+    }
+    stored = world.receive("slack", body, headers)
+    assert stored.challenge == "c-123"
+    assert world.store.events[stored.id].event_type == "url_verification"
+    # only Slack's scheme knows the handshake
+    assert world.receive("github", body, signed(body)).challenge is None
+
+
 def test_store_failure_is_a_503_and_nothing_is_acknowledged(tmp_path: Path) -> None:
     world = World(tmp_path, GITHUB)
     world.store.fail = True

@@ -32,10 +32,19 @@ DOCUMENT: dict[str, Any] = {
                         },
                     },
                     "200": {
-                        "description": "Duplicate idempotency key; the first event's id",
+                        "description": (
+                            "Duplicate idempotency key: the first event's id. Or, for a slack"
+                            " source, Slack's url_verification handshake, stored and answered"
+                            " with its challenge"
+                        ),
                         "content": {
                             "application/json": {
-                                "schema": {"$ref": "#/components/schemas/Accepted"}
+                                "schema": {
+                                    "oneOf": [
+                                        {"$ref": "#/components/schemas/Accepted"},
+                                        {"$ref": "#/components/schemas/Challenge"},
+                                    ]
+                                }
                             }
                         },
                     },
@@ -72,6 +81,11 @@ DOCUMENT: dict[str, Any] = {
                 "type": "object",
                 "required": ["id", "duplicate"],
                 "properties": {"id": {"type": "string"}, "duplicate": {"type": "boolean"}},
+            },
+            "Challenge": {
+                "type": "object",
+                "required": ["challenge"],
+                "properties": {"challenge": {"type": "string"}},
             },
             "Error": {
                 "type": "object",

@@ -121,7 +121,9 @@ class App:
                     "webhook stored",
                     extra={"event_id": stored.id, "source": name, "duplicate": stored.duplicate},
                 )
-            if stored.duplicate:
+            if stored.challenge is not None:  # stored, and answered as the handshake asks
+                await _reply(send, 200, orjson.dumps({"challenge": stored.challenge}))
+            elif stored.duplicate:
                 await _reply(send, 200, b'{"id":"%s","duplicate":true}' % stored.id.encode())
             else:
                 await _reply(send, 202, b'{"id":"%s","duplicate":false}' % stored.id.encode())

@@ -1,7 +1,11 @@
 """Slack: `X-Slack-Request-Timestamp: <unix>` and `X-Slack-Signature: v0=<hex>`, the hex
 HMAC-SHA256 of `v0:{timestamp}:{body}` keyed with the app's signing secret (UTF-8 bytes).
 
+When a Request URL is set up, Slack sends a signed `url_verification` event and accepts the URL
+only if the answer, a 200, carries its `challenge` back.
+
 https://api.slack.com/authentication/verifying-requests-from-slack
+https://api.slack.com/events/url_verification
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Sequence
+from typing import Any
 
 from webhook_processor import config, errors
 from webhook_processor.verify import base
@@ -43,3 +48,12 @@ def signer(source: config.Source, secret: str) -> base.Sign:
         return base.Signed(headers, url)
 
     return sign
+
+
+def challenge(detail: Any) -> str | None:
+    """The challenge of a `url_verification` event; None for any other payload."""
+    if isinstance(detail, dict) and detail.get("type") == "url_verification":
+        value = detail.get("challenge")
+        if isinstance(value, str):
+            return value
+    return None
