@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 from webhook_processor import delivery, models, ratelimit
 
@@ -53,6 +53,19 @@ class Service(Protocol):
 
 
 Outcome = Literal["delivered", "retry", "dead"]
+PurgePosition = tuple[int, int]  # (received_ms, store order) of the last event a purge looked at
+START: PurgePosition = (-1, -1)
+
+
+class Purged(NamedTuple):
+    """One purge call: events deleted, events looked at (the rest still have work pending), and
+    where the next call goes on from (None: no older event is left to look at)."""
+
+    deleted: int
+    looked_at: int
+    after: PurgePosition | None
+
+
 RateLimit = ratelimit.Rate  # per second, burst
 
 
@@ -121,7 +134,12 @@ class DeliveryQueue(Protocol):
         one transaction. Returns how many deliveries followed their attempt."""
         ...
 
-    def purge(self, older_than_ms: int, batch: int = 500) -> int: ...
+    def purge(self, older_than_ms: int, after: PurgePosition = START, batch: int = 500) -> Purged:
+        """Look at up to `batch` events received before `older_than_ms`, oldest first, after
+        `after`, and delete those whose work is done (routed, no delivery pending), with their
+        deliveries and attempts, in one short transaction. An acknowledged webhook that is not
+        delivered yet (its destination paused past the retention, say) is never purged."""
+        ...
 
 
 class Sender(Protocol):

@@ -259,8 +259,11 @@ class Processor:
             return
         self._next_purge = now + self._settings.purge_every_seconds
         cutoff = int((now - self._settings.retention_days * 86400) * 1000)
-        while not self._stopped.is_set() and await self._write(self._queue.purge, cutoff) > 0:
-            await asyncio.sleep(0.05)  # small batches, room for ingest in between
+        after: ports.PurgePosition | None = ports.START
+        while after is not None and not self._stopped.is_set():
+            after = (await self._write(self._queue.purge, cutoff, after)).after
+            if after is not None:
+                await asyncio.sleep(0.05)  # small batches, room for ingest in between
 
     # -- one attempt ---------------------------------------------------------------------------
 

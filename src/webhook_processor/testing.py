@@ -219,14 +219,27 @@ class MemoryQueue:
         d.lease_until_ms = None
         return True
 
-    def purge(self, older_than_ms: int, batch: int = 500) -> int:
+    def purge(
+        self, older_than_ms: int, after: ports.PurgePosition = ports.START, batch: int = 500
+    ) -> ports.Purged:
         with self._lock:
-            old = {e.id for e in self.store.events.values() if e.received_ms < older_than_ms}
-            old = set(sorted(old)[:batch])
-            for event_id in old:
+            order = {event_id: n for n, event_id in enumerate(self.store.events)}
+            scanned = sorted(
+                (e.received_ms, order[e.id], e.id)
+                for e in self.store.events.values()
+                if after < (e.received_ms, order[e.id]) and e.received_ms < older_than_ms
+            )[:batch]
+            waiting = {d.event.id for d in self.deliveries.values() if d.status == "pending"}
+            done = {
+                event_id
+                for _, _, event_id in scanned
+                if self.store.events[event_id].status != "pending" and event_id not in waiting
+            }
+            for event_id in done:
                 del self.store.events[event_id]
-            self.deliveries = {k: d for k, d in self.deliveries.items() if d.event.id not in old}
-        return len(old)
+            self.deliveries = {k: d for k, d in self.deliveries.items() if d.event.id not in done}
+        go_on = scanned[-1][:2] if len(scanned) == batch else None
+        return ports.Purged(len(done), len(scanned), go_on)
 
 
 def _leased(d: QueuedDelivery, now_ms: int) -> bool:

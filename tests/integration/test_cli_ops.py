@@ -352,20 +352,47 @@ def test_purge_in_batches(
     tmp_path: Path, q: queue.DeliveryQueue, run: Whp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(cli_ops, "BATCH", 2)
-    store(tmp_path / "whp.db", *(make_event(age_ms=9 * DAY_MS) for _ in range(5)))
+    for eid in store(tmp_path / "whp.db", *(make_event(age_ms=9 * DAY_MS) for _ in range(5))):
+        q.route(eid, [], now_ms())  # unrouted: nothing left to do
     calls: list[int] = []
     real = queue.DeliveryQueue.purge
 
-    def spy(self: queue.DeliveryQueue, older_than_ms: int, batch: int = 500) -> int:
-        n = real(self, older_than_ms, batch)
-        calls.append(n)
-        return n
+    def spy(
+        self: queue.DeliveryQueue,
+        older_than_ms: int,
+        after: ports.PurgePosition = ports.START,
+        batch: int = 500,
+    ) -> ports.Purged:
+        done = real(self, older_than_ms, after, batch)
+        calls.append(done.deleted)
+        return done
 
     monkeypatch.setattr(queue.DeliveryQueue, "purge", spy)
     status, out, _ = whp(run, "purge")
     assert status == 0
     assert out.startswith("purged 5 events")
-    assert calls == [2, 2, 1, 0]
+    assert calls == [2, 2, 1]
+
+
+def test_purge_keeps_old_events_not_delivered_yet(
+    tmp_path: Path, q: queue.DeliveryQueue, run: Whp
+) -> None:
+    """An acknowledged webhook is never lost to the retention: one whose destination has been
+    paused past it, or that is not routed yet, stays until its work is done."""
+    waiting, unrouted_yet = store(
+        tmp_path / "whp.db", make_event(age_ms=9 * DAY_MS), make_event(age_ms=9 * DAY_MS)
+    )
+    q.route(waiting, [EVERYTHING], now_ms())  # to audit, which is paused
+    status, out, _ = whp(run, "purge")
+    assert status == 0
+    assert out.splitlines() == [
+        out.splitlines()[0],
+        "kept 2 older events not delivered yet (a delivery pending, a paused destination's"
+        " included, or not routed yet): purged once done",
+    ]
+    assert out.startswith("purged 0 events")
+    assert q.replay_filter(ports.EventFilter()) == [waiting, unrouted_yet]
+    assert [d.status for d in q.deliveries_of(waiting)] == ["pending"]
 
 
 # -- destinations ---------------------------------------------------------------------------

@@ -455,21 +455,33 @@ def test_replay_filter_selects_events_for_a_bulk_replay(
     assert q.replay_filter(ports.EventFilter(source="stripe"), limit=2) == ids[0:4:2]
 
 
-def test_purge_deletes_old_events_with_their_deliveries_and_attempts_in_batches(
+def test_purge_deletes_old_events_whose_work_is_done_in_batches(
     conn: sqlite3.Connection, q: queue.DeliveryQueue
 ) -> None:
-    made = [event(i) for i in range(7)]
+    """Old events go with their deliveries and attempts once their work is done. One with a
+    delivery still pending, or not routed yet, stays: it is acknowledged and not delivered."""
+    made = [event(i) for i in range(9)]
     add(conn, *made)
-    for e in made:
+    for e in made[:7]:  # 7 and 8 are not routed yet
         q.route(e.id, [("r", "orders"), ("s", "other")], NOW)
     for c in q.claim(NOW, LEASE, 100):
-        settle(q, c, "retry", NOW)
-    cutoff = made[5].received_ms  # events 0..4 are older
-    assert [q.purge(cutoff, batch=2) for _ in range(4)] == [2, 2, 1, 0]
-    left = {e.id for e in made[5:]}
+        settle(q, c, "retry" if c.event.id == made[1].id else "dead", NOW)
+    cutoff = made[8].received_ms  # events 0..7 are older
+    calls = []
+    after: ports.PurgePosition | None = ports.START
+    while after is not None:
+        done = q.purge(cutoff, after, batch=2)
+        calls.append(done[:2])
+        after = done.after
+    assert calls == [(1, 2), (2, 2), (2, 2), (1, 2), (0, 0)]  # (deleted, looked at)
+    left = {made[1].id, made[7].id, made[8].id}
     assert {r[0] for r in conn.execute("SELECT id FROM events")} == left
-    assert {r[0] for r in conn.execute("SELECT event_id FROM deliveries")} == left
-    assert conn.execute("SELECT count(*) FROM attempts").fetchone()[0] == 4
+    assert {r[0] for r in conn.execute("SELECT event_id FROM deliveries")} == {made[1].id}
+    assert conn.execute("SELECT count(*) FROM attempts").fetchone()[0] == 2
+    # once its delivery is done, the kept event goes at the next purge
+    for c in q.claim(NOW + 10_000, LEASE, 100):
+        settle(q, c, "dead", NOW + 10_000)
+    assert q.purge(cutoff).deleted == 1
 
 
 def test_operations_wait_for_another_writer_and_fail_only_past_the_busy_timeout(

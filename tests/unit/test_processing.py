@@ -454,3 +454,26 @@ def test_a_crashing_attempt_is_logged_and_counts_as_a_failed_attempt(
     crashed = [a for a in world.queue.attempts if a.error and "internal error" in a.error]
     assert [a.outcome for a in crashed] == ["retry", "retry", "dead"]
     assert crashed[0].error == "internal error: RuntimeError: a bug in sending"
+
+
+def test_the_worker_purges_events_past_the_retention_once_their_work_is_done() -> None:
+    world = World({"a": dest(A), "b": dest(B)}, [GITHUB_TO_A, GITHUB_TO_B])
+    world.paused.add("b")
+    delivered = world.receive(source="other")  # matches no route: nothing to do
+    waiting = world.receive()  # delivered to a, held for b (paused)
+
+    async def scenario() -> None:
+        await world.step()
+        world.clock.now += 8 * 86400  # past the 7-day retention
+        await world.step()  # purges when first due
+        assert set(world.queue.store.events) == {waiting.id}
+        world.paused.clear()
+        world.clock.now += world.settings.purge_every_seconds
+        await world.step()  # b gets its delivery; the purge then sees it was pending
+        world.clock.now += world.settings.purge_every_seconds
+        await world.step()
+
+    run(scenario)
+    assert delivered.id not in world.queue.store.events
+    assert world.queue.store.events == {}
+    assert sorted(o.url for o in world.sender.sent) == sorted([A, B])

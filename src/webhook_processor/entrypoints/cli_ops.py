@@ -227,20 +227,26 @@ def cmd_purge(args: argparse.Namespace) -> int:
     days: float = args.older_than or cfg.storage.retention_days
     queue = _queue(cfg)
     cutoff_ms = int(time.time() * 1000 - days * DAY_MS)
-    purged = 0
+    purged = kept = 0
+    after: ports.PurgePosition | None = ports.START
     with Progress("purging", None) as progress:
-        while True:
+        while after is not None:
             started = time.monotonic()
-            n = queue.purge(cutoff_ms, BATCH)
-            if n == 0:
-                break
-            purged += n
-            progress.advance(n)
-            _pause(time.monotonic() - started)
+            deleted, looked_at, after = queue.purge(cutoff_ms, after, BATCH)
+            purged += deleted
+            kept += looked_at - deleted
+            progress.advance(deleted)
+            if after is not None:
+                _pause(time.monotonic() - started)
     print(
         f"purged {_plural(purged, 'event')} received before {models.rfc3339(cutoff_ms)} "
         f"(older than {days:g} days), with their deliveries and attempts"
     )
+    if kept:
+        print(
+            f"kept {_plural(kept, 'older event')} not delivered yet (a delivery pending, a paused"
+            " destination's included, or not routed yet): purged once done"
+        )
     return 0
 
 

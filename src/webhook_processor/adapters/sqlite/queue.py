@@ -286,11 +286,21 @@ class DeliveryQueue:
     def attempts_of(self, delivery_id: int) -> list[Attempt]:
         return [Attempt(*row) for row in self._read(Q["attempts_of"], (delivery_id,))]
 
-    def purge(self, older_than_ms: int, batch: int = 500) -> int:
-        """Delete up to `batch` events received before `older_than_ms`, with their deliveries
-        and attempts, in one short transaction. Returns how many; call again until 0."""
+    def purge(
+        self, older_than_ms: int, after: ports.PurgePosition = ports.START, batch: int = 500
+    ) -> ports.Purged:
+        """ports.DeliveryQueue.purge: each call reads at most `batch` rows, so an old backlog
+        that must stay (a destination paused for weeks) is stepped over once per purge, not
+        read again by every call."""
         with self._write() as conn:
-            return conn.execute(Q["purge"], (older_than_ms, batch)).rowcount
+            scanned = conn.execute(Q["purge_scan"], (*after, older_than_ms, batch)).fetchall()
+            if not scanned:
+                return ports.Purged(0, 0, None)
+            seqs = json.dumps([seq for _, seq in scanned])
+            deleted: int = conn.execute(Q["purge_done"], (seqs,)).rowcount
+        last_ms, last_seq = scanned[-1]
+        go_on = (last_ms, last_seq) if len(scanned) == batch else None
+        return ports.Purged(deleted, len(scanned), go_on)
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Events and deliveries by status, every status present (0 when none), one snapshot."""

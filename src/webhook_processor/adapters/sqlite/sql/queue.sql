@@ -173,9 +173,22 @@ FROM deliveries WHERE event_id = ? ORDER BY id;
 SELECT number, started_ms, duration_ms, status_code, error, response_excerpt
 FROM attempts WHERE delivery_id = ? ORDER BY id;
 
--- name: purge
+-- name: purge_scan
+-- The next events received before the cutoff, oldest first, after a (received_ms, seq) position.
+SELECT received_ms, seq FROM events
+WHERE received_ms >= ?1 AND (received_ms > ?1 OR seq > ?2) AND received_ms < ?3
+ORDER BY received_ms, seq LIMIT ?4;
+
+-- name: purge_done
+-- Of those, the ones whose work is done: routed (behind the cursor, no replay waiting) and with
+-- no delivery pending. Their deliveries and attempts go with them (ON DELETE CASCADE).
 DELETE FROM events
-WHERE seq IN (SELECT seq FROM events WHERE received_ms < ? ORDER BY received_ms LIMIT ?);
+WHERE seq IN (SELECT value FROM json_each(?))
+  AND seq <= (SELECT seq FROM routing_cursor)
+  AND status != 'replay'
+  AND NOT EXISTS (
+      SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.status = 'pending'
+  );
 
 -- name: count_events
 SELECT status, count(*) FROM events_v GROUP BY status;
