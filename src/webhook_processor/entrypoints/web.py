@@ -115,6 +115,13 @@ class App:
             await _reply(send, exc.status, _error(exc.code, exc.detail))
         except ClientGone:
             return
+        except Exception:  # a bug: said as one, and answered in the API's shape, not uvicorn's
+            log.exception("webhook failed: internal error", extra={"source": name[:64]})
+            await _reply(
+                send,
+                500,
+                _error("internal_error", "the server failed on this webhook; send it again"),
+            )
         else:
             if log.isEnabledFor(logging.DEBUG):  # one line per webhook: too costly at INFO
                 log.debug(
