@@ -55,6 +55,7 @@ DOCUMENT: dict[str, Any] = {
                     "415": _error("Unsupported content encoding or binary body"),
                     "422": _error("Payload violates the source's JSON Schema"),
                     "429": _error("Rate limited; see Retry-After"),
+                    "500": _error("A bug in whp; nothing to fix on the sender's side: send again"),
                     "503": _error("The store cannot commit; nothing was stored"),
                 },
             }
