@@ -112,6 +112,7 @@ class MemoryQueue:
         self.deliveries: dict[int, QueuedDelivery] = {}
         self.attempts: list[RecordedAttempt] = []
         self.rate_tats: dict[str, float] = {}  # destination_state.rate_tat_ms
+        self._store_order: dict[str, int] = {}  # events.seq
         self._ids = itertools.count(1)
         self._lock = threading.Lock()  # the worker calls from threads
 
@@ -223,7 +224,9 @@ class MemoryQueue:
         self, older_than_ms: int, after: ports.PurgePosition = ports.START, batch: int = 500
     ) -> ports.Purged:
         with self._lock:
-            order = {event_id: n for n, event_id in enumerate(self.store.events)}
+            order = self._store_order
+            for event_id in self.store.events:  # numbered once, as seq is: stable across calls
+                order.setdefault(event_id, len(order))
             scanned = sorted(
                 (e.received_ms, order[e.id], e.id)
                 for e in self.store.events.values()
