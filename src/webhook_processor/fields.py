@@ -51,7 +51,8 @@ def extract(
     """The first spec that yields a non-empty scalar wins; None when none does.
 
     A number read as a float may have lost digits (the fast JSON parser reads integers beyond 64
-    bits as floats): `exact()`, the detail with every number as written, is then read instead."""
+    bits as floats): `exact()`, the detail with every number as written, is then read instead
+    (when it has one)."""
     for spec in specs:
         value: Any
         if spec.kind == "header":
@@ -61,7 +62,8 @@ def extract(
         else:
             value = _at(detail, spec.path)
             if isinstance(value, float) and exact is not None:
-                value = _at(exact(), spec.path)
+                precise = exact()
+                value = value if precise is None else _at(precise, spec.path)
         if isinstance(value, bool) or value is None or isinstance(value, dict | list):
             continue
         text = value if isinstance(value, str) else str(value)

@@ -81,6 +81,10 @@ def _form(body: bytes) -> dict[str, Any]:
 
 def exact_json(body: bytes) -> Any:
     """The detail of a JSON body with every number as written: integers of any size, others as
-    Decimal. Slower than `parse`; for the rare field whose fast reading lost digits."""
-    value = json.loads(body.removeprefix(BOM), parse_float=decimal.Decimal)
+    Decimal. Slower than `parse`; for the rare field whose fast reading lost digits. None for a
+    body nested deeper than Python's parser goes (orjson's goes further)."""
+    try:
+        value = json.loads(body.removeprefix(BOM), parse_float=decimal.Decimal)
+    except RecursionError:
+        return None
     return value if isinstance(value, dict) else {"body": value}

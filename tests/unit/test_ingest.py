@@ -183,6 +183,8 @@ def test_numeric_keys_beyond_64_bits_keep_every_digit(tmp_path: Path) -> None:
         world.store.events[world.receive("acme", decimal, signed(decimal)).id].idempotency_key
         == "1.50"
     )
+    deep = b'{"id": 2.5, "a": ' + b"[" * 1_000 + b"]" * 1_000 + b"}"  # too deep for json
+    assert world.store.events[world.receive("acme", deep, signed(deep)).id].idempotency_key == "2.5"
 
 
 def test_slack_url_verification_is_stored_and_its_challenge_returned(tmp_path: Path) -> None:
