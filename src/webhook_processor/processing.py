@@ -102,12 +102,14 @@ class Processor:
         self._running: collections.Counter[str] = collections.Counter()  # in flight, by destination
         self._capped = False  # some destination at its max_concurrency after the last claim
         self._runner: asyncio.Task[None] | None = None
-        self._next_purge = 0.0
+        self._purger: asyncio.Task[None] | None = None
 
     # -- lifecycle (ports.Service) -------------------------------------------------------------
 
     def start(self) -> None:
-        self._runner = asyncio.get_running_loop().create_task(self.run(), name="whp-worker")
+        loop = asyncio.get_running_loop()
+        self._runner = loop.create_task(self.run(), name="whp-worker")
+        self._purger = loop.create_task(self._purge_every_while(), name="whp-purge")
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop claiming; let attempts under way finish for `grace` seconds, then cancel them
@@ -116,6 +118,8 @@ class Processor:
         self._wakeup.set()
         if self._runner is not None:
             await self._runner
+        if self._purger is not None:
+            await self._purger
         if self._in_flight:
             _, late = await asyncio.wait(self._in_flight, timeout=grace)
             for task in late:
@@ -178,7 +182,6 @@ class Processor:
             task.add_done_callback(functools.partial(self._finished, item.destination))
         # Does some destination now have as many attempts under way here as it allows?
         self._capped = any(self._running[name] >= cap for name, cap in self._limits.items())
-        await self._purge_if_due()
         # Without routes, settling is only marking new events unrouted: the next poll does the
         # next lot, instead of a transaction on the writer every pause while ingest is busy.
         return bool(recorded or claimed or (settled and self._routes))
@@ -253,17 +256,32 @@ class Processor:
         if outcomes:
             await self._write(self._queue.record_many, outcomes, self._now_ms())
 
-    async def _purge_if_due(self) -> None:
-        now = self._clock()
-        if now < self._next_purge:
-            return
-        self._next_purge = now + self._settings.purge_every_seconds
-        cutoff = int((now - self._settings.retention_days * 86400) * 1000)
+    # -- retention -----------------------------------------------------------------------------
+
+    async def _purge_every_while(self) -> None:
+        """Purge now and every purge_every_seconds, beside the steps, so that a large purge
+        never holds deliveries up. Inside a step it did: 50 ms a batch of 500, so about 30 s
+        for the five minutes of webhooks a purge finds at 1,000 a second."""
+        while not self._stopped.is_set():
+            try:
+                await self.purge()
+            except Exception:  # the store is busy or gone: the next purge does it
+                log.exception("purge failed; the next one goes on")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), self._settings.purge_every_seconds)
+
+    async def purge(self) -> int:
+        """Delete the events past the retention whose work is done, in small batches with room
+        for ingest in between. Returns how many."""
+        cutoff = int((self._clock() - self._settings.retention_days * 86400) * 1000)
+        deleted = 0
         after: ports.PurgePosition | None = ports.START
         while after is not None and not self._stopped.is_set():
-            after = (await self._write(self._queue.purge, cutoff, after)).after
+            done = await self._write(self._queue.purge, cutoff, after)
+            deleted, after = deleted + done.deleted, done.after
             if after is not None:
-                await asyncio.sleep(0.05)  # small batches, room for ingest in between
+                await asyncio.sleep(0.05)
+        return deleted
 
     # -- one attempt ---------------------------------------------------------------------------
 

@@ -457,23 +457,31 @@ def test_a_crashing_attempt_is_logged_and_counts_as_a_failed_attempt(
 
 
 def test_the_worker_purges_events_past_the_retention_once_their_work_is_done() -> None:
-    world = World({"a": dest(A), "b": dest(B)}, [GITHUB_TO_A, GITHUB_TO_B])
+    world = World(
+        {"a": dest(A), "b": dest(B)},
+        [GITHUB_TO_A, GITHUB_TO_B],
+        settings=processing.Settings(purge_every_seconds=0.01),
+    )
     world.paused.add("b")
-    delivered = world.receive(source="other")  # matches no route: nothing to do
+    done = world.receive(source="other")  # matches no route: nothing to do
     waiting = world.receive()  # delivered to a, held for b (paused)
 
     async def scenario() -> None:
         await world.step()
         world.clock.now += 8 * 86400  # past the 7-day retention
-        await world.step()  # purges when first due
+        world.processor.start()  # purges at once, then every purge_every_seconds, beside steps
+        await until_async(lambda: done.id not in world.queue.store.events)
         assert set(world.queue.store.events) == {waiting.id}
         world.paused.clear()
-        world.clock.now += world.settings.purge_every_seconds
-        await world.step()  # b gets its delivery; the purge then sees it was pending
-        world.clock.now += world.settings.purge_every_seconds
-        await world.step()
+        await until_async(lambda: not world.queue.store.events)  # once b got its delivery
+        await world.processor.stop()
 
     run(scenario)
-    assert delivered.id not in world.queue.store.events
-    assert world.queue.store.events == {}
     assert sorted(o.url for o in world.sender.sent) == sorted([A, B])
+
+
+async def until_async(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition never held"
+        await asyncio.sleep(0.01)
