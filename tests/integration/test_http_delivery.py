@@ -8,6 +8,7 @@ import base64
 import contextlib
 import dataclasses
 import datetime
+import gzip
 import ipaddress
 import socket
 import ssl
@@ -58,6 +59,7 @@ class Receiver:
                 Route("/moved", self.moved, methods=["POST"]),
                 Route("/busy", self.busy, methods=["POST"]),
                 Route("/slow", self.slow, methods=["POST"]),
+                Route("/gzipped", self.gzipped, methods=["POST"]),
             ]
         )
 
@@ -85,6 +87,12 @@ class Receiver:
     async def busy(self, request: Request) -> Response:
         await self.record(request)
         return Response("rate limited", status_code=429, headers={"retry-after": "7"})
+
+    async def gzipped(self, request: Request) -> Response:
+        """An error page compressed although the delivery asked for no encoding."""
+        await self.record(request)
+        page = gzip.compress(b"upstream unavailable")
+        return Response(page, status_code=502, headers={"content-encoding": "gzip"})
 
     async def slow(self, request: Request) -> Response:
         await self.record(request)
@@ -279,6 +287,12 @@ def test_429_carries_retry_after(receiver: tuple[Receiver, str]) -> None:
     (result,) = send(outgoing(base + "/busy", event()))
     assert (result.ok, result.status, result.retry_after) == (False, 429, 7.0)
     assert result.excerpt == "rate limited"
+
+
+def test_a_compressed_answer_is_decoded_for_its_excerpt(receiver: tuple[Receiver, str]) -> None:
+    _, base = receiver
+    (result,) = send(outgoing(base + "/gzipped", event()))
+    assert (result.ok, result.status, result.excerpt) == (False, 502, "upstream unavailable")
 
 
 def test_slow_receiver_times_out(receiver: tuple[Receiver, str]) -> None:
