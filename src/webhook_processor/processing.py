@@ -109,7 +109,7 @@ class Processor:
     def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._runner = loop.create_task(self.run(), name="whp-worker")
-        self._purger = loop.create_task(self._purge_every_while(), name="whp-purge")
+        self._purger = loop.create_task(self._purge_periodically(), name="whp-purge")
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop claiming; let attempts under way finish for `grace` seconds, then cancel them
@@ -258,7 +258,7 @@ class Processor:
 
     # -- retention -----------------------------------------------------------------------------
 
-    async def _purge_every_while(self) -> None:
+    async def _purge_periodically(self) -> None:
         """Purge now and every purge_every_seconds, beside the steps, so that a large purge
         never holds deliveries up. Inside a step it did: 50 ms a batch of 500, so about 30 s
         for the five minutes of webhooks a purge finds at 1,000 a second."""
