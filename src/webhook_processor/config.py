@@ -316,9 +316,39 @@ def load(path: str | Path) -> Config:
     return parse(text, file)
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error. PyYAML
+    keeps the last one silently: a second `github:` under `sources:` would replace the first,
+    its verification scheme included. (Terraform's yamldecode refuses such a file too.)"""
+
+
+def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -> Any:
+    first_line: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor`: its keys may be overridden
+            continue
+        key = loader.construct_object(key_node)
+        if isinstance(key, typing.Hashable) and key in first_line:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"duplicate key {key!r} (first given on line {first_line[key] + 1})",
+                key_node.start_mark,
+            )
+        if isinstance(key, typing.Hashable):
+            first_line[key] = key_node.start_mark.line
+    return loader.construct_mapping(node)
+
+
+_StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _mapping_without_duplicates,
+)
+
+
 def parse(text: str, file: Path) -> Config:
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""

@@ -206,6 +206,31 @@ def test_invalid_yaml_reports_line_and_column(tmp_path: Path) -> None:
     assert found.startswith("line 3, column 1: invalid YAML")
 
 
+def test_a_key_given_twice_is_an_error_not_the_last_one_silently(tmp_path: Path) -> None:
+    """A second `github:` would otherwise replace the first, its verification with it."""
+    (found,) = problems(
+        tmp_path,
+        "sources:\n"
+        "  github: {verify: github, secret: env:GH}\n"
+        "  stripe: {verify: stripe, secret: env:GH, tolerance_seconds: 60, tolerance_seconds: 0}\n",
+    )
+    assert found == (
+        "line 3, column 67: invalid YAML: duplicate key 'tolerance_seconds' (first given on line 3)"
+    )
+    (found,) = problems(tmp_path, "sources:\n  github: {verify: none}\n  github: {verify: none}\n")
+    assert found == "line 3, column 3: invalid YAML: duplicate key 'github' (first given on line 2)"
+
+
+def test_yaml_merge_keys_still_work(tmp_path: Path) -> None:
+    cfg = load(
+        tmp_path,
+        "sources:\n"
+        "  a: &common {verify: github, secret: env:GH}\n"
+        "  b: {<<: *common, max_body_bytes: 2048}\n",
+    )
+    assert (cfg.sources["b"].verify, cfg.sources["b"].max_body_bytes) == ("github", 2048)
+
+
 def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
     assert problems(tmp_path, "- a\n- b\n") == [
         "the top level must be a mapping of keys (storage, sources, ...)"
