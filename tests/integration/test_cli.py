@@ -62,6 +62,16 @@ def test_check_warns_about_literal_secrets(
     assert "inline-value" not in err
 
 
+def test_check_warns_about_sources_that_verify_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "whp.yaml"
+    cfg.write_text("sources:\n  open: {verify: none}\n  gh: {verify: github, secret: env:HOME}\n")
+    assert run("check", "--config", str(cfg)) == 0
+    [warning] = capsys.readouterr().err.splitlines()
+    assert warning.startswith(f"warning: {cfg}: sources.open.verify: none: anyone who can reach")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
