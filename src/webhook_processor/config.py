@@ -287,6 +287,20 @@ class Config(Strict):
                 )
         return self
 
+    def warnings(self) -> list[str]:
+        """What is accepted but risky, as `key path: why`: `whp check` prints them."""
+        found = [
+            f"{key}: secret written inline; use env:NAME or file:PATH"
+            for key in self.literal_secrets()
+        ]
+        found += [
+            f"sources.{name}.verify: none: anyone who can reach /webhooks/{name} can send it "
+            "webhooks; keep it behind something that authenticates"
+            for name, src in sorted(self.sources.items())
+            if src.verify == "none"
+        ]
+        return found
+
     def literal_secrets(self) -> list[str]:
         """Key paths of secrets written inline: accepted, but `whp check` warns."""
         found = []
@@ -328,15 +342,16 @@ def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -
         if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor`: its keys may be overridden
             continue
         key = loader.construct_object(key_node)
-        if isinstance(key, typing.Hashable) and key in first_line:
+        if not isinstance(key, typing.Hashable):  # construct_mapping says what is wrong
+            continue
+        if key in first_line:
             raise yaml.constructor.ConstructorError(
                 None,
                 None,
                 f"duplicate key {key!r} (first given on line {first_line[key] + 1})",
                 key_node.start_mark,
             )
-        if isinstance(key, typing.Hashable):
-            first_line[key] = key_node.start_mark.line
+        first_line[key] = key_node.start_mark.line
     return loader.construct_mapping(node)
 
 

@@ -6,9 +6,11 @@ A spec is parsed once (config load); extraction runs per request, so it stays a 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from webhook_processor import payload
 
 Kind = Literal["header", "json", "const"]
 
@@ -46,13 +48,13 @@ def extract(
     specs: tuple[FieldSpec, ...],
     headers: Mapping[str, str],
     detail: Any,
-    exact: Callable[[], Any] | None = None,
+    body: bytes | None = None,
 ) -> str | None:
     """The first spec that yields a non-empty scalar wins; None when none does.
 
     A number read as a float may have lost digits (the fast JSON parser reads integers beyond 64
-    bits as floats): `exact()`, the detail with every number as written, is then read instead
-    (when it has one)."""
+    bits as floats): it is read again from `body`, the JSON that `detail` came from, parsed with
+    every number as written (when that parser can)."""
     for spec in specs:
         value: Any
         if spec.kind == "header":
@@ -61,8 +63,8 @@ def extract(
             value = spec.arg
         else:
             value = _at(detail, spec.path)
-            if isinstance(value, float) and exact is not None:
-                precise = exact()
+            if isinstance(value, float) and body is not None:
+                precise = payload.exact_json(body)
                 value = value if precise is None else _at(precise, spec.path)
         if isinstance(value, bool) or value is None or isinstance(value, dict | list):
             continue

@@ -8,7 +8,6 @@ Everything a source needs per request is prepared once in `SourceRuntime` by the
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -108,12 +107,11 @@ class Ingest:
         challenge = source.handshake(detail) if source.handshake is not None else None
         if source.schema is not None and challenge is None:
             source.schema(detail)
-        exact = functools.partial(payload.exact_json, body)
         event = models.Event(
             id=models.new_event_id(now),
             source=source.name,
-            event_type=fields.extract(source.type_specs, headers, detail, exact) or UNKNOWN_TYPE,
-            idempotency_key=fields.extract(source.key_specs, headers, detail, exact),
+            event_type=fields.extract(source.type_specs, headers, detail, body) or UNKNOWN_TYPE,
+            idempotency_key=fields.extract(source.key_specs, headers, detail, body),
             received_ms=int(now * 1000),
             content_type=content_type,
             headers=_without(headers, source.strip_headers),

@@ -41,23 +41,31 @@ def test_init_keeps_an_existing_config_and_its_secrets(
     assert "left it as it is" in capsys.readouterr().out
 
 
+def check(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str) -> tuple[int, str, Path]:
+    """`whp check` on a config of `text`: its exit status, its stderr, the config's path."""
+    cfg = tmp_path / "whp.yaml"
+    cfg.write_text(text)
+    status = run("check", "--config", str(cfg))
+    return status, capsys.readouterr().err, cfg
+
+
 def test_check_reports_problems_and_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cfg = tmp_path / "whp.yaml"
-    cfg.write_text("sources:\n  gh: {verify: github, secret: env:WHP_TEST_UNSET_VAR}\n")
-    assert run("check", "--config", str(cfg)) == 2
-    err = capsys.readouterr().err
+    status, err, cfg = check(
+        tmp_path, capsys, "sources:\n  gh: {verify: github, secret: env:WHP_TEST_UNSET_VAR}\n"
+    )
+    assert status == 2
     assert f"{cfg}: sources.gh.secret: environment variable WHP_TEST_UNSET_VAR is not set" in err
 
 
 def test_check_warns_about_literal_secrets(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cfg = tmp_path / "whp.yaml"
-    cfg.write_text("sources:\n  gh: {verify: github, secret: inline-value}\n")
-    assert run("check", "--config", str(cfg)) == 0
-    err = capsys.readouterr().err
+    status, err, _ = check(
+        tmp_path, capsys, "sources:\n  gh: {verify: github, secret: inline-value}\n"
+    )
+    assert status == 0
     assert "sources.gh.secret: secret written inline" in err
     assert "inline-value" not in err
 
@@ -65,10 +73,13 @@ def test_check_warns_about_literal_secrets(
 def test_check_warns_about_sources_that_verify_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cfg = tmp_path / "whp.yaml"
-    cfg.write_text("sources:\n  open: {verify: none}\n  gh: {verify: github, secret: env:HOME}\n")
-    assert run("check", "--config", str(cfg)) == 0
-    [warning] = capsys.readouterr().err.splitlines()
+    status, err, cfg = check(
+        tmp_path,
+        capsys,
+        "sources:\n  open: {verify: none}\n  gh: {verify: github, secret: env:HOME}\n",
+    )
+    assert status == 0
+    [warning] = err.splitlines()
     assert warning.startswith(f"warning: {cfg}: sources.open.verify: none: anyone who can reach")
 
 

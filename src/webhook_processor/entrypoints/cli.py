@@ -144,17 +144,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     cfg = config.load(args.config)
     bootstrap.source_runtimes(cfg, args.config, os.environ)
-    for key in cfg.literal_secrets():
-        print(
-            f"warning: {args.config}: {key}: secret written inline; use env:NAME or file:PATH",
-            file=sys.stderr,
-        )
-    for name in sorted(n for n, src in cfg.sources.items() if src.verify == "none"):
-        print(
-            f"warning: {args.config}: sources.{name}.verify: none: anyone who can reach "
-            f"/webhooks/{name} can send it webhooks; keep it behind something that authenticates",
-            file=sys.stderr,
-        )
+    for warning in cfg.warnings():
+        print(f"warning: {args.config}: {warning}", file=sys.stderr)
     print(
         f"{args.config}: ok ({len(cfg.sources)} sources, {len(cfg.destinations)} destinations, "
         f"{len(cfg.routes)} routes)"
