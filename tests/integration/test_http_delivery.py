@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+import uvloop
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -60,6 +61,8 @@ class Receiver:
                 Route("/busy", self.busy, methods=["POST"]),
                 Route("/slow", self.slow, methods=["POST"]),
                 Route("/gzipped", self.gzipped, methods=["POST"]),
+                Route("/closing", self.closing, methods=["POST"]),
+                Route("/verbose", self.verbose, methods=["POST"]),
             ]
         )
 
@@ -93,6 +96,15 @@ class Receiver:
         await self.record(request)
         page = gzip.compress(b"upstream unavailable")
         return Response(page, status_code=502, headers={"content-encoding": "gzip"})
+
+    async def closing(self, request: Request) -> Response:
+        await self.record(request)
+        return Response(status_code=204, headers={"connection": "close"})
+
+    async def verbose(self, request: Request) -> Response:
+        """An error page of 1 MiB."""
+        await self.record(request)
+        return Response(b"x" * 1024 * 1024, status_code=500)
 
     async def slow(self, request: Request) -> Response:
         await self.record(request)
@@ -132,6 +144,19 @@ def serving(
         server.should_exit = True
         thread.join(timeout=5)
         sock.close()
+
+
+@pytest.fixture(autouse=True, params=["asyncio", "uvloop"])
+def event_loop_kind(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test on both loops: `whp serve` and `whp worker` deliver on uvloop, whose
+    transports differ from asyncio's own."""
+    policy = asyncio.get_event_loop_policy()
+    if request.param == "uvloop":
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    try:
+        yield
+    finally:
+        asyncio.set_event_loop_policy(policy)
 
 
 @pytest.fixture(scope="module")
@@ -208,10 +233,9 @@ def test_delivered_and_verified_by_the_official_library(receiver: tuple[Receiver
 def test_header_text_beyond_ascii_reaches_the_receiver_as_utf_8(
     receiver: tuple[Receiver, str],
 ) -> None:
-    """Ingest keeps a header's bytes (decoded as latin-1). A forwarded header sent in UTF-8 goes
-    out with the same bytes; one sent in latin-1 goes out as the same text in UTF-8 (aiohttp
-    writes headers as UTF-8). An event type from a JSON body, any text, goes out as UTF-8, and
-    one holding a line break cannot end its header early."""
+    """Ingest keeps a header's bytes (decoded as latin-1): a forwarded header goes out with the
+    bytes it came in with, UTF-8 or latin-1. An event type from a JSON body, any text, goes out
+    as UTF-8, and one holding a line break cannot end its header early."""
     app, base = receiver
     utf8, latin1 = "café.example".encode(), "café.example".encode("latin-1")
     evts = [
@@ -226,7 +250,7 @@ def test_header_text_beyond_ascii_reaches_the_receiver_as_utf_8(
     sent_utf8, sent_latin1, unicode, broken = (got[e.id].headers for e in evts)
     # the receiver (Starlette) decodes header bytes as latin-1: encoding back gives the bytes
     assert sent_utf8["x-shop-domain"].encode("latin-1") == utf8
-    assert sent_latin1["x-shop-domain"].encode("latin-1") == utf8
+    assert sent_latin1["x-shop-domain"].encode("latin-1") == latin1
     assert unicode["whp-event-type"].encode("latin-1") == "注文.支払い".encode()
     assert broken["whp-event-type"] == "order.paid??x-injected: 1"
     assert "x-injected" not in broken
@@ -241,6 +265,48 @@ def test_connections_are_kept_alive(receiver: tuple[Receiver, str]) -> None:
         r.client for r in app.received if r.headers.get("webhook-id") in {e.id for e in events}
     }
     assert len(clients) == 1, f"three deliveries in a row used {len(clients)} connections"
+
+
+@pytest.mark.parametrize(
+    ("path", "timeout"),
+    [("/closing", 5.0), ("/slow", SLOW_SECONDS / 4), ("/verbose", 5.0)],
+    ids=["receiver-says-close", "timed-out", "body-not-read-to-its-end"],
+)
+def test_a_connection_not_at_rest_is_not_reused(
+    receiver: tuple[Receiver, str], path: str, timeout: float
+) -> None:
+    """A connection is reused only after a whole response on it, and when the receiver keeps
+    it open: else the next delivery takes a new one, and gets through."""
+    app, base = receiver
+    first, second = event(), event()
+
+    async def run() -> list[delivery.Result]:
+        sender = http.HttpSender()
+        try:
+            return [
+                await sender.send(outgoing(base + path, first), timeout, time.time),
+                await sender.send(outgoing(base + "/hooks", second), 5.0, time.time),
+            ]
+        finally:
+            await sender.aclose()
+
+    results = asyncio.run(run())
+    assert results[1].status == 204
+    if path == "/verbose":
+        assert (results[0].status, results[0].excerpt) == (500, "x" * 512)
+    clients = {r.headers["webhook-id"]: r.client for r in app.received}
+    assert clients[first.id] != clients[second.id]
+
+
+def test_a_header_that_would_forge_another_is_not_sent(receiver: tuple[Receiver, str]) -> None:
+    app, base = receiver
+    evt = event()
+    request = outgoing(base + "/hooks", evt)
+    forged = delivery.Outgoing(request.url, request.headers | {"x-note": "a\r\nx-admin: 1"}, b"{}")
+    (result,) = send(forged)
+    assert (result.ok, result.status) == (False, None)
+    assert result.error == "request failed: header 'x-note' holds a line break or NUL"
+    assert evt.id not in {r.headers.get("webhook-id") for r in app.received}
 
 
 def test_a_forwarded_user_agent_replaces_ours(receiver: tuple[Receiver, str]) -> None:
@@ -259,7 +325,7 @@ def test_concurrent_deliveries_share_the_pool(receiver: tuple[Receiver, str]) ->
     events = [event() for _ in range(40)]
 
     async def run() -> list[delivery.Result]:
-        sender = http.HttpSender(max_connections=8)
+        sender = http.HttpSender(max_idle_connections=8)
         try:
             return await asyncio.gather(
                 *(sender.send(outgoing(base + "/hooks", e), 5.0, time.time) for e in events)
@@ -436,10 +502,19 @@ class RawServer:
     [
         (None, "protocol error: Server disconnected"),
         (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK", None),
-        (b"hello, this is not HTTP\r\n\r\n", "protocol error: Bad status line"),
+        (b"hello, this is not HTTP\r\n\r\n", "protocol error: invalid response: Expected HTTP/"),
         (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\ncut short", "connection error: "),
+        (b"HTTP/1.1 200 OK\r\nX-Filler: " + b"x" * 70_000, "protocol error: response head over"),
+        (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n", "protocol error: "),
     ],
-    ids=["closes-without-answer", "control-ok", "not-http", "body-cut-short"],
+    ids=[
+        "closes-without-answer",
+        "control-ok",
+        "not-http",
+        "body-cut-short",
+        "endless-head",
+        "switches-protocols",
+    ],
 )
 def test_a_misbehaving_server_is_a_failed_attempt_saying_why(
     reply: bytes | None, error: str | None
@@ -452,6 +527,24 @@ def test_a_misbehaving_server_is_a_failed_attempt_saying_why(
         assert not result.ok
         assert result.error is not None
         assert result.error.startswith(error), result.error
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 11\r\n\r\nbusy, sorry",
+        b"HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"4\r\nbusy\r\n7\r\n, sorry\r\n0\r\n\r\n",
+        b"HTTP/1.0 503 Service Unavailable\r\n\r\nbusy, sorry",  # until the connection closes
+        b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>\r\n\r\n"
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 11\r\n\r\nbusy, sorry",
+    ],
+    ids=["content-length", "chunked", "until-close", "after-informational"],
+)
+def test_every_response_framing_is_read(reply: bytes) -> None:
+    with RawServer(reply) as server:
+        (result,) = send(outgoing(server.url, event()))
+    assert (result.ok, result.status, result.excerpt) == (False, 503, "busy, sorry")
 
 
 # Failures a real server rarely produces on demand, through httpx's MockTransport.

@@ -1,143 +1,330 @@
-"""httpx's transport interface over aiohttp's HTTP client.
+"""httpx's transport interface over asyncio's connections and httptools' HTTP/1.1 parser.
 
 Deliveries are httpx Requests and Responses (`adapters/http.py`); this transport carries them
-with aiohttp, whose C HTTP parser and connection pool cost about a quarter of the CPU per request
-of httpx's own transport (httpcore, h11 and anyio, in pure Python). On a small machine that CPU
-is the delivery rate: see bench/README.md, "What changed: aiohttp under httpx".
+with what uvicorn serves them with: asyncio (uvloop) protocols, and httptools, the C parser
+(llhttp, Node.js's) that uvicorn parses requests with, here parsing responses. A request costs
+about 50 us of CPU here, against 130-150 us over aiohttp's client and 400-700 us over httpx's own
+transport (httpcore, h11 and anyio, in pure Python); on a small machine that CPU is the delivery
+rate (bench/README.md, "Deliveries over httptools").
 
-aiohttp writes header text in UTF-8, so a header value goes out with its bytes unchanged when
-they are UTF-8 (ASCII included), and as the same text in UTF-8 when they are latin-1.
+What it does, and only that, because `HttpSender` needs only that: HTTP/1.1 requests with the
+body in memory, sent in one write with their header bytes as they are (nothing added: `HttpSender`
+sets Host and Content-Length); responses streamed to the caller; connections kept alive per
+(scheme, host, port) and reused newest first, closed after `keepalive_expiry` idle seconds or when
+the receiver closes them; TLS with the given context. Not: redirects (never followed), cookies,
+proxies and other settings from the environment, decompression (httpx's Response decodes),
+HTTP/2, and timeouts (the sender bounds each attempt as a whole, and a connection whose attempt
+was cut short is closed, never reused).
 
-What it does not do, because `HttpSender` does not need it: redirects (never followed), cookies,
-proxies and other settings from the environment, decompression (httpx's Response decodes), and
-timeouts (the sender bounds each attempt as a whole). There is one connection pool for every
-destination; aiohttp checks only the connection it hands out, so a large pool costs nothing per
-request.
+What goes wrong becomes httpx's exceptions, each with the cause as its `__cause__` where there is
+one:
 
-aiohttp's exceptions become httpx's by what happened, each with aiohttp's as its `__cause__`:
-
-    ClientConnectorError (refused, DNS, TLS, unreachable)  -> httpx.ConnectError
-    ServerDisconnectedError, ClientResponseError (bad response)  -> httpx.RemoteProtocolError
-    ClientPayloadError (the body broke off)  -> httpx.ReadError
-    ClientOSError (reset, broken pipe)  -> httpx.NetworkError
-    InvalidURL, NonHttpUrlClientError  -> httpx.UnsupportedProtocol
-    any other ClientError  -> httpx.TransportError
+    refused, DNS, unreachable, TLS handshake  -> httpx.ConnectError
+    closed or answered with something not HTTP before a response  -> httpx.RemoteProtocolError
+    closed or reset in the middle of the response body  -> httpx.ReadError
+    reset before the response  -> httpx.NetworkError
+    a scheme other than http or https  -> httpx.UnsupportedProtocol
+    a header with a line break or NUL  -> httpx.LocalProtocolError (nothing sent)
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import re
 import ssl
+import time
 from collections.abc import AsyncIterator
+from typing import cast
 
-import aiohttp
+import httptools
 import httpx
 
-# Headers aiohttp would add on its own: a delivery carries only what `HttpSender` sets (and
-# Host and Content-Length), as it did over httpx's own transport.
-_NOT_AUTOMATIC = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
+CLOSE_SECONDS = 2.0  # for the idle connections to close at `aclose`
+MAX_HEAD_BYTES = 64 * 1024  # a response's status line and headers; more is a protocol error
+_BUFFERED_BYTES = 64 * 1024  # of a response body not read yet, before reading pauses
+_FORBIDDEN = re.compile(rb"[\x00\r\n]")  # in a header: would end it early or forge another
+_Key = tuple[bytes, str, int]
 
 
-class AiohttpTransport(httpx.AsyncBaseTransport):
+class Http1Transport(httpx.AsyncBaseTransport):
     def __init__(
-        self, *, tls: ssl.SSLContext, max_connections: int, keepalive_expiry: float
+        self, *, tls: ssl.SSLContext, max_idle_connections: int, keepalive_expiry: float
     ) -> None:
+        """`max_idle_connections` kept for reuse across all hosts (more are closed after use);
+        the connections in use are bounded by the callers (each destination's concurrency)."""
         self._tls = tls
-        self._max_connections = max_connections
-        self._keepalive_expiry = keepalive_expiry
-        self._session: aiohttp.ClientSession | None = None
-
-    def _open(self) -> aiohttp.ClientSession:
-        """On first use: a session belongs to the running event loop."""
-        connector = aiohttp.TCPConnector(
-            ssl=self._tls,
-            limit=self._max_connections,
-            limit_per_host=0,
-            keepalive_timeout=self._keepalive_expiry,
-        )
-        return aiohttp.ClientSession(
-            connector=connector,
-            timeout=aiohttp.ClientTimeout(total=None),
-            cookie_jar=aiohttp.DummyCookieJar(),
-            skip_auto_headers=_NOT_AUTOMATIC,
-            auto_decompress=False,
-            trust_env=False,
-        )
+        self._max_idle = max_idle_connections
+        self._expiry = keepalive_expiry
+        self._idle: dict[_Key, list[_Connection]] = {}
+        self._idle_count = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        session = self._session
-        if session is None:
-            session = self._session = self._open()
-        try:
-            response = await session.request(
-                request.method,
-                str(request.url),
-                headers=[
-                    (name.decode("latin-1"), _text(value)) for name, value in request.headers.raw
-                ],
-                data=request.content,
-                allow_redirects=False,
+        url = request.url
+        scheme = url.raw_scheme
+        if scheme not in (b"http", b"https"):
+            raise httpx.UnsupportedProtocol(
+                f"unsupported URL scheme {url.scheme!r}: http or https", request=request
             )
-        except aiohttp.ClientError as exc:
-            raise _as_httpx(exc, request) from exc
+        head = [request.method.encode(), b" ", url.raw_path, b" HTTP/1.1\r\n"]
+        for name, value in request.headers.raw:
+            if _FORBIDDEN.search(name) or _FORBIDDEN.search(value):
+                raise httpx.LocalProtocolError(
+                    f"header {name.decode('latin-1')!r} holds a line break or NUL",
+                    request=request,
+                )
+            head += (name, b": ", value, b"\r\n")
+        head += (b"\r\n", request.content)
+        key = (scheme, url.host, url.port or (443 if scheme == b"https" else 80))
+        connection = self._take(key) or await self._connect(key, request)
+        try:
+            await connection.send(b"".join(head), request)
+        except BaseException:
+            connection.close()
+            raise
         return httpx.Response(
-            response.status,
-            headers=response.raw_headers,
-            stream=_Body(response, request),
+            connection.status,
+            headers=connection.headers,
+            stream=_Body(self, key, connection),
             request=request,
+            extensions={"http_version": b"HTTP/1.1"},
         )
 
+    def _take(self, key: _Key) -> _Connection | None:
+        idle = self._idle.get(key)
+        if not idle:
+            return None
+        fresh_since = time.monotonic() - self._expiry
+        while idle:
+            connection = idle.pop()
+            self._idle_count -= 1
+            if connection.reusable() and connection.idle_since > fresh_since:
+                return connection
+            connection.close()
+        return None
+
+    def _give_back(self, key: _Key, connection: _Connection) -> None:
+        if not connection.reusable() or self._idle_count >= self._max_idle:
+            connection.close()
+            return
+        connection.idle_since = time.monotonic()
+        self._idle.setdefault(key, []).append(connection)
+        self._idle_count += 1
+
+    async def _connect(self, key: _Key, request: httpx.Request) -> _Connection:
+        scheme, host, port = key
+        loop = asyncio.get_running_loop()
+        connection = _Connection(loop)
+        try:
+            await loop.create_connection(
+                lambda: connection, host, port, ssl=self._tls if scheme == b"https" else None
+            )
+        except OSError as exc:  # ssl.SSLError and socket.gaierror included
+            raise httpx.ConnectError(str(exc) or type(exc).__name__, request=request) from exc
+        return connection
+
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Close the idle connections, and wait for them to close (a TLS connection says so to
+        its peer first), up to `CLOSE_SECONDS`; the rest are cut."""
+        connections = [connection for idle in self._idle.values() for connection in idle]
+        self._idle.clear()
+        self._idle_count = 0
+        for connection in connections:
+            connection.close()
+        if connections:
+            await asyncio.wait(
+                [connection.lost for connection in connections], timeout=CLOSE_SECONDS
+            )
+        for connection in connections:
+            connection.abort()
+
+
+class _Connection(asyncio.Protocol):
+    """One HTTP/1.1 connection, one request at a time. httptools calls the `on_*` methods from
+    `feed_data` as it parses the response."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._parser = httptools.HttpResponseParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._request: httpx.Request | None = None  # the last one sent
+        self._head: asyncio.Future[None] | None = None  # done when the response head is read
+        self._head_bytes = 0
+        self._waiter: asyncio.Future[None] | None = None  # the body's reader, waiting for more
+        self._paused = False
+        self._until_close = False  # the body ends when the connection does (no length given)
+        self.closed = False
+        self.lost: asyncio.Future[None] = loop.create_future()  # done once closed
+        self.idle_since = 0.0
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.keep_alive = False
+        self.chunks: collections.deque[bytes] = collections.deque()
+        self.buffered = 0
+        self.complete = False
+        self.error: httpx.TransportError | None = None
+
+    def reusable(self) -> bool:
+        return self.keep_alive and not self.closed and self.error is None
+
+    def close(self) -> None:
+        self.closed = True
+        if self._transport is not None:
+            self._transport.close()
+
+    def abort(self) -> None:
+        if self._transport is not None and not self.lost.done():
+            self._transport.abort()
+
+    async def send(self, data: bytes, request: httpx.Request) -> None:
+        """Write the request; return when the response's status and headers are read."""
+        if self._transport is None or self._transport.is_closing():
+            raise httpx.RemoteProtocolError("connection closed before sending", request=request)
+        self._request = request
+        self._head = self._loop.create_future()
+        self._head_bytes = 0
+        self.status = 0
+        self.headers = []
+        self.keep_alive = False
+        self.chunks.clear()
+        self.buffered = 0
+        self.complete = False
+        self._transport.write(data)
+        await self._head
+
+    async def more(self) -> None:
+        """Wait for more of the body (or its end, or an error)."""
+        if self._paused and self._transport is not None:
+            self._paused = False
+            self._transport.resume_reading()
+        self._waiter = self._loop.create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+
+    def take(self) -> bytes:
+        chunk = self.chunks.popleft()
+        self.buffered -= len(chunk)
+        return chunk
+
+    # asyncio's protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        if self._request is None or self.complete:  # idle: nothing was asked
+            self.close()
+            return
+        if self.error is not None:
+            return
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(httpx.RemoteProtocolError, "the receiver switched protocols")
+            return
+        except httptools.HttpParserError as exc:
+            self._fail(httpx.RemoteProtocolError, f"invalid response: {exc}")
+            return
+        if self._head is not None and not self._head.done():
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._fail(httpx.RemoteProtocolError, f"response head over {MAX_HEAD_BYTES} bytes")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.lost.set_result(None)
+        if self._request is None or self.complete or self.error is not None:
+            return
+        if self._head is not None and not self._head.done():
+            if exc is None:
+                self._fail(
+                    httpx.RemoteProtocolError, "Server disconnected without sending a response"
+                )
+            else:
+                self._fail(httpx.NetworkError, str(exc) or type(exc).__name__, exc)
+        elif self._until_close and exc is None:
+            self.complete = True
+            self._wake()
+        else:
+            reason = f": {exc}" if exc else ""
+            self._fail(httpx.ReadError, f"connection closed in the response body{reason}", exc)
+
+    # httptools' callbacks
+
+    def on_message_begin(self) -> None:
+        self.headers = []
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        status = self._parser.get_status_code()
+        if status < 200:  # informational (100 Continue, 103 Early Hints): the answer follows
+            return
+        self.status = status
+        self.keep_alive = self._parser.should_keep_alive()
+        self._until_close = not any(
+            name.lower() in (b"content-length", b"transfer-encoding") for name, _ in self.headers
+        )
+        if self._head is not None and not self._head.done():
+            self._head.set_result(None)
+
+    def on_body(self, body: bytes) -> None:
+        self.chunks.append(body)
+        self.buffered += len(body)
+        if self.buffered > _BUFFERED_BYTES and not self._paused and self._transport is not None:
+            self._paused = True
+            self._transport.pause_reading()
+        self._wake()
+
+    def on_message_complete(self) -> None:
+        if self.status:  # not the end of an informational response
+            self.complete = True
+            self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def _fail(
+        self,
+        kind: type[httpx.TransportError],
+        message: str,
+        cause: BaseException | None = None,
+    ) -> None:
+        error = kind(message, request=self._request)
+        error.__cause__ = cause
+        self.error = error
+        if self._head is not None and not self._head.done():
+            self._head.set_exception(error)
+        self._wake()
+        self.close()
 
 
 class _Body(httpx.AsyncByteStream):
-    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
-        self._response = response
-        self._request = request
+    def __init__(self, pool: Http1Transport, key: _Key, connection: _Connection) -> None:
+        self._pool = pool
+        self._key = key
+        self._connection = connection
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
-            async for chunk in self._response.content.iter_any():
-                yield chunk
-        except aiohttp.ClientError as exc:
-            raise _as_httpx(exc, self._request) from exc
+        connection = self._connection
+        while True:
+            if connection.chunks:
+                yield connection.take()
+            elif connection.error is not None:
+                raise connection.error
+            elif connection.complete:
+                return
+            else:
+                await connection.more()
 
     async def aclose(self) -> None:
-        # Back to the pool when the body was read to its end; closed otherwise.
-        self._response.release()
-
-
-def _as_httpx(exc: aiohttp.ClientError, request: httpx.Request) -> httpx.TransportError:
-    kind: type[httpx.TransportError]
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        kind = httpx.ConnectError
-    elif isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientResponseError):
-        kind = httpx.RemoteProtocolError
-    elif isinstance(exc, aiohttp.ClientPayloadError):
-        kind = httpx.ReadError
-    elif isinstance(exc, aiohttp.ClientOSError):
-        kind = httpx.NetworkError
-    elif isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
-        kind = httpx.UnsupportedProtocol
-    else:
-        kind = httpx.TransportError
-    return kind(_one_line(exc), request=request)
-
-
-def _one_line(exc: aiohttp.ClientError) -> str:
-    """aiohttp's message on one line, without the URL (the attempt is recorded with it) or the
-    caret drawn under a parse error."""
-    text = exc.message if isinstance(exc, aiohttp.ClientResponseError) else str(exc)
-    words = [word for word in text.split() if word != "^"]
-    return " ".join(words) or type(exc).__name__
-
-
-def _text(value: bytes) -> str:
-    """A header value as the text aiohttp writes, always in UTF-8: its bytes as they are when they
-    are UTF-8 already, else (latin-1, the other encoding HTTP headers have used) the same text."""
-    try:
-        return value.decode()
-    except UnicodeDecodeError:
-        return value.decode("latin-1")
+        """Back to the pool when the body was read to its end; closed otherwise."""
+        connection = self._connection
+        if connection.complete and not connection.chunks:
+            self._pool._give_back(self._key, connection)
+        else:
+            connection.close()
