@@ -298,11 +298,14 @@ def test_a_connection_not_at_rest_is_not_reused(
     assert clients[first.id] != clients[second.id]
 
 
-def test_a_header_that_would_forge_another_is_not_sent(receiver: tuple[Receiver, str]) -> None:
+@pytest.mark.parametrize("value", ["a\r\nx-admin: 1", "a\nx-admin: 1", "a\rb", "a\x00b"])
+def test_a_header_that_would_forge_another_is_not_sent(
+    receiver: tuple[Receiver, str], value: str
+) -> None:
     app, base = receiver
     evt = event()
     request = outgoing(base + "/hooks", evt)
-    forged = delivery.Outgoing(request.url, request.headers | {"x-note": "a\r\nx-admin: 1"}, b"{}")
+    forged = delivery.Outgoing(request.url, request.headers | {"x-note": value}, b"{}")
     (result,) = send(forged)
     assert (result.ok, result.status) == (False, None)
     assert result.error == "request failed: header 'x-note' holds a line break or NUL"
@@ -399,6 +402,27 @@ def test_a_connection_the_receiver_closed_is_not_reused() -> None:
     assert len({r.client for r in app.received}) == 2, "the second went on a new connection"
 
 
+def test_idle_connections_are_closed_after_the_keepalive_expiry() -> None:
+    """Also those of a receiver no delivery goes to any more: nothing else would close them
+    while the receiver keeps them open."""
+    with RawServer(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK", wait_for_close=True
+    ) as server:
+
+        async def run() -> tuple[bool, bool]:
+            sender = http.HttpSender(keepalive_expiry=0.2)
+            try:
+                result = await sender.send(outgoing(server.url, event()), 5.0, time.time)
+                assert result.ok
+                open_after_use = not server.closed.wait(0.05)
+                await asyncio.sleep(0.6)
+                return open_after_use, server.closed.is_set()
+            finally:
+                await sender.aclose()
+
+        assert asyncio.run(run()) == (True, True)
+
+
 def certificate_authority(directory: Path) -> tuple[Path, Path, Path]:
     """A private CA and a certificate it signed for 127.0.0.1: (CA file, cert file, key file)."""
     now = datetime.datetime.now(datetime.UTC)
@@ -465,8 +489,10 @@ def test_delivery_over_tls(tmp_path: Path) -> None:
 class RawServer:
     """A TCP server on 127.0.0.1 that reads one request and then does `reply` with the socket."""
 
-    def __init__(self, reply: bytes | None) -> None:
+    def __init__(self, reply: bytes | None, wait_for_close: bool = False) -> None:
         self.reply = reply
+        self.wait_for_close = wait_for_close
+        self.closed = threading.Event()  # with `wait_for_close`: the client closed its end
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen()
@@ -488,6 +514,11 @@ class RawServer:
                 data += chunk
             if self.reply is not None:
                 conn.sendall(self.reply)
+            if self.wait_for_close:
+                conn.settimeout(5)
+                while conn.recv(65536):
+                    pass
+                self.closed.set()
 
     def __enter__(self) -> RawServer:
         return self

@@ -57,8 +57,9 @@ class Http1Transport(httpx.AsyncBaseTransport):
         self._tls = tls
         self._max_idle = max_idle_connections
         self._expiry = keepalive_expiry
-        self._idle: dict[_Key, list[_Connection]] = {}
+        self._idle: dict[_Key, list[_Connection]] = {}  # newest last, and taken first
         self._idle_count = 0
+        self._sweeping: asyncio.TimerHandle | None = None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
@@ -67,19 +68,25 @@ class Http1Transport(httpx.AsyncBaseTransport):
             raise httpx.UnsupportedProtocol(
                 f"unsupported URL scheme {url.scheme!r}: http or https", request=request
             )
-        head = [request.method.encode(), b" ", url.raw_path, b" HTTP/1.1\r\n"]
-        for name, value in request.headers.raw:
-            if _FORBIDDEN.search(name) or _FORBIDDEN.search(value):
-                raise httpx.LocalProtocolError(
-                    f"header {name.decode('latin-1')!r} holds a line break or NUL",
-                    request=request,
-                )
-            head += (name, b": ", value, b"\r\n")
-        head += (b"\r\n", request.content)
-        key = (scheme, url.host, url.port or (443 if scheme == b"https" else 80))
+        fields = request.headers.raw
+        parts = [request.method.encode(), b" ", url.raw_path, b" HTTP/1.1\r\n"]
+        for name, value in fields:
+            parts += (name, b": ", value, b"\r\n")
+        parts.append(b"\r\n")
+        head = b"".join(parts)
+        # One line per header, the request line and the blank line: no line break, nor NUL,
+        # inside a name or value (counted in C; the header is found only when one is there).
+        lines = len(fields) + 2
+        if head.count(b"\n") != lines or head.count(b"\r") != lines or b"\0" in head:
+            raise _forbidden(request)
+        key = (
+            scheme,
+            url.raw_host.decode("ascii"),
+            url.port or (443 if scheme == b"https" else 80),
+        )
         connection = self._take(key) or await self._connect(key, request)
         try:
-            await connection.send(b"".join(head), request)
+            await connection.send(head + request.content, request)
         except BaseException:
             connection.close()
             raise
@@ -111,6 +118,26 @@ class Http1Transport(httpx.AsyncBaseTransport):
         connection.idle_since = time.monotonic()
         self._idle.setdefault(key, []).append(connection)
         self._idle_count += 1
+        if self._sweeping is None:
+            self._sweeping = asyncio.get_running_loop().call_later(self._expiry, self._sweep)
+
+    def _sweep(self) -> None:
+        """Close the connections idle for `keepalive_expiry` (those of a host no delivery goes
+        to any more included), every `keepalive_expiry` seconds while some are idle."""
+        self._sweeping = None
+        fresh_since = time.monotonic() - self._expiry
+        for key, idle in list(self._idle.items()):
+            keep = [c for c in idle if c.reusable() and c.idle_since > fresh_since]
+            for connection in idle:
+                if connection not in keep:
+                    connection.close()
+            self._idle_count -= len(idle) - len(keep)
+            if keep:
+                self._idle[key] = keep
+            else:
+                del self._idle[key]
+        if self._idle_count:
+            self._sweeping = asyncio.get_running_loop().call_later(self._expiry, self._sweep)
 
     async def _connect(self, key: _Key, request: httpx.Request) -> _Connection:
         scheme, host, port = key
@@ -130,6 +157,9 @@ class Http1Transport(httpx.AsyncBaseTransport):
         connections = [connection for idle in self._idle.values() for connection in idle]
         self._idle.clear()
         self._idle_count = 0
+        if self._sweeping is not None:
+            self._sweeping.cancel()
+            self._sweeping = None
         for connection in connections:
             connection.close()
         if connections:
@@ -138,6 +168,15 @@ class Http1Transport(httpx.AsyncBaseTransport):
             )
         for connection in connections:
             connection.abort()
+
+
+def _forbidden(request: httpx.Request) -> httpx.LocalProtocolError:
+    for name, value in request.headers.raw:
+        if _FORBIDDEN.search(name) or _FORBIDDEN.search(value):
+            return httpx.LocalProtocolError(
+                f"header {name.decode('latin-1')!r} holds a line break or NUL", request=request
+            )
+    return httpx.LocalProtocolError("the request line holds a line break or NUL", request=request)
 
 
 class _Connection(asyncio.Protocol):
@@ -166,7 +205,14 @@ class _Connection(asyncio.Protocol):
         self.error: httpx.TransportError | None = None
 
     def reusable(self) -> bool:
-        return self.keep_alive and not self.closed and self.error is None
+        """At rest after a whole response, and open (the receiver may have closed it since)."""
+        return (
+            self.keep_alive
+            and not self.closed
+            and self.error is None
+            and self._transport is not None
+            and not self._transport.is_closing()
+        )
 
     def close(self) -> None:
         self.closed = True
