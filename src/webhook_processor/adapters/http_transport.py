@@ -95,7 +95,6 @@ class Http1Transport(httpx.AsyncBaseTransport):
             headers=connection.headers,
             stream=_Body(self, key, connection),
             request=request,
-            extensions={"http_version": b"HTTP/1.1"},
         )
 
     def _take(self, key: _Key) -> _Connection | None:
