@@ -10,6 +10,7 @@ import dataclasses
 import datetime
 import gzip
 import ipaddress
+import itertools
 import socket
 import ssl
 import threading
@@ -400,6 +401,55 @@ def test_a_connection_the_receiver_closed_is_not_reused() -> None:
         results = asyncio.run(run())
     assert [(r.ok, r.status, r.error) for r in results] == [(True, 204, None)] * 2
     assert len({r.client for r in app.received}) == 2, "the second went on a new connection"
+
+
+class ClosingOnReuse:
+    """A receiver that answers the first request of each connection and keeps it open, then
+    closes it on the next request without a word: as a receiver does when it closes an idle
+    connection at the moment a request goes out on it."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.connections = 0
+        self.answered = 0
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/hooks"
+
+    def serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.sock.accept()
+                self.connections += 1
+                threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
+
+    def handle(self, conn: socket.socket) -> None:
+        with conn:
+            for request in itertools.count():
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    data += chunk
+                if request > 0:
+                    return  # closed, nothing answered
+                self.answered += 1
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
+
+
+def test_a_request_on_a_connection_closed_as_it_went_out_goes_again_on_a_new_one() -> None:
+    server = ClosingOnReuse()
+    try:
+        results = send(*(outgoing(server.url, event()) for _ in range(3)))
+    finally:
+        server.sock.close()
+    assert [(r.ok, r.status, r.error) for r in results] == [(True, 200, None)] * 3
+    assert (server.connections, server.answered) == (3, 3)
 
 
 def test_idle_connections_are_closed_after_the_keepalive_expiry() -> None:

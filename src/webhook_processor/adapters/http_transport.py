@@ -12,7 +12,9 @@ What it does, and only that, because `HttpSender` needs only that: HTTP/1.1 requ
 body in memory, sent in one write with their header bytes as they are (nothing added: `HttpSender`
 sets Host and Content-Length); responses streamed to the caller; connections kept alive per
 (scheme, host, port) and reused newest first, closed after `keepalive_expiry` idle seconds or when
-the receiver closes them; TLS with the given context. Not: redirects (never followed), cookies,
+the receiver closes them; a request sent once more on a new connection when a reused one is
+closed or reset before any answer (the receiver was closing it while idle); TLS with the given
+context. Not: redirects (never followed), cookies,
 proxies and other settings from the environment, decompression (httpx's Response decodes),
 HTTP/2, and timeouts (the sender bounds each attempt as a whole, and a connection whose attempt
 was cut short is closed, never reused).
@@ -84,18 +86,37 @@ class Http1Transport(httpx.AsyncBaseTransport):
             url.raw_host.decode("ascii"),
             url.port or (443 if scheme == b"https" else 80),
         )
-        connection = self._take(key) or await self._connect(key, request)
-        try:
-            await connection.send(head + request.content, request)
-        except BaseException:
-            connection.close()
-            raise
+        data = head + request.content
+        connection = self._take(key)
+        if connection is not None:
+            try:
+                await self._exchange(connection, data, request)
+            except httpx.TransportError:
+                if connection.answered:
+                    raise
+                # Closed or reset by the receiver before a byte of an answer, on a connection
+                # that had been idle: it was closing it as the request went out (receivers close
+                # idle connections after a few seconds). Once more, on a new connection. Had the
+                # receiver taken the request all the same, it gets it twice with one webhook-id,
+                # as with any retry.
+                connection = None
+        if connection is None:
+            connection = await self._connect(key, request)
+            await self._exchange(connection, data, request)
         return httpx.Response(
             connection.status,
             headers=connection.headers,
             stream=_Body(self, key, connection),
             request=request,
         )
+
+    @staticmethod
+    async def _exchange(connection: _Connection, data: bytes, request: httpx.Request) -> None:
+        try:
+            await connection.send(data, request)
+        except BaseException:
+            connection.close()
+            raise
 
     def _take(self, key: _Key) -> _Connection | None:
         idle = self._idle.get(key)
@@ -198,6 +219,7 @@ class _Connection(asyncio.Protocol):
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
         self.keep_alive = False
+        self.answered = False  # a byte of the response came
         self.chunks: collections.deque[bytes] = collections.deque()
         self.buffered = 0
         self.complete = False
@@ -228,6 +250,7 @@ class _Connection(asyncio.Protocol):
             raise httpx.RemoteProtocolError("connection closed before sending", request=request)
         self._request = request
         self._head = self._loop.create_future()
+        self.answered = False
         self._head_bytes = 0
         self.status = 0
         self.headers = []
@@ -265,6 +288,7 @@ class _Connection(asyncio.Protocol):
             return
         if self.error is not None:
             return
+        self.answered = True
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
