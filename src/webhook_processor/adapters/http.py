@@ -101,9 +101,7 @@ def _request(outgoing: delivery.Outgoing) -> httpx.Request:
     if not any(name.lower() == "user-agent" for name in outgoing.headers):
         headers.append((b"user-agent", USER_AGENT.encode()))
     headers += [(_bytes(name), _bytes(value)) for name, value in outgoing.headers.items()]
-    request = httpx.Request("POST", url, headers=headers, stream=httpx.ByteStream(outgoing.body))
-    request.read()  # the transport sends `request.content`
-    return request
+    return httpx.Request("POST", url, headers=headers, stream=httpx.ByteStream(outgoing.body))
 
 
 def _bytes(text: str) -> bytes:

@@ -86,7 +86,10 @@ class Http1Transport(httpx.AsyncBaseTransport):
             url.raw_host.decode("ascii"),
             url.port or (443 if scheme == b"https" else 80),
         )
-        data = head + request.content
+        stream = request.stream  # in memory (httpx.ByteStream) for every delivery
+        data = head + (
+            b"".join(stream) if isinstance(stream, httpx.ByteStream) else await request.aread()
+        )
         connection = self._take(key)
         if connection is not None:
             try:
