@@ -3,7 +3,7 @@
 Deliveries are httpx Requests and Responses (`adapters/http.py`); this transport carries them
 with what uvicorn serves them with: asyncio (uvloop) protocols, and httptools, the C parser
 (llhttp, Node.js's) that uvicorn parses requests with, here parsing responses. A delivery's
-request through `HttpSender` costs 50-60 us of CPU on it, against 130-150 us over aiohttp's
+request through `HttpSender` costs about 47 us of CPU on it, against 130-150 us over aiohttp's
 client and 400-700 us over httpx's own transport (httpcore, h11 and anyio, in pure Python); on a
 small machine that CPU is the delivery rate (bench/README.md, "Figures with deliveries over
 httptools").
