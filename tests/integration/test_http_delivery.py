@@ -523,13 +523,17 @@ def test_delivery_over_tls(tmp_path: Path) -> None:
     ca_file, cert_file, key_file = certificate_authority(tmp_path)
     app = Receiver()
     with serving(app, tls=(cert_file, key_file)) as base:
-        evt = event()
+        evt, again = event(), event()
         trusting = ssl.create_default_context(cafile=str(ca_file))
-        (trusted,) = send(outgoing(base + "/hooks", evt), tls=trusting)
+        trusted, reused = send(
+            outgoing(base + "/hooks", evt), outgoing(base + "/hooks", again), tls=trusting
+        )
         (untrusted,) = send(outgoing(base + "/hooks", event()))  # certifi's CAs: not ours
     assert (trusted.ok, trusted.status, trusted.error) == (True, 204, None)
-    assert [r.verified for r in app.received] == [True], "only the trusted attempt got through"
-    assert app.received[0].headers["webhook-id"] == evt.id
+    assert (reused.ok, reused.status) == (True, 204)
+    assert [r.verified for r in app.received] == [True, True], "only the trusted ones got through"
+    assert [r.headers["webhook-id"] for r in app.received] == [evt.id, again.id]
+    assert app.received[0].client == app.received[1].client, "the TLS connection was kept alive"
     assert (untrusted.ok, untrusted.status) == (False, None)
     assert untrusted.error is not None
     assert untrusted.error.startswith("connection failed: "), untrusted.error
