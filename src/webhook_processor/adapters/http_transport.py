@@ -14,10 +14,9 @@ sets Host and Content-Length); responses streamed to the caller; connections kep
 (scheme, host, port) and reused newest first, closed after `keepalive_expiry` idle seconds or when
 the receiver closes them; a request sent once more on a new connection when a reused one is
 closed or reset before any answer (the receiver was closing it while idle); TLS with the given
-context. Not: redirects (never followed), cookies,
-proxies and other settings from the environment, decompression (httpx's Response decodes),
-HTTP/2, and timeouts (the sender bounds each attempt as a whole, and a connection whose attempt
-was cut short is closed, never reused).
+context. Not: redirects (never followed), cookies, proxies and other settings from the
+environment, decompression (httpx's Response decodes), HTTP/2, and timeouts (the sender bounds
+each attempt as a whole, and a connection whose attempt was cut short is closed, never reused).
 
 What goes wrong becomes httpx's exceptions, each with the cause as its `__cause__` where there is
 one:
