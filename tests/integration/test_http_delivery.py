@@ -403,6 +403,17 @@ def test_a_connection_the_receiver_closed_is_not_reused() -> None:
     assert len({r.client for r in app.received}) == 2, "the second went on a new connection"
 
 
+def read_head(conn: socket.socket) -> bool:
+    """Read up to the end of a request's head; False if the client closed first."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return False
+        data += chunk
+    return True
+
+
 class ClosingOnReuse:
     """A receiver that answers the first request of each connection and keeps it open, then
     closes it on the next request without a word: as a receiver does when it closes an idle
@@ -430,12 +441,8 @@ class ClosingOnReuse:
     def handle(self, conn: socket.socket) -> None:
         with conn:
             for request in itertools.count():
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    data += chunk
+                if not read_head(conn):
+                    return
                 if request > 0:
                     return  # closed, nothing answered
                 self.answered += 1
@@ -560,12 +567,8 @@ class RawServer:
     def serve(self) -> None:
         conn, _ = self.sock.accept()
         with conn:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(65536)
-                if not chunk:  # the client gave up first
-                    return
-                data += chunk
+            if not read_head(conn):  # the client gave up first
+                return
             if self.reply is not None:
                 conn.sendall(self.reply)
             if self.wait_for_close:

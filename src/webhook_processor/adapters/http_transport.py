@@ -149,9 +149,11 @@ class Http1Transport(httpx.AsyncBaseTransport):
         self._sweeping = None
         fresh_since = time.monotonic() - self._expiry
         for key, idle in list(self._idle.items()):
-            keep = [c for c in idle if c.reusable() and c.idle_since > fresh_since]
+            keep = []
             for connection in idle:
-                if connection not in keep:
+                if connection.reusable() and connection.idle_since > fresh_since:
+                    keep.append(connection)
+                else:
                     connection.close()
             self._idle_count -= len(idle) - len(keep)
             if keep:
@@ -215,7 +217,6 @@ class _Connection(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None  # the body's reader, waiting for more
         self._paused = False
         self._until_close = False  # the body ends when the connection does (no length given)
-        self.closed = False
         self.lost: asyncio.Future[None] = loop.create_future()  # done once closed
         self.idle_since = 0.0
         self.status = 0
@@ -231,14 +232,12 @@ class _Connection(asyncio.Protocol):
         """At rest after a whole response, and open (the receiver may have closed it since)."""
         return (
             self.keep_alive
-            and not self.closed
             and self.error is None
             and self._transport is not None
             and not self._transport.is_closing()
         )
 
     def close(self) -> None:
-        self.closed = True
         if self._transport is not None:
             self._transport.close()
 
@@ -305,7 +304,6 @@ class _Connection(asyncio.Protocol):
                 self._fail(httpx.RemoteProtocolError, f"response head over {MAX_HEAD_BYTES} bytes")
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
         self.lost.set_result(None)
         if self._request is None or self.complete or self.error is not None:
             return
