@@ -60,7 +60,8 @@ TARGET = 0.4
 GOAL = 0.5
 SYNCHRONOUS_FULL = 2  # PRAGMA synchronous: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA
 READY_TIMEOUT = 30.0
-# The settings of `whp serve` (entrypoints/server.py), as uvicorn's command-line flags.
+# The settings of `whp serve` (entrypoints/server.py), as uvicorn's command-line flags. (whp's
+# protocol is uvicorn's httptools one; it differs only in its answer to a request it cannot parse.)
 BARE_FLAGS = (
     "--loop uvloop --http httptools --no-access-log --no-proxy-headers --backlog 4096 "
     "--lifespan on --timeout-graceful-shutdown 10 --log-level warning"

@@ -9,6 +9,7 @@ and the exit status for the CLI.
      ├── UsageError              exit 2   a bad command-line argument
      ├── StoreUnavailable        exit 3   503 store_unavailable
      └── Rejected                         a webhook the ingest endpoint refuses
+          ├── MalformedRequest            400 malformed_request (not HTTP/1.1 the server can parse)
           ├── UnknownSource               404 unknown_source
           ├── PayloadTooLarge             413 payload_too_large
           ├── SignatureInvalid            401 invalid_signature
@@ -59,6 +60,14 @@ class StoreUnavailable(WhpError):
 
 class Rejected(WhpError):
     """A webhook refused at ingest; nothing was stored."""
+
+
+class MalformedRequest(Rejected):
+    """A request the HTTP server cannot parse (on any path): a bad request line, a header name
+    or value holding characters HTTP forbids, a contradictory Content-Length, bad chunking."""
+
+    status = 400
+    code = "malformed_request"
 
 
 class UnknownSource(Rejected):

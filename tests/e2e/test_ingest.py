@@ -343,6 +343,42 @@ def test_invalid_json_is_400(server: Server, client: httpx.Client) -> None:
     assert events_with_key(server.db, "github", delivery) == []
 
 
+GITHUB_HEAD = b"POST /webhooks/github HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "reason"),
+    [
+        (GITHUB_HEAD + b"X-Note: a\x01b\r\nContent-Length: 2\r\n\r\n{}", "header value"),
+        (GITHUB_HEAD + b"X Note: a\r\nContent-Length: 2\r\n\r\n{}", "header token"),
+        (GITHUB_HEAD + b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}", "Content-Length"),
+        (GITHUB_HEAD + b"Content-Length: two\r\n\r\n{}", "Content-Length"),
+        (GITHUB_HEAD + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n", "chunk size"),
+        (b"P@ST /webhooks/github HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "method"),
+    ],
+)
+def test_request_that_is_not_valid_http_is_400_naming_what_is_wrong(
+    server: Server, client: httpx.Client, request_bytes: bytes, reason: str
+) -> None:
+    """Requests the HTTP parser refuses never reach the app, but their answer is the API's JSON
+    error all the same (uvicorn's own is a plain-text "Invalid HTTP request received."), and it
+    says what is wrong. The server goes on serving."""
+    before = count_events(server.db)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=15) as sock:
+        sock.sendall(request_bytes)
+        raw = read_response(sock)
+    assert raw.status == 400, raw
+    assert raw.headers["content-type"] == "application/json"
+    assert raw.headers["connection"] == "close"
+    answer = raw.json()
+    assert answer["error"] == "malformed_request"
+    assert answer["detail"].startswith("malformed HTTP request: ")
+    assert reason.lower() in answer["detail"].lower(), answer
+    assert count_events(server.db) == before
+    response = send_github(client, server, json_body())
+    assert response.status_code == 202, response.text
+
+
 def test_compressed_body_is_415(server: Server, client: httpx.Client) -> None:
     delivery = str(uuid.uuid4())
     body = gzip.compress(json_body(action="opened"))

@@ -48,7 +48,10 @@ DOCUMENT: dict[str, Any] = {
                             }
                         },
                     },
-                    "400": _error("Malformed body for the source"),
+                    "400": _error(
+                        "Malformed body for the source (malformed_payload), or a request the "
+                        "server cannot parse as HTTP/1.1 (malformed_request)"
+                    ),
                     "401": _error("Missing, malformed or wrong signature, or a stale timestamp"),
                     "404": _error("Unknown source"),
                     "413": _error("Body over the source's max_body_bytes"),

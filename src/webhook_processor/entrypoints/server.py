@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
             host=host,
             port=port,
             loop="uvloop",
-            http="httptools",
+            http=web.HttpProtocol,  # uvicorn's httptools protocol, with JSON 400s
             lifespan="on",
             access_log=False,
             log_config=None,

@@ -2,13 +2,15 @@
 
 `POST /webhooks/{source}` is served by a raw ASGI handler: it is the hot path, and every
 microsecond of framework work there is a request per second lost. Everything else (health,
-metrics, OpenAPI) is a small Starlette app behind it.
+metrics, OpenAPI) is a small Starlette app behind it. `HttpProtocol` is uvicorn's HTTP/1.1
+protocol with the API's error shape for requests that never reach the app.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -19,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from webhook_processor import errors, ports, services
 from webhook_processor.entrypoints import openapi
@@ -26,6 +29,30 @@ from webhook_processor.entrypoints import openapi
 log = logging.getLogger("whp.ingest")
 PREFIX = "/webhooks/"
 _JSON = (b"content-type", b"application/json")
+
+
+class HttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, but a request it cannot parse is answered in the API's error
+    shape, naming what is wrong: uvicorn's own answer is a plain-text "Invalid HTTP request
+    received." for every case. Requests it parses take uvicorn's path unchanged."""
+
+    def send_400_response(self, msg: str) -> None:
+        # uvicorn calls this from its handler of the parser's error, which says what is wrong.
+        cause = sys.exc_info()[1]
+        error = errors.MalformedRequest(f"malformed HTTP request: {cause or msg}")
+        log.info("request rejected: %s", error.detail, extra={"status": error.status})
+        body = _error(error.code, error.detail)
+        content = [STATUS_LINE[error.status]]
+        for name, value in self.server_state.default_headers:
+            content += (name, b": ", value, b"\r\n")
+        content += (
+            b"content-type: application/json\r\n",
+            b"content-length: %d\r\n" % len(body),
+            b"connection: close\r\n\r\n",
+            body,
+        )
+        self.transport.write(b"".join(content))
+        self.transport.close()
 
 
 class ClientGone(Exception):
