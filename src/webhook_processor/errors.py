@@ -10,6 +10,7 @@ and the exit status for the CLI.
      ├── StoreUnavailable        exit 3   503 store_unavailable
      └── Rejected                         a webhook the ingest endpoint refuses
           ├── MalformedRequest            400 malformed_request (not HTTP/1.1 the server can parse)
+          ├── HeadersTooLarge             431 headers_too_large
           ├── UnknownSource               404 unknown_source
           ├── PayloadTooLarge             413 payload_too_large
           ├── SignatureInvalid            401 invalid_signature
@@ -68,6 +69,13 @@ class MalformedRequest(Rejected):
 
     status = 400
     code = "malformed_request"
+
+
+class HeadersTooLarge(Rejected):
+    """A request line and headers over the server's limit (entrypoints/web.py)."""
+
+    status = 431
+    code = "headers_too_large"
 
 
 class UnknownSource(Rejected):

@@ -4,6 +4,7 @@ holds afterwards."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import socket
@@ -376,6 +377,36 @@ def test_request_that_is_not_valid_http_is_400_naming_what_is_wrong(
     assert reason.lower() in answer["detail"].lower(), answer
     assert count_events(server.db) == before
     response = send_github(client, server, json_body())
+    assert response.status_code == 202, response.text
+
+
+def test_headers_over_64_kib_are_431_while_they_are_still_coming(
+    server: Server, client: httpx.Client
+) -> None:
+    """A sender that sends headers without end is cut off at 64 KiB of request head, with the
+    API's JSON error, instead of being buffered for as long as it goes on. The server goes on
+    serving."""
+    line = b"X-Pad: " + b"a" * 1000 + b"\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=15) as sock:
+        sock.sendall(GITHUB_HEAD)
+        sent = 0
+        with contextlib.suppress(ConnectionError):  # closed by the server, as it should be
+            while sent < 4 * 1024 * 1024:  # 4 MiB unless refused first
+                sock.sendall(line * 16)
+                sent += len(line) * 16
+        raw = read_response(sock)
+    assert raw.status == 431, raw
+    assert raw.headers["connection"] == "close"
+    answer = raw.json()
+    assert answer["error"] == "headers_too_large"
+    assert "65536 bytes" in answer["detail"]
+    response = send_github(client, server, json_body())
+    assert response.status_code == 202, response.text
+
+
+def test_headers_just_under_64_kib_are_accepted(server: Server, client: httpx.Client) -> None:
+    padding = {f"x-pad-{i}": "a" * 1000 for i in range(60)}
+    response = send_github(client, server, json_body(n=1), extra=padding)
     assert response.status_code == 202, response.text
 
 

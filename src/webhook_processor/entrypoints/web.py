@@ -29,17 +29,43 @@ from webhook_processor.entrypoints import openapi
 log = logging.getLogger("whp.ingest")
 PREFIX = "/webhooks/"
 _JSON = (b"content-type", b"application/json")
+MAX_HEAD_BYTES = 64 * 1024  # a request's line and headers; providers send a few KB
 
 
 class HttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, but a request it cannot parse is answered in the API's error
-    shape, naming what is wrong: uvicorn's own answer is a plain-text "Invalid HTTP request
-    received." for every case. Requests it parses take uvicorn's path unchanged."""
+    """uvicorn's httptools protocol, with two answers of its own, both in the API's error shape:
+
+    * a request it cannot parse: 400, naming what is wrong (uvicorn answers a plain-text
+      "Invalid HTTP request received." for every case);
+    * a request line and headers over MAX_HEAD_BYTES: 431. uvicorn's httptools protocol has no
+      such limit (its h11 one has), so one connection sending headers without end grew the
+      process's memory without bound.
+
+    Requests within both take uvicorn's path unchanged."""
+
+    _head_bytes = 0  # bytes received of a request head not yet complete
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        cycle = self.cycle
+        if (cycle is not None and cycle.scope is self.scope) or self.transport.is_closing():
+            self._head_bytes = 0  # no head in progress: its headers are complete, or none began
+            return
+        self._head_bytes += len(data)  # all of it is head: the head is still incomplete
+        if self._head_bytes > MAX_HEAD_BYTES:
+            self._refuse(
+                errors.HeadersTooLarge(
+                    f"the request line and headers are over {MAX_HEAD_BYTES} bytes"
+                )
+            )
 
     def send_400_response(self, msg: str) -> None:
         # uvicorn calls this from its handler of the parser's error, which says what is wrong.
         cause = sys.exc_info()[1]
-        error = errors.MalformedRequest(f"malformed HTTP request: {cause or msg}")
+        self._refuse(errors.MalformedRequest(f"malformed HTTP request: {cause or msg}"))
+
+    def _refuse(self, error: errors.Rejected) -> None:
+        """Answer `error` and close the connection: the rest of its bytes cannot be read."""
         log.info("request rejected: %s", error.detail, extra={"status": error.status})
         body = _error(error.code, error.detail)
         content = [STATUS_LINE[error.status]]
