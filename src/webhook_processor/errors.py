@@ -11,6 +11,7 @@ and the exit status for the CLI.
      └── Rejected                         a webhook the ingest endpoint refuses
           ├── MalformedRequest            400 malformed_request (not HTTP/1.1 the server can parse)
           ├── HeadersTooLarge             431 headers_too_large
+          ├── RequestTimeout              408 request_timeout
           ├── UnknownSource               404 unknown_source
           ├── PayloadTooLarge             413 payload_too_large
           ├── SignatureInvalid            401 invalid_signature
@@ -76,6 +77,13 @@ class HeadersTooLarge(Rejected):
 
     status = 431
     code = "headers_too_large"
+
+
+class RequestTimeout(Rejected):
+    """A request not received in full within the server's time limit (entrypoints/web.py)."""
+
+    status = 408
+    code = "request_timeout"
 
 
 class UnknownSource(Rejected):

@@ -3,11 +3,13 @@
 `POST /webhooks/{source}` is served by a raw ASGI handler: it is the hot path, and every
 microsecond of framework work there is a request per second lost. Everything else (health,
 metrics, OpenAPI) is a small Starlette app behind it. `HttpProtocol` is uvicorn's HTTP/1.1
-protocol with the API's error shape for requests that never reach the app.
+protocol, with limits on a request's head and on the time it takes to arrive, and the API's
+error shape for requests that never reach the app.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import sys
@@ -30,27 +32,54 @@ log = logging.getLogger("whp.ingest")
 PREFIX = "/webhooks/"
 _JSON = (b"content-type", b"application/json")
 MAX_HEAD_BYTES = 64 * 1024  # a request's line and headers; providers send a few KB
+REQUEST_TIMEOUT_SECONDS = 60.0  # to receive a request in full (nginx's and Node.js's default)
 
 
 class HttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, with two answers of its own, both in the API's error shape:
+    """uvicorn's httptools protocol, with three answers of its own, all in the API's error shape:
 
     * a request it cannot parse: 400, naming what is wrong (uvicorn answers a plain-text
       "Invalid HTTP request received." for every case);
     * a request line and headers over MAX_HEAD_BYTES: 431. uvicorn's httptools protocol has no
       such limit (its h11 one has), so one connection sending headers without end grew the
-      process's memory without bound.
+      process's memory without bound;
+    * a request not received in full within `request_timeout` seconds of its first byte (of the
+      connection, for its first request): 408. uvicorn waits without limit for a request that
+      has begun, and for a new connection's first, so a few hundred connections trickling
+      bytes (or silent) could take every file descriptor. A connection closed before any byte
+      of a request gets no answer.
 
-    Requests within both take uvicorn's path unchanged."""
+    Requests within all three take uvicorn's path unchanged; the one on the hot path (a request
+    that arrives in one read) costs a few attribute checks."""
 
+    request_timeout = REQUEST_TIMEOUT_SECONDS
     _head_bytes = 0  # bytes received of a request head not yet complete
+    _deadline: asyncio.TimerHandle | None = None  # set while a request is being received
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._deadline = self.loop.call_later(self.request_timeout, self._timed_out)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
         cycle = self.cycle
-        if (cycle is not None and cycle.scope is self.scope) or self.transport.is_closing():
-            self._head_bytes = 0  # no head in progress: its headers are complete, or none began
+        if cycle is not None and cycle.scope is self.scope:  # the head is complete
+            self._head_bytes = 0
+            if cycle.more_body:
+                self._arm()  # the body is still coming
+            elif self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
             return
+        if self.transport.is_closing():  # refused by uvicorn's parser (send_400_response)
+            return
+        self._arm()
         self._head_bytes += len(data)  # all of it is head: the head is still incomplete
         if self._head_bytes > MAX_HEAD_BYTES:
             self._refuse(
@@ -58,6 +87,24 @@ class HttpProtocol(HttpToolsProtocol):
                     f"the request line and headers are over {MAX_HEAD_BYTES} bytes"
                 )
             )
+
+    def _arm(self) -> None:
+        if self._deadline is None:
+            self._deadline = self.loop.call_later(self.request_timeout, self._timed_out)
+
+    def _timed_out(self) -> None:
+        self._deadline = None
+        cycle = self.cycle
+        if self.transport.is_closing():
+            return
+        if self.scope is None or (cycle is not None and cycle.response_started):
+            self.transport.close()  # no request began, or it is already being answered
+            return
+        self._refuse(
+            errors.RequestTimeout(
+                f"the request did not arrive in full within {self.request_timeout:g} s"
+            )
+        )
 
     def send_400_response(self, msg: str) -> None:
         # uvicorn calls this from its handler of the parser's error, which says what is wrong.
