@@ -3,14 +3,33 @@
 from __future__ import annotations
 
 import gc
+import logging
+import resource
 import sys
+
+log = logging.getLogger(__name__)
+MAX_OPEN_FILES = 1 << 20  # when the hard limit is "unlimited"
 
 
 def prepare() -> None:
-    """Right before the event loop runs: a short GIL switch interval, and start-up's objects
-    frozen out of the garbage collector's sight."""
+    """Right before the event loop runs: as many open files as the system allows, a short GIL
+    switch interval, and start-up's objects frozen out of the garbage collector's sight."""
+    raise_open_files_limit()
     _hand_the_gil_over_often()
     _freeze_startup_objects()
+
+
+def raise_open_files_limit() -> None:
+    """Raise the soft limit on open files to the hard one, as Go's runtime and most servers do:
+    every connection takes a descriptor, and a soft limit of 1,024 (the common default) is
+    soon reached by senders that hold connections open. Left as it is where it cannot be."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = MAX_OPEN_FILES if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError) as exc:
+            log.debug("open files limit left at %d: %s", soft, exc)
 
 
 def _freeze_startup_objects() -> None:
