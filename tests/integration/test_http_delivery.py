@@ -36,6 +36,8 @@ from starlette.routing import Route
 from webhook_processor import config, delivery, models
 from webhook_processor.adapters import http
 
+from .threaded import uvicorn_on_a_thread
+
 SECRET = "whsec_" + base64.b64encode(b"integration-test-key-0123456789").decode()
 SLOW_SECONDS = 1.0
 
@@ -119,32 +121,18 @@ def serving(
 ) -> Iterator[str]:
     """`app` on uvicorn on 127.0.0.1 (over TLS with `tls`: certificate and key files), closing
     connections idle for `keep_alive` seconds; its URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
     certfile, keyfile = tls if tls else (None, None)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app.app,
-            log_level="warning",
-            lifespan="off",
-            timeout_graceful_shutdown=2,
-            ssl_certfile=certfile,
-            ssl_keyfile=keyfile,
-            timeout_keep_alive=keep_alive,
-        )
+    config = uvicorn.Config(
+        app.app,
+        log_level="warning",
+        lifespan="off",
+        timeout_graceful_shutdown=2,
+        ssl_certfile=certfile,
+        ssl_keyfile=keyfile,
+        timeout_keep_alive=keep_alive,
     )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 5
-    while not server.started:
-        assert time.monotonic() < deadline, "the receiver did not start"
-        time.sleep(0.01)
-    try:
-        yield f"{'https' if tls else 'http'}://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
-        sock.close()
+    with uvicorn_on_a_thread(config) as port:
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
 
 
 @pytest.fixture(autouse=True, params=["asyncio", "uvloop"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 
@@ -14,6 +13,8 @@ import uvicorn
 from starlette.types import Receive, Scope, Send
 
 from webhook_processor.entrypoints import web
+
+from .threaded import uvicorn_on_a_thread
 
 TIMEOUT = 0.5  # seconds; the product's is web.REQUEST_TIMEOUT_SECONDS
 REQUEST = b"POST /webhooks/github HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}"
@@ -37,23 +38,11 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
 
 @pytest.fixture(scope="module")
 def port() -> Iterator[int]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(
-        uvicorn.Config(app, http=QuickProtocol, loop="uvloop", lifespan="off", log_level="warning")
+    config = uvicorn.Config(
+        app, http=QuickProtocol, loop="uvloop", lifespan="off", log_level="warning"
     )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 5
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.01)
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
-        sock.close()
+    with uvicorn_on_a_thread(config) as port:
+        yield port
 
 
 def connect(port: int) -> socket.socket:
