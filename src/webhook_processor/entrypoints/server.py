@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
             host=host,
             port=port,
             loop="uvloop",
-            http=web.HttpProtocol,  # uvicorn's httptools protocol, with JSON 400s
+            http=web.HttpProtocol,  # uvicorn's httptools one, with limits and JSON errors
             lifespan="on",
             access_log=False,
             log_config=None,
