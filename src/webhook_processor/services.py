@@ -66,9 +66,10 @@ class Ingest:
             self._metrics.rejected(UNKNOWN_SOURCE_LABEL, errors.UnknownSource.code)
             raise errors.UnknownSource(f"no source named {name!r} is configured") from None
 
-    def reject(self, source: SourceRuntime, error: errors.Rejected) -> errors.Rejected:
-        """Count a rejection decided outside `receive` (the entrypoint's size limit)."""
-        self._metrics.rejected(source.name, error.code)
+    def reject(self, source: SourceRuntime | None, error: errors.Rejected) -> errors.Rejected:
+        """Count a rejection decided outside `receive`: the entrypoint's size limit, or the HTTP
+        server's own refusals (source None: the request never got as far as naming one)."""
+        self._metrics.rejected(UNKNOWN_SOURCE_LABEL if source is None else source.name, error.code)
         return error
 
     async def receive(

@@ -347,6 +347,13 @@ def test_invalid_json_is_400(server: Server, client: httpx.Client) -> None:
 GITHUB_HEAD = b"POST /webhooks/github HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 
 
+def refused_by_server(server: Server, client: httpx.Client, reason: str) -> float:
+    """whp_webhooks_rejected_total for a refusal of the HTTP server's own (no source known)."""
+    text = client.get(f"{server.url}/metrics").text
+    total = metric_total(text, "whp_webhooks_rejected_total", source="(unknown)", reason=reason)
+    return total or 0.0
+
+
 @pytest.mark.parametrize(
     ("request_bytes", "reason"),
     [
@@ -363,8 +370,9 @@ def test_request_that_is_not_valid_http_is_400_naming_what_is_wrong(
 ) -> None:
     """Requests the HTTP parser refuses never reach the app, but their answer is the API's JSON
     error all the same (uvicorn's own is a plain-text "Invalid HTTP request received."), and it
-    says what is wrong. The server goes on serving."""
+    says what is wrong, and it is counted. The server goes on serving."""
     before = count_events(server.db)
+    counted = refused_by_server(server, client, "malformed_request")
     with socket.create_connection(("127.0.0.1", server.port), timeout=15) as sock:
         sock.sendall(request_bytes)
         raw = read_response(sock)
@@ -376,6 +384,7 @@ def test_request_that_is_not_valid_http_is_400_naming_what_is_wrong(
     assert answer["detail"].startswith("malformed HTTP request: ")
     assert reason.lower() in answer["detail"].lower(), answer
     assert count_events(server.db) == before
+    assert refused_by_server(server, client, "malformed_request") == counted + 1
     response = send_github(client, server, json_body())
     assert response.status_code == 202, response.text
 
@@ -387,6 +396,7 @@ def test_headers_over_64_kib_are_431_while_they_are_still_coming(
     API's JSON error, instead of being buffered for as long as it goes on. The server goes on
     serving."""
     line = b"X-Pad: " + b"a" * 1000 + b"\r\n"
+    counted = refused_by_server(server, client, "headers_too_large")
     with socket.create_connection(("127.0.0.1", server.port), timeout=15) as sock:
         sock.sendall(GITHUB_HEAD)
         sent = 0
@@ -400,6 +410,7 @@ def test_headers_over_64_kib_are_431_while_they_are_still_coming(
     answer = raw.json()
     assert answer["error"] == "headers_too_large"
     assert "65536 bytes" in answer["detail"]
+    assert refused_by_server(server, client, "headers_too_large") == counted + 1
     response = send_github(client, server, json_body())
     assert response.status_code == 202, response.text
 

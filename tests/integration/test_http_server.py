@@ -12,6 +12,7 @@ import pytest
 import uvicorn
 from starlette.types import Receive, Scope, Send
 
+from webhook_processor import services, testing
 from webhook_processor.entrypoints import web
 
 from .threaded import uvicorn_on_a_thread
@@ -20,8 +21,12 @@ TIMEOUT = 0.5  # seconds; the product's is web.REQUEST_TIMEOUT_SECONDS
 REQUEST = b"POST /webhooks/github HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}"
 
 
+METRICS = testing.MemoryMetrics()
+
+
 class QuickProtocol(web.HttpProtocol):
     request_timeout = TIMEOUT
+    ingest = services.Ingest({}, testing.MemoryStore(), METRICS, time.time)
 
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -68,6 +73,7 @@ def json_error(answer: bytes) -> tuple[int, dict[str, str]]:
 
 
 def test_a_request_head_that_stops_coming_is_408_then_closed(port: int) -> None:
+    counted = METRICS.rejected_by[("(unknown)", "request_timeout")]
     with connect(port) as sock:
         sock.sendall(REQUEST[:30])
         answer, waited = read_all(sock)
@@ -75,6 +81,7 @@ def test_a_request_head_that_stops_coming_is_408_then_closed(port: int) -> None:
     assert (status, error["error"]) == (408, "request_timeout")
     assert error["detail"] == "the request did not arrive in full within 0.5 s"
     assert TIMEOUT * 0.8 < waited < TIMEOUT + 2
+    assert METRICS.rejected_by[("(unknown)", "request_timeout")] == counted + 1
 
 
 def test_a_body_that_stops_coming_is_408_then_closed(port: int) -> None:

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
             host=host,
             port=port,
             loop="uvloop",
-            http=web.HttpProtocol,  # uvicorn's httptools one, with limits and JSON errors
+            http=web.HttpProtocol.counting_into(parts.ingest),  # uvicorn's, with limits
             lifespan="on",
             access_log=False,
             log_config=None,

@@ -49,12 +49,20 @@ class HttpProtocol(HttpToolsProtocol):
       bytes (or silent) could take every file descriptor. A connection closed before any byte
       of a request gets no answer.
 
-    Requests within all three take uvicorn's path unchanged; the one on the hot path (a request
-    that arrives in one read) costs a few attribute checks."""
+    Each is counted in `whp_webhooks_rejected_total`, under the source "(unknown)". Requests
+    within all three take uvicorn's path unchanged; the one on the hot path (a request that
+    arrives in one read) costs a few attribute checks."""
 
     request_timeout = REQUEST_TIMEOUT_SECONDS
+    ingest: services.Ingest | None = None  # where refusals are counted (`counting_into`)
     _head_bytes = 0  # bytes received of a request head not yet complete
     _deadline: asyncio.TimerHandle | None = None  # set while a request is being received
+
+    @classmethod
+    def counting_into(cls, ingest: services.Ingest) -> type[HttpProtocol]:
+        """This protocol, counting its refusals in `ingest`'s metrics (uvicorn makes one
+        protocol per connection from the class it is given)."""
+        return type(cls.__name__, (cls,), {"ingest": ingest})
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -114,6 +122,8 @@ class HttpProtocol(HttpToolsProtocol):
     def _refuse(self, error: errors.Rejected) -> None:
         """Answer `error` and close the connection: the rest of its bytes cannot be read."""
         log.info("request rejected: %s", error.detail, extra={"status": error.status})
+        if self.ingest is not None:
+            self.ingest.reject(None, error)
         body = _error(error.code, error.detail)
         content = [STATUS_LINE[error.status]]
         for name, value in self.server_state.default_headers:
