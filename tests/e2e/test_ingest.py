@@ -347,11 +347,15 @@ def test_invalid_json_is_400(server: Server, client: httpx.Client) -> None:
 GITHUB_HEAD = b"POST /webhooks/github HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 
 
-def refused_by_server(server: Server, client: httpx.Client, reason: str) -> float:
-    """whp_webhooks_rejected_total for a refusal of the HTTP server's own (no source known)."""
+def rejected_total(server: Server, client: httpx.Client, **labels: str) -> float:
+    """whp_webhooks_rejected_total, summed over the samples that carry `labels`."""
     text = client.get(f"{server.url}/metrics").text
-    total = metric_total(text, "whp_webhooks_rejected_total", source="(unknown)", reason=reason)
-    return total or 0.0
+    return metric_total(text, "whp_webhooks_rejected_total", **labels) or 0.0
+
+
+def refused_by_server(server: Server, client: httpx.Client, reason: str) -> float:
+    """Refusals of the HTTP server's own, which no source is known for."""
+    return rejected_total(server, client, source="(unknown)", reason=reason)
 
 
 @pytest.mark.parametrize(
@@ -616,17 +620,12 @@ def test_store_locked_is_503_then_202_once_free(server: Server, client: httpx.Cl
 def test_store_unavailable_is_counted_as_a_rejection(server: Server, client: httpx.Client) -> None:
     """A 503 refuses a webhook like any other error row of the ingest table: an operator watching
     whp_webhooks_rejected_total must see a store outage."""
-
-    def refused_by_store() -> float:
-        text = client.get(f"{server.url}/metrics").text
-        return metric_total(text, "whp_webhooks_rejected_total", reason="store_unavailable") or 0.0
-
-    before = refused_by_store()
+    before = rejected_total(server, client, reason="store_unavailable")
     body = json_body(action="counted")
     headers = github_headers(GH_SECRET, body)
     refused = post_while_locked(server, client, body, headers)
     error_of(refused, 503, "store_unavailable")
-    assert refused_by_store() == before + 1, client.get(f"{server.url}/metrics").text
+    assert rejected_total(server, client, reason="store_unavailable") == before + 1
 
 
 # --- more of the contract: rotation, presets, credentials, concurrency -----------------------

@@ -96,12 +96,13 @@ async def drain() -> None:
     await asyncio.gather(*(asyncio.all_tasks() - {asyncio.current_task()}))
 
 
-async def until(condition: Callable[[], bool]) -> None:
-    for _ in range(1000):
-        if condition():
-            return
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Let the loop run until `condition` holds, for `timeout` seconds at most."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "condition never held"
         await asyncio.sleep(0)
-    raise AssertionError("condition never held")
 
 
 def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -470,18 +471,11 @@ def test_the_worker_purges_events_past_the_retention_once_their_work_is_done() -
         await world.step()
         world.clock.now += 8 * 86400  # past the 7-day retention
         world.processor.start()  # purges at once, then every purge_every_seconds, beside steps
-        await until_async(lambda: done.id not in world.queue.store.events)
+        await until(lambda: done.id not in world.queue.store.events)
         assert set(world.queue.store.events) == {waiting.id}
         world.paused.clear()
-        await until_async(lambda: not world.queue.store.events)  # once b got its delivery
+        await until(lambda: not world.queue.store.events)  # once b got its delivery
         await world.processor.stop()
 
     run(scenario)
     assert sorted(o.url for o in world.sender.sent) == sorted([A, B])
-
-
-async def until_async(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition never held"
-        await asyncio.sleep(0.01)
