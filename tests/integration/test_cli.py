@@ -179,3 +179,18 @@ def test_an_invalid_route_pattern_is_a_config_error(
     assert run("check", "--config", str(cfg)) == 2
     err = capsys.readouterr().err
     assert f"{cfg}: routes[0]: pattern of route 'r1': source:" in err
+
+
+@pytest.mark.parametrize("secret", ["", "  "])
+def test_send_refuses_an_empty_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], secret: str
+) -> None:
+    """`--secret ''` signed with the source's own secret, `--secret ' '` with a blank key."""
+    monkeypatch.chdir(tmp_path)
+    run("init")
+    (tmp_path / "body.json").write_text("{}")
+    capsys.readouterr()
+    assert (
+        run("send", "github", "body.json", "--secret", secret, "--url", "http://127.0.0.1:9") == 2
+    )
+    assert "--secret: the secret is empty" in capsys.readouterr().err

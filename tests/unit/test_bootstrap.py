@@ -77,3 +77,18 @@ def test_file_secrets_are_read_and_stripped(tmp_path: Path) -> None:
     assert secrets.resolve("env:A", {"A": "from-env"}) == "from-env"
     with pytest.raises(errors.SecretError, match="resolved by the AWS runtime only"):
         secrets.resolve("aws-sm:prod/github", {})
+
+
+# --- empty secrets ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ref", ["", "   ", "\t\n"])
+def test_an_empty_literal_secret_is_refused(ref: str) -> None:
+    with pytest.raises(errors.SecretError, match=r"^the secret is empty$"):
+        secrets.resolve(ref, {})
+
+
+@pytest.mark.parametrize("value", ["", "  \n"])
+def test_an_empty_secret_from_aws_is_refused(value: str) -> None:
+    with pytest.raises(errors.SecretError, match=r"^secret aws-sm:prod/github is empty$"):
+        secrets.resolve("aws-sm:prod/github", {}, aws=lambda name: value)
