@@ -142,8 +142,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    cfg = config.load(args.config)
-    bootstrap.source_runtimes(cfg, args.config, os.environ)
+    cfg = bootstrap.load(args.config, os.environ)  # what `whp serve` checks; opens nothing
     for warning in cfg.warnings():
         print(f"warning: {args.config}: {warning}", file=sys.stderr)
     print(
