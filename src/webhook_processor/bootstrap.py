@@ -33,6 +33,7 @@ from webhook_processor import (
     services,
     verify,
 )
+from webhook_processor import problems as wording
 from webhook_processor.adapters import http, prometheus
 from webhook_processor.adapters.sqlite import db as sqlite_db
 from webhook_processor.adapters.sqlite import events as sqlite_events
@@ -47,6 +48,7 @@ def load(file: str, env: Mapping[str, str]) -> config.Config:
     source does not hide an unset secret of another). Every problem in one ConfigError."""
     loaded = config.read(file)
     problems = [*loaded.problems, *startup_problems(loaded.valid, env)]
+    problems = [wording.bounded(line, wording.PROBLEM_CHARS) for line in problems]
     if loaded.config is None or problems:
         raise errors.ConfigError(loaded.file, problems)
     return loaded.config

@@ -170,3 +170,11 @@ def test_load_returns_the_config_when_every_check_passes(tmp_path: Path) -> None
     cfg = bootstrap.load(str(file), env)
     assert set(cfg.sources) == {"gh"}
     assert not (tmp_path / "whp.db").exists()
+
+
+def test_load_bounds_every_problem_it_quotes(tmp_path: Path) -> None:
+    (found,) = load_problems(
+        tmp_path, f"sources: {{a: {{verify: github, secret: env:{'A' * 5000}}}}}\n", {}
+    )
+    assert found.startswith("sources.a.secret: environment variable AAAA")
+    assert len(found) <= 300, len(found)
