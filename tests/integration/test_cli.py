@@ -1,4 +1,5 @@
-"""`whp init`, `whp check`, `whp send` argument errors and `whp events`, run in-process."""
+"""`whp init`, `whp check`, `whp send` argument errors, `whp events` and the global `--config`,
+run in-process."""
 
 from __future__ import annotations
 
@@ -179,3 +180,40 @@ def test_an_invalid_route_pattern_is_a_config_error(
     assert run("check", "--config", str(cfg)) == 2
     err = capsys.readouterr().err
     assert f"{cfg}: routes[0]: pattern of route 'r1': source:" in err
+
+
+# --- the global --config ----------------------------------------------------------------------
+
+
+def write_config(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = folder / "elsewhere.yaml"
+    cfg.write_text("sources:\n  gh: {verify: github, secret: env:HOME}\n")
+    return cfg
+
+
+@pytest.mark.parametrize("before", [True, False], ids=["before the command", "after it"])
+def test_config_goes_before_or_after_the_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], before: bool
+) -> None:
+    cfg = write_config(tmp_path)
+    args = ["--config", str(cfg), "check"] if before else ["check", "--config", str(cfg)]
+    assert run(*args) == 0
+    assert f"{cfg}: ok (1 sources" in capsys.readouterr().out
+
+
+def test_config_defaults_to_whp_yaml_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_config(tmp_path).rename(tmp_path / "whp.yaml")
+    assert run("check") == 0
+    assert "whp.yaml: ok (1 sources" in capsys.readouterr().out
+
+
+def test_the_commands_own_config_wins_over_the_global_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mine = write_config(tmp_path / "mine")
+    assert run("--config", str(tmp_path / "nope.yaml"), "check", "--config", str(mine)) == 0
+    assert f"{mine}: ok" in capsys.readouterr().out

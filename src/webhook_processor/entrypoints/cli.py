@@ -39,10 +39,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # `--config` goes before the command (`whp --config F check`) or after it. The command's
+    # copy has no default of its own: argparse copies a subcommand's defaults over what the
+    # top-level parser read, so a default there would undo a --config given before the command.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--config",
-        default=config.DEFAULT_FILE,
+        default=argparse.SUPPRESS,
         metavar="FILE",
         help="config file (default: ./whp.yaml)",
     )
@@ -51,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="webhook-processor: receive, verify, store, route and deliver webhooks.",
     )
     parser.add_argument("--version", action="version", version=f"whp {__version__}")
+    parser.add_argument(
+        "--config",
+        default=config.DEFAULT_FILE,
+        metavar="FILE",
+        help="config file, for every command (default: ./whp.yaml)",
+    )
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     p = sub.add_parser("init", parents=[common], help="write a starter whp.yaml with fresh secrets")
