@@ -217,3 +217,41 @@ def test_the_commands_own_config_wins_over_the_global_one(
     mine = write_config(tmp_path / "mine")
     assert run("--config", str(tmp_path / "nope.yaml"), "check", "--config", str(mine)) == 0
     assert f"{mine}: ok" in capsys.readouterr().out
+
+
+# --- whp init --force / --new-secrets ---------------------------------------------------------
+
+
+def secret_values(folder: Path) -> dict[str, str]:
+    return {p.name: p.read_text() for p in (folder / ".whp").iterdir() if p.name != ".gitignore"}
+
+
+def test_init_force_rewrites_the_config_but_keeps_the_secrets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "whp.yaml"
+    run("init", "--config", str(cfg))
+    before = secret_values(tmp_path)
+    cfg.write_text("# mine\n")
+    assert run("init", "--config", str(cfg), "--force") == 0
+    assert "sources:" in cfg.read_text()
+    assert secret_values(tmp_path) == before  # senders signing with them still verify
+    out = capsys.readouterr().out
+    assert "kept the secrets" in out
+    assert "--new-secrets" in out
+
+
+def test_init_new_secrets_replaces_every_secret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "whp.yaml"
+    run("init", "--config", str(cfg))
+    before = secret_values(tmp_path)
+    cfg.write_text(cfg.read_text() + "# mine\n")
+    assert run("init", "--config", str(cfg), "--new-secrets") == 0
+    after = secret_values(tmp_path)
+    assert after.keys() == before.keys()
+    assert all(after[name] != before[name] for name in before)
+    assert cfg.read_text().endswith("# mine\n")  # the config is left alone without --force
+    assert "fresh secrets" in capsys.readouterr().out
+    assert run("check", "--config", str(cfg)) == 0

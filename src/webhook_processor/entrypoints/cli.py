@@ -63,7 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     p = sub.add_parser("init", parents=[common], help="write a starter whp.yaml with fresh secrets")
-    p.add_argument("--force", action="store_true", help="overwrite an existing config file")
+    p.add_argument(
+        "--force", action="store_true", help="overwrite an existing config file (secrets are kept)"
+    )
+    p.add_argument(
+        "--new-secrets",
+        action="store_true",
+        help="replace the secrets in .whp/ with fresh ones (senders using the old ones fail)",
+    )
     p.set_defaults(handler=cmd_init)
 
     p = sub.add_parser(
@@ -126,10 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_init(args: argparse.Namespace) -> int:
     path = Path(args.config)
-    if path.exists() and not args.force:
+    keep_config = path.exists() and not args.force
+    secret_dir = path.parent / ".whp"
+    if keep_config and not args.new_secrets:
         print(f"{path} exists; left it as it is (--force overwrites it)")
         return 0
-    secret_dir = path.parent / ".whp"
     secret_dir.mkdir(parents=True, exist_ok=True)
     (secret_dir / ".gitignore").write_text("# secrets made by `whp init`: never commit them\n*\n")
     fresh = {
@@ -138,14 +146,27 @@ def cmd_init(args: argparse.Namespace) -> int:
         "stripe.secret": "whsec_" + pysecrets.token_urlsafe(32),
         "app.secret": "whsec_" + base64.b64encode(pysecrets.token_bytes(32)).decode(),
     }
+    kept = []
     for name, value in fresh.items():
         target = secret_dir / name
-        if args.force or not target.exists():
-            target.write_text(value + "\n")
-            target.chmod(0o600)
-    template = resources.files("webhook_processor") / "templates" / "whp.yaml"
-    path.write_text(template.read_text(encoding="utf-8"))
-    print(f"wrote {path} and fresh secrets in {secret_dir}/ (git-ignored)")
+        if target.exists() and not args.new_secrets:
+            kept.append(name)  # senders and receivers may hold it already
+            continue
+        target.write_text(value + "\n")
+        target.chmod(0o600)
+    if not keep_config:
+        template = resources.files("webhook_processor") / "templates" / "whp.yaml"
+        path.write_text(template.read_text(encoding="utf-8"))
+    wrote = f"{path} left as it is" if keep_config else f"wrote {path}"
+    if not kept:
+        print(f"{wrote}; fresh secrets in {secret_dir}/ (git-ignored)")
+    elif len(kept) == len(fresh):
+        print(f"{wrote}; kept the secrets in {secret_dir}/ (--new-secrets replaces them)")
+    else:
+        print(
+            f"{wrote}; fresh secrets in {secret_dir}/ (git-ignored), kept {', '.join(kept)} "
+            "(--new-secrets replaces them)"
+        )
     print("next: whp check && whp serve")
     return 0
 
