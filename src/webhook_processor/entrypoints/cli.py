@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import json
 import os
 import secrets as pysecrets
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 import httpx
 import orjson
 
-from webhook_processor import __version__, bootstrap, config, errors, sending
+from webhook_processor import __version__, bootstrap, config, errors, secrets, sending
 from webhook_processor.entrypoints import cli_events, cli_ops, cli_routes
 
 Handler = Callable[[argparse.Namespace], int]
@@ -111,7 +112,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--event-type", help="set the event-type header of the source's scheme (e.g. push)"
     )
-    p.add_argument("--content-type", help="default: application/json when the file is JSON")
+    p.add_argument(
+        "--content-type",
+        help="default: application/json when the file is JSON (a .json file must parse)",
+    )
+    p.add_argument(
+        "--keep-id",
+        action="store_true",
+        help="send the file's own delivery id (e.g. Stripe's id) instead of a fresh one, "
+        "to try out deduplication",
+    )
     p.add_argument(
         "-H",
         "--header",
@@ -203,13 +213,10 @@ def cmd_send(args: argparse.Namespace) -> int:
         raise errors.UsageError(
             f"no source named {args.source!r} in {args.config} (sources: {known})"
         )
-    ref = args.secret or (source.secret_refs[0] if source.secret_refs else "")
-    secret = (
-        bootstrap.resolve_secret(ref, f"sources.{args.source}.secret", args.config, os.environ)
-        if ref
-        else ""
-    )
+    secret = _send_secret(args, source)
     body = sys.stdin.buffer.read() if args.file == "-" else _read_file(args.file)
+    if args.content_type is None and args.file.lower().endswith(".json"):
+        _check_json(args.file, body)
     host = "127.0.0.1" if cfg.server.host in ("0.0.0.0", "::", "") else cfg.server.host  # noqa: S104
     url = args.url or f"http://{host}:{cfg.server.port}/webhooks/{args.source}"
     extra = {}
@@ -227,24 +234,63 @@ def cmd_send(args: argparse.Namespace) -> int:
         event_type=args.event_type,
         content_type=args.content_type,
         headers=extra,
+        keep_id=args.keep_id,
     )
     try:
         response = httpx.post(out.url, content=out.body, headers=out.headers, timeout=30)
     except httpx.HTTPError as exc:
         raise errors.WhpError(f"cannot reach {out.url}: {exc} (is `whp serve` running?)") from None
+    return _report(response)
+
+
+def _send_secret(args: argparse.Namespace, source: config.Source) -> str:
+    if args.secret:
+        try:
+            return secrets.resolve(args.secret, os.environ)
+        except errors.SecretError as exc:
+            raise errors.UsageError(f"--secret {args.secret}: {exc.detail}") from None
+    if not source.secret_refs:
+        return ""
+    where = f"sources.{args.source}.{'secrets[0]' if source.secrets else 'secret'}"
+    return bootstrap.resolve_secret(source.secret_refs[0], where, args.config, os.environ)
+
+
+def _check_json(name: str, body: bytes) -> None:
+    """A .json file that does not parse is a mistake, not a text/plain webhook to send."""
+    try:
+        json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise errors.UsageError(
+            f"{name} is not valid JSON: {exc} (--content-type sends it as it is)"
+        ) from None
+    except ValueError:  # not UTF-8, -16 or -32 text
+        raise errors.UsageError(
+            f"{name} is not valid JSON: not UTF-8 text (--content-type sends it as it is)"
+        ) from None
+
+
+def _report(response: httpx.Response) -> int:
+    """Print whp's answer: `202 evt_...`, or the error it names. Any other answer comes from
+    something else listening there: said so, with the start of what it answered."""
     try:
         answer = orjson.loads(response.content)
     except orjson.JSONDecodeError:
-        answer = {"detail": response.text[:200]}
-    if response.is_success:
+        answer = None
+    code = response.status_code
+    if response.is_success and isinstance(answer, dict) and isinstance(answer.get("id"), str):
         dup = " (duplicate: already stored)" if answer.get("duplicate") else ""
-        print(f"{response.status_code} {answer.get('id')}{dup}")
+        print(f"{code} {answer['id']}{dup}")
         return 0
+    if not response.is_success and isinstance(answer, dict) and "error" in answer:
+        print(f"{code} {answer['error']}: {answer.get('detail', '')}", file=sys.stderr)
+        return 1
+    text = " ".join(response.text.split())
+    excerpt = (text[:160] + "...") if len(text) > 160 else text or "(an empty body)"
     print(
-        f"{response.status_code} {answer.get('error', 'error')}: {answer.get('detail', '')}",
-        file=sys.stderr,
+        f"{code} from {response.request.url}: not an answer from whp: {excerpt}",
+        file=sys.stdout if response.is_success else sys.stderr,
     )
-    return 1
+    return 0 if response.is_success else 1
 
 
 def _read_file(name: str) -> bytes:
