@@ -259,3 +259,38 @@ def test_public_url_gets_the_request_query_appended() -> None:
     assert with_query.url("", "a=1") == "https://e.com/h?x=1&a=1"
     as_received = dataclasses.replace(runtime, public_url=None)
     assert as_received.url("http://h/webhooks/t", "a=1") == "http://h/webhooks/t?a=1"
+
+
+def runtimes(tmp_path: Path, sources: str) -> dict[str, services.SourceRuntime]:
+    file = tmp_path / "reloaded.yaml"
+    file.write_text(f"sources:\n{sources}")
+    return bootstrap.source_runtimes(config.load(file), str(file), ENV)
+
+
+def test_swapped_sources_take_the_next_request(tmp_path: Path) -> None:
+    world = World(tmp_path, GITHUB)
+    world.ingest.swap(runtimes(tmp_path, "  other: {verify: github, secret: env:GH}\n"))
+    stored = world.receive("other", b"{}", signed(b"{}"))
+    assert world.store.events[stored.id].source == "other"
+    with pytest.raises(errors.UnknownSource, match="no source named 'github'"):
+        world.ingest.source("github")
+
+
+def test_a_request_under_way_ends_with_the_source_it_began_with(tmp_path: Path) -> None:
+    world = World(tmp_path, GITHUB)
+    source = world.ingest.source("github")  # the request has begun: its body is on its way
+    world.ingest.swap({})
+
+    async def rest_of_the_request() -> models.Stored:
+        return await world.ingest.receive(source, b"{}", signed(b"{}"))
+
+    stored = asyncio.run(rest_of_the_request())
+    assert world.store.events[stored.id].source == "github"
+
+
+def test_a_swap_replaces_what_a_stored_event_wakes(tmp_path: Path) -> None:
+    world = World(tmp_path, GITHUB)
+    woken: list[str] = []
+    world.ingest.swap(runtimes(tmp_path, GITHUB), on_stored=lambda: woken.append("worker"))
+    world.receive("github", b"{}", signed(b"{}"))
+    assert woken == ["worker"]
