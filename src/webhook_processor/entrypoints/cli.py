@@ -91,13 +91,19 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         parents=[common, logging_flags],
         help="run the server: ingest and the delivery worker, in the foreground",
+        description="Run the server: ingest and the delivery worker, in the foreground. "
+        "SIGHUP reloads the config's sources, destinations and routes.",
     )
     p.add_argument("--host", help="listen address (overrides server.host)")
     p.add_argument("--port", type=int, help="listen port (overrides server.port)")
     p.set_defaults(handler=cmd_serve)
 
     p = sub.add_parser(
-        "worker", parents=[common, logging_flags], help="run the delivery worker alone"
+        "worker",
+        parents=[common, logging_flags],
+        help="run the delivery worker alone",
+        description="Run the delivery worker alone, against the store of a `whp serve`. "
+        "SIGHUP reloads the config's destinations and routes.",
     )
     p.set_defaults(handler=cmd_worker)
 
