@@ -10,6 +10,9 @@ from typing import Literal, NamedTuple
 _random = random.Random()  # noqa: S311 - ids identify, they do not authorise; seeded from os.urandom
 
 EventStatus = Literal["pending", "routed", "unrouted"]
+DeliveryStatus = Literal["pending", "delivered", "dead"]
+# What an operator filters events by: an event status, or `dead` (an event with a dead delivery).
+EventQueryStatus = Literal["pending", "routed", "unrouted", "dead"]
 
 
 def new_event_id(now: float) -> str:
@@ -55,3 +58,61 @@ class Stored(NamedTuple):
     id: str
     duplicate: bool
     challenge: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try of a delivery, as kept for operators. `attempt` is 1 for the first."""
+
+    attempt: int
+    started_ms: int
+    duration_ms: int
+    status_code: int | None
+    error: str | None
+    excerpt: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One (event, route) delivery. `id` is the store's own, opaque: an integer's text on SQLite,
+    a composite key on DynamoDB. `attempts` counts the tries of the current round (a redrive
+    starts them again at 1); `history` is every attempt kept, oldest first, when asked for."""
+
+    id: str
+    event_id: str
+    route: str
+    destination: str
+    webhook_id: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_ms: int | None
+    created_ms: int
+    updated_ms: int
+    history: tuple[Attempt, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A dead delivery in the dead-letter queue, with its last attempt's outcome."""
+
+    delivery_id: str
+    event_id: str
+    route: str
+    destination: str
+    webhook_id: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    dead_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationState:
+    """What the store knows of one destination right now (the config adds url and its pause)."""
+
+    name: str
+    paused: bool  # paused at runtime (`whp destinations pause`), not by the config
+    pending: int
+    dead: int
+    in_flight: int
+    oldest_pending_ms: int | None  # when the oldest pending delivery became due

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple, Protocol
+from typing import Generic, Literal, NamedTuple, Protocol, TypeVar
 
 from webhook_processor import delivery, models, ratelimit
 
@@ -24,6 +24,9 @@ class EventStore(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class EventFilter:
+    """What an operator selects events by (every field None: all of them). `status` is an event
+    status or `dead` (events with a dead delivery); times are Unix ms, `until_ms` excluded."""
+
     source: str | None = None
     event_type: str | None = None
     status: str | None = None
@@ -39,6 +42,89 @@ class EventReader(Protocol):
         self, where: EventFilter, limit: int, before: str | None = None
     ) -> Sequence[models.Event]:
         """Newest first; `before` is the id of the last event of the previous page."""
+        ...
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a listing, newest first. `next` is an opaque cursor for the page after this
+    one (None: this is the last); only the implementation that made it can read it, and it
+    raises errors.UsageError for a cursor it did not make."""
+
+    items: Sequence[T]
+    next: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """What happened in a time window: webhooks stored, attempts that delivered, that failed."""
+
+    received: int
+    delivered: int
+    failed: int
+
+
+class Operations(Protocol):
+    """What operators do to a store (the CLI, the admin API, the dashboard), on either runtime.
+
+    Bulk changes take at most a batch of ids per call; services/operations.py pages and paces
+    them. Ids are the store's own, as strings."""
+
+    def events(
+        self, where: EventFilter, limit: int, cursor: str | None = None
+    ) -> Page[models.Event]:
+        """Events matching `where`, newest first, without body and headers."""
+        ...
+
+    def event(self, event_id: str) -> models.Event | None:
+        """One event, with its body and headers (credentials removed as stored)."""
+        ...
+
+    def deliveries(self, event_id: str) -> Sequence[models.Delivery]:
+        """The event's deliveries, oldest first, each with its whole attempt history."""
+        ...
+
+    def replay(self, event_ids: Sequence[str], now_ms: int, new_id: bool = False) -> int:
+        """Route these events again with today's routes; their deliveries keep the event id as
+        webhook id unless `new_id`. Returns how many of them exist (and were replayed)."""
+        ...
+
+    def dead_letters(
+        self, destination: str | None, limit: int, cursor: str | None = None
+    ) -> Page[models.DeadLetter]:
+        """The dead-letter queue (of one destination, or all), newest first."""
+        ...
+
+    def redrive(self, delivery_ids: Sequence[str], now_ms: int) -> int:
+        """Send these dead deliveries back to their queues, due now, attempts again from 1.
+        Returns how many were dead (and so redriven); others are left as they are."""
+        ...
+
+    def set_paused(self, destination: str, paused: bool, now_ms: int) -> None: ...
+
+    def paused(self) -> set[str]:
+        """Destinations paused at runtime (the config's `paused: true` is not stored)."""
+        ...
+
+    def destinations(self, now_ms: int) -> Mapping[str, models.DestinationState]:
+        """Every destination the store knows of (the config's may have none yet)."""
+        ...
+
+    def counts(self) -> tuple[Mapping[str, int], Mapping[str, int]]:
+        """(events by status, deliveries by status), every status present, one snapshot."""
+        ...
+
+    def activity(self, since_ms: int) -> Activity:
+        """What happened from `since_ms` on (the stats' rates)."""
+        ...
+
+    def purge(self, older_than_ms: int, cursor: str | None = None) -> PurgeBatch:
+        """Retention, one batch: delete events received before `older_than_ms` whose work is
+        done (routed, nothing pending), oldest first, from `cursor` (PurgeBatch.next) on. A store
+        that expires items itself (DynamoDB's TTL) deletes nothing and says it is done."""
         ...
 
 
@@ -64,6 +150,14 @@ class Purged(NamedTuple):
     deleted: int
     looked_at: int
     after: PurgePosition | None
+
+
+class PurgeBatch(NamedTuple):
+    """Operations.purge: like Purged, with `next` an opaque cursor."""
+
+    deleted: int
+    looked_at: int
+    next: str | None
 
 
 RateLimit = ratelimit.Rate  # per second, burst
