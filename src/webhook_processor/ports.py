@@ -223,6 +223,10 @@ class DeliveryQueue(Protocol):
         rate_limits: Mapping[str, RateLimit] | None = None,
     ) -> Sequence[ClaimedDelivery]: ...
 
+    def paused_destinations(self) -> set[str]:
+        """Destinations paused at runtime (`whp destinations pause`; not the config's)."""
+        ...
+
     def record_many(self, records: Sequence[AttemptRecord], now_ms: int) -> int:
         """Keep each attempt and move its delivery to the attempt's outcome, in order, all in
         one transaction. Returns how many deliveries followed their attempt."""

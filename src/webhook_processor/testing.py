@@ -112,9 +112,13 @@ class MemoryQueue:
         self.deliveries: dict[int, QueuedDelivery] = {}
         self.attempts: list[RecordedAttempt] = []
         self.rate_tats: dict[str, float] = {}  # destination_state.rate_tat_ms
+        self.paused: set[str] = set()  # destination_state.paused (`whp destinations pause`)
         self._store_order: dict[str, int] = {}  # events.seq
         self._ids = itertools.count(1)
         self._lock = threading.Lock()  # the worker calls from threads
+
+    def paused_destinations(self) -> set[str]:
+        return set(self.paused)
 
     def pending_events(self, limit: int, payload: bool = True) -> Sequence[models.Event]:
         pending = [e for e in self.store.events.values() if e.status == "pending"][:limit]
