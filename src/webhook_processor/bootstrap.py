@@ -34,6 +34,7 @@ from webhook_processor import (
     secrets,
     services,
     verify,
+    wiring,
 )
 from webhook_processor import problems as wording
 from webhook_processor.adapters import http, prometheus
@@ -87,8 +88,9 @@ def _source_runtimes(
     for name, src in cfg.sources.items():
         where = f"sources.{name}"
         values = _source_secrets(src, where, env, problems)
+        spec = wiring.source_spec(src)
         try:
-            check = verify.verifier(src, values)
+            check = verify.verifier(spec, values)
         except ValueError as exc:
             problems.append(f"{where}.{'secrets' if src.secrets else 'secret'}: {exc}")
             continue
@@ -98,14 +100,14 @@ def _source_runtimes(
                 schema = schema_check(src.schema_)
             except ValueError as exc:
                 problems.append(f"{where}.schema: {exc}")
-        type_specs, key_specs = presets.specs(src)
+        type_specs, key_specs = presets.specs(spec)
         out[name] = services.SourceRuntime(
             name=name,
             verify=check,
             max_body_bytes=src.max_body_bytes,
             type_specs=type_specs,
             key_specs=key_specs,
-            strip_headers=verify.credential_headers(src),
+            strip_headers=verify.credential_headers(spec),
             public_url=src.public_url,
             signs_url=src.verify in ("twilio", "square"),
             bucket=(
