@@ -232,7 +232,7 @@ def processor(
         return paused_in_config | queue.paused_destinations()
 
     return processing.Processor(
-        routing.compile_routes(cfg.routes),
+        wiring.routes(cfg),
         destinations,
         queue,
         http.HttpSender(),
@@ -344,7 +344,7 @@ def reload(
     return Reload(
         cfg,
         sources,
-        routing.compile_routes(cfg.routes),
+        wiring.routes(cfg),
         destinations,
         _needs_restart(started, cfg, serving),
     )

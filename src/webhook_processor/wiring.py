@@ -7,7 +7,9 @@ spec of a source, the retry policy, the destinations, the routes.
 
 from __future__ import annotations
 
-from webhook_processor import config, verify
+from collections.abc import Sequence
+
+from webhook_processor import config, routing, verify
 
 
 def source_spec(src: config.Source) -> verify.Spec:
@@ -26,3 +28,11 @@ def source_spec(src: config.Source) -> verify.Spec:
         event_type=src.event_type,
         idempotency_key=src.idempotency_key,
     )
+
+
+def routes(cfg: config.Config) -> list[routing.Route]:
+    return compile_routes(cfg.routes)
+
+
+def compile_routes(routes: Sequence[config.Route]) -> list[routing.Route]:
+    return routing.compile_routes((r.name, r.destination, r.pattern) for r in routes)
