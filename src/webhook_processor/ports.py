@@ -38,10 +38,9 @@ class EventFilter:
 class EventReader(Protocol):
     def get(self, event_id: str) -> models.Event | None: ...
 
-    def list(
-        self, where: EventFilter, limit: int, before: str | None = None
-    ) -> Sequence[models.Event]:
-        """Newest first; `before` is the id of the last event of the previous page."""
+    def list(self, where: EventFilter, limit: int, cursor: str | None = None) -> Page[models.Event]:
+        """Up to `limit` (1 or more) events, newest first, from `cursor` (the `next` of the
+        previous page) on."""
         ...
 
 

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Literal
 
-from webhook_processor import delivery, errors, models, ports, ratelimit
+from webhook_processor import cursors, delivery, errors, models, ports, ratelimit
 
 
 class MemoryStore:
@@ -39,10 +39,13 @@ class MemoryStore:
         return self.events.get(event_id)
 
     def list(
-        self, where: ports.EventFilter, limit: int, before: str | None = None
-    ) -> Sequence[models.Event]:
+        self, where: ports.EventFilter, limit: int, cursor: str | None = None
+    ) -> ports.Page[models.Event]:
+        if limit < 1:
+            raise ValueError(f"limit must be 1 or more, not {limit}")
         found = sorted(self.events.values(), key=lambda e: e.id, reverse=True)
-        if before is not None:
+        if cursor is not None:
+            before = cursors.decode(cursor, {"before": str})["before"]
             found = [e for e in found if e.id < before]
         wanted = (
             ("source", where.source),
@@ -55,7 +58,10 @@ class MemoryStore:
             found = [e for e in found if e.received_ms >= where.since_ms]
         if where.until_ms is not None:
             found = [e for e in found if e.received_ms < where.until_ms]
-        return found[:limit]
+        more = len(found) > limit
+        return ports.Page(
+            found[:limit], cursors.encode({"before": found[limit - 1].id}) if more else None
+        )
 
 
 class MemoryMetrics:
