@@ -14,18 +14,20 @@
 -- the view are made again as they were.
 --
 -- The repair: events lost that way are made replays, which the worker routes. What tells them
--- from events the cursor did route (an event pending behind the cursor with no delivery is, by
--- 0004's reading, `unrouted`)? Only a store whose newest event is behind the cursor can hold lost
--- ones, and there every event pending behind the cursor is one: the cursor was moved to an event
--- that existed, every event stored after it had a larger seq, so max(seq) < cursor means the
--- cursor's own event and everything after it were purged, and each event stored since then
--- got a seq already passed. An event routed as unrouted before that purge would have been
--- purged with them: it is older than the cursor's event, and nothing keeps an unrouted event
--- past the retention. (Only an event received after the cursor's one yet stored before it, a
--- purge's cutoff falling between the two, escapes that: it is routed again, with today's routes.)
+-- from events the cursor did route? By 0004's reading, an event pending behind the cursor with
+-- no delivery is `unrouted`: a lost one looks the same, and no row records what the cursor has
+-- passed. The one marker left is max(seq) < cursor, the store's newest event behind the cursor.
+-- The cursor was moved to an event that existed, and every event stored after it got a larger
+-- seq; so the cursor's own event and all after it were purged, and each event stored since got
+-- a seq already passed: every event pending behind the cursor without a delivery is lost. One
+-- routed as unrouted before that purge would have gone with them: it is older than the cursor's
+-- event, and nothing keeps an unrouted event past the retention. (Only one received after the
+-- cursor's event yet stored before it, with a purge's cutoff between the two, stays: it is
+-- routed again, with today's routes.) From 0007 on, sqlite_sequence >= cursor is the marker:
+-- a seq at or below the cursor was given before the cursor passed it.
 -- A store whose newest event is at or past the cursor is left as it is: either nothing was lost,
--- or new webhooks have already filled the purged seqs and the cursor moved on past them, and no
--- row says which of its unrouted events were lost. There, `whp replay --status unrouted --since`
+-- or new webhooks have filled the purged seqs and the cursor has moved on past them, and then
+-- nothing tells its lost events from its unrouted ones. `whp replay --status unrouted --since`
 -- the time of the purge routes them.
 DROP VIEW events_v;
 
