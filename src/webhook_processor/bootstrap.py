@@ -1,6 +1,8 @@
 """The composition root: reads the config once, resolves secrets, and wires adapters into services.
 
 Nothing else reads the environment; entrypoints call these functions and get ready-made objects.
+`load` runs every check `whp serve` runs before it opens the store or binds its port, so that
+`whp check` refuses what `whp serve` would, and both say every problem of the file at once.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from webhook_processor import (
     services,
     verify,
 )
+from webhook_processor import problems as wording
 from webhook_processor.adapters import http, prometheus
 from webhook_processor.adapters.sqlite import db as sqlite_db
 from webhook_processor.adapters.sqlite import events as sqlite_events
@@ -39,11 +42,45 @@ from webhook_processor.adapters.sqlite import queue as sqlite_queue
 Clock = Callable[[], float]
 
 
+def load(file: str, env: Mapping[str, str]) -> config.Config:
+    """The config at `file`, checked as `whp serve` checks it before it opens anything: the file,
+    then the secrets, schema files and signing keys of every part that validated (a typo in one
+    source does not hide an unset secret of another). Every problem in one ConfigError."""
+    loaded = config.read(file)
+    problems = [*loaded.problems, *startup_problems(loaded.valid, env)]
+    problems = [wording.bounded(line, wording.PROBLEM_CHARS) for line in problems]
+    if loaded.config is None or problems:
+        raise errors.ConfigError(loaded.file, problems)
+    return loaded.config
+
+
+def startup_problems(cfg: config.Config, env: Mapping[str, str]) -> list[str]:
+    """What `whp serve` would refuse in `cfg` beyond its schema, as `key path: problem` lines."""
+    problems: list[str] = []
+    _source_runtimes(cfg, env, time.time, problems)
+    signing_keys(cfg, env, problems)
+    if cfg.admin.token is not None:
+        try:
+            secrets.resolve(cfg.admin.token, env)
+        except errors.SecretError as exc:
+            problems.append(f"admin.token: {exc.detail}")
+    return problems
+
+
 def source_runtimes(
     cfg: config.Config, file: str, env: Mapping[str, str], clock: Clock = time.time
 ) -> dict[str, services.SourceRuntime]:
     """Everything ingest needs per source. Collects every problem into one ConfigError."""
     problems: list[str] = []
+    out = _source_runtimes(cfg, env, clock, problems)
+    if problems:
+        raise errors.ConfigError(file, problems)
+    return out
+
+
+def _source_runtimes(
+    cfg: config.Config, env: Mapping[str, str], clock: Clock, problems: list[str]
+) -> dict[str, services.SourceRuntime]:
     out = {}
     for name, src in cfg.sources.items():
         where = f"sources.{name}"
@@ -77,8 +114,6 @@ def source_runtimes(
             schema=schema,
             handshake=verify.slack.challenge if src.verify == "slack" else None,
         )
-    if problems:
-        raise errors.ConfigError(file, problems)
     return out
 
 
@@ -174,17 +209,13 @@ def processor(
     """The worker, with its destinations' signing keys resolved (every problem reported). Its
     writes run on `writer` (in `whp serve`, the store's writer thread), or on threads of its own."""
     problems: list[str] = []
-    destinations = {}
-    for name, dest in cfg.destinations.items():
-        key = None
-        if dest.signing_secret is not None:
-            try:
-                key = delivery.signing_key(secrets.resolve(dest.signing_secret, env))
-            except (errors.SecretError, ValueError) as exc:
-                problems.append(f"destinations.{name}.signing_secret: {exc}")
-        destinations[name] = processing.DestinationRuntime(name, dest, key)
+    keys = signing_keys(cfg, env, problems)
     if problems:
         raise errors.ConfigError(file, problems)
+    destinations = {
+        name: processing.DestinationRuntime(name, dest, keys[name])
+        for name, dest in cfg.destinations.items()
+    }
     queue = delivery_queue(cfg, checkpoints=writer is None)  # in serve, the store checkpoints
     # The worker's own writes (routing, attempts) need no fsync of their own: a crash can only
     # lose the latest of them, and the events, fsynced at ingest, are then routed or attempted
@@ -206,6 +237,21 @@ def processor(
         processing.Settings(retention_days=cfg.storage.retention_days),
         writer=writer,
     )
+
+
+def signing_keys(
+    cfg: config.Config, env: Mapping[str, str], problems: list[str]
+) -> dict[str, bytes | None]:
+    """Each destination's signing key (None: deliveries go unsigned); `problems` gets the rest."""
+    keys: dict[str, bytes | None] = {}
+    for name, dest in cfg.destinations.items():
+        keys[name] = None
+        if dest.signing_secret is not None:
+            try:
+                keys[name] = delivery.signing_key(secrets.resolve(dest.signing_secret, env))
+            except (errors.SecretError, ValueError) as exc:
+                problems.append(f"destinations.{name}.signing_secret: {exc}")
+    return keys
 
 
 def event_reader(cfg: config.Config) -> ports.EventReader:

@@ -1,9 +1,8 @@
-"""Page cursors: where a listing goes on from, as a short URL-safe string (ports.Page.next).
+"""Opaque paging cursors: a store's position in a listing, as text a client hands back.
 
-A store writes its own position into one (SQLite a seq, DynamoDB its LastEvaluatedKey) and reads
-it back from the next request. Callers pass them along without looking inside: the text is
-base64url of JSON, so it survives shells, URLs and JSON untouched. A cursor that does not decode
-to what the store wrote is a usage error, never a crash or a silent first page.
+A cursor is url-safe base64 of a small JSON object that only the store that made it reads (SQLite
+keeps a row number, DynamoDB its LastEvaluatedKey). Clients must not build or read them; a cursor
+that does not decode to what the store expects is a UsageError (400 in the admin API).
 """
 
 from __future__ import annotations
@@ -17,26 +16,36 @@ import orjson
 
 from webhook_processor import errors
 
-MAX_LENGTH = 4096  # far above any position a store writes; keeps garbage from being parsed
+MAX_CURSOR_CHARS = 2048
 
 
 def encode(position: Mapping[str, Any]) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(dict(position))).rstrip(b"=").decode()
+    return base64.urlsafe_b64encode(orjson.dumps(position)).decode().rstrip("=")
 
 
-def decode(text: str, keys: Mapping[str, type]) -> dict[str, Any]:
-    """The position in `text`, which must hold exactly `keys`, each of its type; UsageError
-    otherwise."""
-    invalid = errors.UsageError(f"{text[:80]!r} is not a cursor this store gave")
-    if len(text) > MAX_LENGTH:
-        raise invalid
+def decode(cursor: str, *keys: str) -> dict[str, Any]:
+    """The position in `cursor`, which must hold `keys`; UsageError when it is not one of ours."""
+    problem = errors.UsageError(
+        "invalid cursor: pass the `next` value of the previous page as it is"
+    )
+    if len(cursor) > MAX_CURSOR_CHARS:
+        raise problem
     try:
-        raw = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         position = orjson.loads(raw)
-    except (binascii.Error, ValueError):  # orjson.JSONDecodeError is a ValueError
-        raise invalid from None
-    if not isinstance(position, dict) or position.keys() != keys.keys():
-        raise invalid
-    if any(type(position[key]) is not kind for key, kind in keys.items()):  # True is no int
-        raise invalid
+    except (binascii.Error, ValueError):
+        raise problem from None
+    if not isinstance(position, dict) or any(key not in position for key in keys):
+        raise problem
     return position
+
+
+def integers(cursor: str, *keys: str) -> dict[str, int]:
+    """`decode`, for a position of whole numbers (SQLite's row numbers): each of `keys` must hold
+    one, or the cursor is not one of ours (it would otherwise fail in the store, or page wrong)."""
+    position = decode(cursor, *keys)
+    if any(type(position[key]) is not int for key in keys):  # bool is no int here
+        raise errors.UsageError(
+            "invalid cursor: pass the `next` value of the previous page as it is"
+        )
+    return {key: position[key] for key in keys}

@@ -6,7 +6,8 @@ and the exit status for the CLI.
     WhpError                     exit 1
      ├── ConfigError             exit 2   a config file problem: file, key path, what is wrong
      ├── SecretError             exit 2   a secret reference that cannot be resolved
-     ├── UsageError              exit 2   a bad command-line argument
+     ├── UsageError              exit 2   400 invalid_request: a bad argument (CLI flag, API query)
+ ├── NotFound                exit 2   404 not_found: no such event, delivery or destination
      ├── StoreUnavailable        exit 3   503 store_unavailable
      └── Rejected                         a webhook the ingest endpoint refuses
           ├── MalformedRequest            400 malformed_request (not HTTP/1.1 the server can parse)
@@ -51,6 +52,14 @@ class SecretError(WhpError):
 
 
 class UsageError(WhpError):
+    status = 400
+    code = "invalid_request"
+    exit_code = 2
+
+
+class NotFound(WhpError):
+    status = 404
+    code = "not_found"
     exit_code = 2
 
 

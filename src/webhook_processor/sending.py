@@ -51,15 +51,19 @@ def build(
                 f"--event-type: this source takes its event type {where}; put the type in the file"
             )
         out[spec.arg] = event_type
-    if key_specs and key_specs[0].kind == "header":
-        out[key_specs[0].arg] = str(uuid.uuid4())
-    out.update(headers or {})
     try:
         sign = verify.signer(source, secret)
     except ValueError as exc:
         raise errors.UsageError(f"cannot sign for this source: {exc}") from None
     signed_url = source.public_url or url
     signed = sign(body, now, signed_url)
+    # A delivery id of its own, as the provider sends one, unless the signer made the id: a
+    # second id header beside the signed one would be read instead of it.
+    signed_names = {name.lower() for name in signed.headers}
+    key_headers = [spec.arg for spec in key_specs if spec.kind == "header"]
+    if key_headers and key_specs[0].kind == "header" and signed_names.isdisjoint(key_headers):
+        out[key_headers[0]] = str(uuid.uuid4())
+    out.update(headers or {})
     out.update(signed.headers)
     added = signed.url.removeprefix(signed_url)  # e.g. Twilio's "?bodySHA256=..."
     if added:

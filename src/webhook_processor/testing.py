@@ -45,7 +45,7 @@ class MemoryStore:
             raise ValueError(f"limit must be 1 or more, not {limit}")
         found = sorted(self.events.values(), key=lambda e: e.id, reverse=True)
         if cursor is not None:
-            before = cursors.decode(cursor, {"before": str})["before"]
+            before = str(cursors.decode(cursor, "before")["before"])
             found = [e for e in found if e.id < before]
         wanted = (
             ("source", where.source),

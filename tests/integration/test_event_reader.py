@@ -76,5 +76,5 @@ def test_a_page_holding_all_that_is_left_has_no_next(make: Make) -> None:
 
 def test_a_cursor_the_reader_did_not_give_is_a_usage_error(make: Make) -> None:
     reader = make([event(1, "github")])
-    with pytest.raises(errors.UsageError, match="is not a cursor this store gave"):
+    with pytest.raises(errors.UsageError, match="invalid cursor"):
         reader.list(ports.EventFilter(), 10, "bm9wZQ")

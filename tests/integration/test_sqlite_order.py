@@ -5,9 +5,10 @@ routes the webhooks that older stores lost behind the cursor after a purge."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
@@ -96,9 +97,19 @@ def path(tmp_path: Path) -> Path:
     return tmp_path / "whp.db"
 
 
+# How whp inserted deliveries before 0008 added pending_since_ms: the one statement of today's
+# queue that a store of schema 6 cannot run.
+SCHEMA_6_INSERT_DELIVERY = """
+INSERT INTO deliveries (event_id, route, destination, webhook_id, next_attempt_ms, created_ms,
+                        updated_ms)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+"""
+
+
 @pytest.fixture
 def old(path: Path) -> Iterator[sqlite3.Connection]:
-    """A store of schema 6, as whp wrote them before 0007, open as whp opened it."""
+    """A store of schema 6, as whp wrote them before 0007, open as whp opened it. Write it inside
+    `schema_6()`."""
     conn = sqlite3.connect(path, isolation_level=None)
     for version, sql in db.migrations():
         if version <= OLD_SCHEMA:
@@ -107,6 +118,23 @@ def old(path: Path) -> Iterator[sqlite3.Connection]:
     conn.execute("PRAGMA foreign_keys = ON")
     yield conn
     conn.close()
+
+
+@contextlib.contextmanager
+def schema_6() -> Iterator[None]:
+    """Today's queue writing a store of schema 6 as whp did then."""
+    today = queue.Q["insert_delivery"]
+    queue.Q["insert_delivery"] = SCHEMA_6_INSERT_DELIVERY
+    try:
+        yield
+    finally:
+        queue.Q["insert_delivery"] = today
+
+
+def up_to(version: int) -> Callable[[], list[tuple[int, str]]]:
+    """db.migrations, as a whp that knew the migrations up to `version` had them."""
+    known = db.migrations()
+    return lambda: [m for m in known if m[0] <= version]
 
 
 def test_webhooks_stored_after_the_newest_were_purged_are_routed_across_restarts(
@@ -142,32 +170,34 @@ def _schema(conn: sqlite3.Connection) -> dict[str, str]:
 
 
 def test_the_migration_keeps_every_event_delivery_attempt_index_and_the_view(
-    path: Path, old: sqlite3.Connection
+    path: Path, old: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    oq = queue.DeliveryQueue(old)
-    add(old, event(1, key="k1"), event(2), event(3, key="k3"), event(4))
-    oq.route(event(1).id, [("all", "hooks"), ("audit", "archive")], NOW)
-    oq.route(event(2).id, [], NOW)  # unrouted
-    oq.route(event(3).id, [("all", "hooks")], NOW)
-    deliver_all(oq)
-    oq.replay([event(3).id], NOW, new_id=True)  # waits to be routed again; 4 is not routed yet
+    with schema_6():
+        oq = queue.DeliveryQueue(old)
+        add(old, event(1, key="k1"), event(2), event(3, key="k3"), event(4))
+        oq.route(event(1).id, [("all", "hooks"), ("audit", "archive")], NOW)
+        oq.route(event(2).id, [], NOW)  # unrouted
+        oq.route(event(3).id, [("all", "hooks")], NOW)
+        deliver_all(oq)
+        oq.replay([event(3).id], NOW, new_id=True)  # waits to be routed again; 4 is not routed yet
     tables = ("events", "events_v", "deliveries", "attempts", "routing_cursor")
     before = {t: old.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall() for t in tables}
     schema = _schema(old)
 
-    conn = db.connect(str(path), 5)
+    with monkeypatch.context() as m:  # 0007 alone
+        m.setattr(db, "migrations", up_to(7))
+        conn = db.connect(str(path), 5)
 
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == db.migrations()[-1][0]
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 7
     after = {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall() for t in tables}
     assert after == before
     migrated = _schema(conn)
     assert "seq INTEGER PRIMARY KEY AUTOINCREMENT" in migrated["events"]
-    kept = {n for n in schema if n != "events"} | {"sqlite_sequence"}
     assert set(migrated) == set(schema) | {"sqlite_sequence"}
-    assert {n: migrated[n] for n in kept - {"sqlite_sequence"}} == {
-        n: schema[n] for n in kept - {"sqlite_sequence"}
-    }
+    others = set(schema) - {"events"}  # indexes, the view, the other tables: as they were
+    assert {n: migrated[n] for n in others} == {n: schema[n] for n in others}
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone() == (4,)
     # The deliveries' foreign key holds on the new table, and still cascades.
     with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
         conn.execute(
@@ -179,7 +209,10 @@ def test_the_migration_keeps_every_event_delivery_attempt_index_and_the_view(
         "SELECT count(*) FROM deliveries WHERE event_id = ?", (event(1).id,)
     ).fetchone() == (0,)
     assert conn.execute("SELECT count(*) FROM attempts").fetchone() == (1,)  # event 3's
-    # The worker goes on where it was: the replay, then the event past the cursor.
+    conn.close()
+    # Today's whp (0008 too) goes on where the worker was: the replay, then the event past the
+    # cursor.
+    conn = db.connect(str(path), 5)
     q = queue.DeliveryQueue(conn)
     assert route_pending(q, ("all", "hooks")) == [event(3).id, event(4).id]
     assert [d.webhook_id.startswith("msg_") for d in q.deliveries_of(event(3).id)] == [False, True]
@@ -189,12 +222,13 @@ def test_the_migration_keeps_every_event_delivery_attempt_index_and_the_view(
 def test_a_store_that_lost_webhooks_behind_the_cursor_routes_them_once_migrated(
     path: Path, old: sqlite3.Connection
 ) -> None:
-    oq = queue.DeliveryQueue(old)
-    add(old, event(1), event(2), event(3))
-    assert route_pending(oq, ("all", "hooks")) == [event(1).id, event(2).id, event(3).id]
-    deliver_all(oq)
-    assert purge_all(oq) == 3
-    add(old, event(4), event(5))  # given seqs 1 and 2: behind the cursor, at 3
+    with schema_6():
+        oq = queue.DeliveryQueue(old)
+        add(old, event(1), event(2), event(3))
+        assert route_pending(oq, ("all", "hooks")) == [event(1).id, event(2).id, event(3).id]
+        deliver_all(oq)
+        assert purge_all(oq) == 3
+        add(old, event(4), event(5))  # given seqs 1 and 2: behind the cursor, at 3
     assert oq.pending_events(10) == [], "schema 6 loses them: the bug this migration repairs"
     assert status(old, event(4).id) == "unrouted"
 
@@ -220,12 +254,13 @@ def test_unrouted_events_of_a_store_that_lost_nothing_stay_unrouted_once_migrate
     """An event routed as `unrouted` is, by the cursor's reading, pending behind the cursor with
     no delivery: what a lost one looks like. The migration must not route it again: with today's
     routes it might be delivered, long after no route wanted it."""
-    oq = queue.DeliveryQueue(old)
-    add(old, event(1), event(2), event(3))
-    oq.route_many([(event(1).id, [("all", "hooks")]), (event(2).id, [])], NOW)
-    oq.route(event(3).id, [("all", "hooks")], NOW)
-    deliver_all(oq)
-    assert purge_all(oq, cutoff=event(2).received_ms) == 1  # the oldest goes, as retention does
+    with schema_6():
+        oq = queue.DeliveryQueue(old)
+        add(old, event(1), event(2), event(3))
+        oq.route_many([(event(1).id, [("all", "hooks")]), (event(2).id, [])], NOW)
+        oq.route(event(3).id, [("all", "hooks")], NOW)
+        deliver_all(oq)
+        assert purge_all(oq, cutoff=event(2).received_ms) == 1  # the oldest goes, as retention does
     assert status(old, event(2).id) == "unrouted"
 
     conn = db.connect(str(path), 5)

@@ -213,7 +213,7 @@ def test_a_cursor_the_store_did_not_give_is_a_usage_error(tmp_path: Path, cursor
     path = tmp_path / "whp.db"
     db.connect(str(path), 1).close()
     reader = events.Reader(db.connect(str(path), 1, readonly=True))
-    with pytest.raises(errors.UsageError, match="is not a cursor this store gave"):
+    with pytest.raises(errors.UsageError, match="invalid cursor"):
         reader.list(ports.EventFilter(), 10, cursor)
 
 

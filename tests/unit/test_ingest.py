@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import hashlib
 import hmac
@@ -259,3 +260,67 @@ def test_public_url_gets_the_request_query_appended() -> None:
     assert with_query.url("", "a=1") == "https://e.com/h?x=1&a=1"
     as_received = dataclasses.replace(runtime, public_url=None)
     assert as_received.url("http://h/webhooks/t", "a=1") == "http://h/webhooks/t?a=1"
+
+
+# --- schemes that sign an id: the idempotency key is the id that was verified -----------------
+
+APP_KEY = b"0123456789abcdef0123456789abcdef"
+
+
+def standard_headers(msg_id: str, timestamp: int, body: bytes, prefix: str) -> dict[str, str]:
+    """Standard Webhooks (prefix "webhook-") or Svix ("svix-") headers, signed by hand."""
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    signature = base64.b64encode(hmac.new(APP_KEY, signed, hashlib.sha256).digest()).decode()
+    return {
+        "content-type": "application/json",
+        f"{prefix}id": msg_id,
+        f"{prefix}timestamp": str(timestamp),
+        f"{prefix}signature": f"v1,{signature}",
+    }
+
+
+def app_world(tmp_path: Path, scheme: str) -> World:
+    secret = "whsec_" + base64.b64encode(APP_KEY).decode()
+    return World(tmp_path, f"  app: {{verify: {scheme}, secret: '{secret}'}}\n")
+
+
+@pytest.mark.parametrize("scheme", ["standard-webhooks", "svix"])
+@pytest.mark.parametrize(("first", "then"), [("webhook-", "svix-"), ("svix-", "webhook-")])
+def test_a_captured_webhook_resent_under_the_other_header_set_is_a_duplicate(
+    tmp_path: Path, scheme: str, first: str, then: str
+) -> None:
+    world = app_world(tmp_path, scheme)
+    body = b'{"type": "invoice.paid"}'
+    now = int(world.clock.now)
+    original = world.receive("app", body, standard_headers("msg_1", now, body, first))
+    renamed = world.receive("app", body, standard_headers("msg_1", now, body, then))
+    assert renamed == models.Stored(original.id, duplicate=True)
+    assert world.store.events[original.id].idempotency_key == "msg_1"
+
+
+@pytest.mark.parametrize("scheme", ["standard-webhooks", "svix"])
+def test_an_id_header_added_beside_the_signed_set_does_not_change_the_key(
+    tmp_path: Path, scheme: str
+) -> None:
+    """webhook-* is verified when present: a svix-id added beside it is no key of the event."""
+    world = app_world(tmp_path, scheme)
+    body = b"{}"
+    headers = standard_headers("msg_2", int(world.clock.now), body, "webhook-")
+    original = world.receive("app", body, headers)
+    again = world.receive("app", body, headers | {"svix-id": "msg_forged"})
+    assert again == models.Stored(original.id, duplicate=True)
+
+
+def test_generic_hmac_with_a_signed_id_dedupes_on_that_id(tmp_path: Path) -> None:
+    world = World(
+        tmp_path,
+        "  acme: {verify: hmac, header: X-Sig, id_header: X-Id, signed_content: '{id}.{body}',"
+        " secret: env:GH}\n",
+    )
+    body = b"{}"
+    sig = hmac.new(SECRET.encode(), b"d-9." + body, hashlib.sha256).hexdigest()
+    headers = {"x-sig": sig, "x-id": "d-9", "content-type": "application/json"}
+    original = world.receive("acme", body, headers)
+    again = world.receive("acme", body, headers)
+    assert again == models.Stored(original.id, duplicate=True)
+    assert world.store.events[original.id].idempotency_key == "d-9"

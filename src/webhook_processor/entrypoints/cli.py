@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import orjson
 
-from webhook_processor import __version__, bootstrap, config, errors, sending
+from webhook_processor import __version__, bootstrap, config, errors, secrets, sending
 from webhook_processor.entrypoints import cli_events, cli_ops, cli_routes
 
 Handler = Callable[[argparse.Namespace], int]
@@ -142,8 +142,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    cfg = config.load(args.config)
-    bootstrap.source_runtimes(cfg, args.config, os.environ)
+    cfg = bootstrap.load(args.config, os.environ)  # what `whp serve` checks; opens nothing
     for warning in cfg.warnings():
         print(f"warning: {args.config}: {warning}", file=sys.stderr)
     print(
@@ -173,12 +172,16 @@ def cmd_send(args: argparse.Namespace) -> int:
         raise errors.UsageError(
             f"no source named {args.source!r} in {args.config} (sources: {known})"
         )
-    ref = args.secret or (source.secret_refs[0] if source.secret_refs else "")
-    secret = (
-        bootstrap.resolve_secret(ref, f"sources.{args.source}.secret", args.config, os.environ)
-        if ref
-        else ""
-    )
+    if args.secret is not None:  # an empty one too: it is refused, not skipped
+        try:
+            secret = secrets.resolve(args.secret, os.environ)
+        except errors.SecretError as exc:
+            raise errors.UsageError(f"--secret: {exc.detail}") from None
+    elif source.secret_refs:
+        where = f"sources.{args.source}.secret"
+        secret = bootstrap.resolve_secret(source.secret_refs[0], where, args.config, os.environ)
+    else:
+        secret = ""
     body = sys.stdin.buffer.read() if args.file == "-" else _read_file(args.file)
     host = "127.0.0.1" if cfg.server.host in ("0.0.0.0", "::", "") else cfg.server.host  # noqa: S104
     url = args.url or f"http://{host}:{cfg.server.port}/webhooks/{args.source}"

@@ -8,14 +8,14 @@ import os
 
 import uvicorn
 
-from webhook_processor import bootstrap, config, logs
+from webhook_processor import bootstrap, logs
 from webhook_processor.entrypoints import runtime, web
 
 log = logging.getLogger("whp")
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = config.load(args.config)
+    cfg = bootstrap.load(args.config, os.environ)  # every problem of the file at once
     logs.configure(args.log_level or cfg.logging.level, args.log_format or cfg.logging.format)
     parts = bootstrap.ingestion(cfg, args.config, os.environ)
     app = web.App(parts.ingest, parts.services, parts.registry)

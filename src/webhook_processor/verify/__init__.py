@@ -7,7 +7,7 @@ resolved secrets, so that per-request work is only the digest and a constant-tim
     signer(source, secret)    -> Sign      Sign(body, now, url) -> Signed   (for `whp send`)
 
 A factory raises ValueError, naming the problem but never the secret, for a secret of the wrong
-form.
+form; `verifier` and `signer` here refuse an empty or blank secret for every scheme.
 """
 
 from __future__ import annotations
@@ -54,11 +54,16 @@ SCHEMES: dict[str, ModuleType] = {
 
 
 def verifier(source: config.Source, secrets: Sequence[str]) -> Verify:
+    # An empty key verifies whatever is signed with an empty key: anyone could forge it.
+    if source.verify != "none" and any(not secret.strip() for secret in secrets):
+        raise ValueError("a secret is empty")
     result: Verify = SCHEMES[source.verify].verifier(source, secrets)
     return result
 
 
 def signer(source: config.Source, secret: str) -> Sign:
+    if source.verify != "none" and not secret.strip():
+        raise ValueError("the secret is empty")
     result: Sign = SCHEMES[source.verify].signer(source, secret)
     return result
 

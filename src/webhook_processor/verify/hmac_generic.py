@@ -65,11 +65,18 @@ def _header(source: config.Source) -> str:
     return source.header
 
 
+def signed_id_header(source: config.Source) -> str | None:
+    """The header whose value is signed as `{id}`, if any: the preset idempotency key."""
+    if source.id_header and "id" in PLACEHOLDER.findall(source.signed_content):
+        return source.id_header.lower()
+    return None
+
+
 def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
     parts = _template(source)
     name = _header(source).lower()
     ts_name = source.timestamp_header.lower() if source.timestamp_header else None
-    id_name = source.id_header.lower() if source.id_header and "id" in parts else None
+    id_name = signed_id_header(source)
     algorithm, encoding, prefix = source.algorithm, source.encoding, source.prefix
     tolerance = source.tolerance_seconds
     keys = [s.encode() for s in secrets]

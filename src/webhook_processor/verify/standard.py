@@ -42,10 +42,18 @@ def _key(secret: str, prefix: str, scheme: str, sizes: tuple[int, ...] = ()) -> 
     return raw
 
 
+# The headers that may carry the signed message id, in the order the verifier picks its header
+# set: the first present names it. The preset idempotency key (presets.py) reads them in the same
+# order, so that it is the id that was verified whichever set carried it: a captured request
+# resent with its headers renamed, or with the other set's id added, is the same event.
+ID_HEADERS = ("webhook-id", "svix-id")
+
+
 def _prefix(headers: Mapping[str, str], scheme: str) -> str:
-    if "webhook-id" not in headers and ("svix-id" in headers or scheme == "svix"):
-        return "svix-"
-    return "webhook-"
+    for name in ID_HEADERS:
+        if name in headers:
+            return name.removesuffix("id")
+    return "svix-" if scheme == "svix" else "webhook-"  # names the header found missing
 
 
 def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:

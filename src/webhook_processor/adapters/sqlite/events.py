@@ -319,7 +319,7 @@ class Reader:
             args.append(where.until_ms)
         if cursor is not None:
             clauses.append("seq < ?")
-            args.append(cursors.decode(cursor, {"seq": int})["seq"])
+            args.append(cursors.integers(cursor, "seq")["seq"])
         sql = db.QUERIES["page_events"]
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
