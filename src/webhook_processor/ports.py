@@ -38,9 +38,10 @@ class EventFilter:
 class EventReader(Protocol):
     def get(self, event_id: str) -> models.Event | None: ...
 
-    def list(self, where: EventFilter, limit: int, cursor: str | None = None) -> Page[models.Event]:
-        """Up to `limit` (1 or more) events, newest first, from `cursor` (the `next` of the
-        previous page) on."""
+    def list(
+        self, where: EventFilter, limit: int, before: str | None = None
+    ) -> Sequence[models.Event]:
+        """Newest first; `before` is the id of the last event of the previous page."""
         ...
 
 
@@ -221,6 +222,10 @@ class DeliveryQueue(Protocol):
         per_destination_limit: Mapping[str, int] | None = None,
         rate_limits: Mapping[str, RateLimit] | None = None,
     ) -> Sequence[ClaimedDelivery]: ...
+
+    def paused_destinations(self) -> set[str]:
+        """Destinations paused at runtime (`whp destinations pause`; not the config's)."""
+        ...
 
     def record_many(self, records: Sequence[AttemptRecord], now_ms: int) -> int:
         """Keep each attempt and move its delivery to the attempt's outcome, in order, all in

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Literal
 
-from webhook_processor import cursors, delivery, errors, models, ports, ratelimit
+from webhook_processor import delivery, errors, models, ports, ratelimit
 
 
 class MemoryStore:
@@ -39,13 +39,10 @@ class MemoryStore:
         return self.events.get(event_id)
 
     def list(
-        self, where: ports.EventFilter, limit: int, cursor: str | None = None
-    ) -> ports.Page[models.Event]:
-        if limit < 1:
-            raise ValueError(f"limit must be 1 or more, not {limit}")
+        self, where: ports.EventFilter, limit: int, before: str | None = None
+    ) -> Sequence[models.Event]:
         found = sorted(self.events.values(), key=lambda e: e.id, reverse=True)
-        if cursor is not None:
-            before = str(cursors.decode(cursor, "before")["before"])
+        if before is not None:
             found = [e for e in found if e.id < before]
         wanted = (
             ("source", where.source),
@@ -58,10 +55,7 @@ class MemoryStore:
             found = [e for e in found if e.received_ms >= where.since_ms]
         if where.until_ms is not None:
             found = [e for e in found if e.received_ms < where.until_ms]
-        more = len(found) > limit
-        return ports.Page(
-            found[:limit], cursors.encode({"before": found[limit - 1].id}) if more else None
-        )
+        return found[:limit]
 
 
 class MemoryMetrics:
@@ -118,9 +112,13 @@ class MemoryQueue:
         self.deliveries: dict[int, QueuedDelivery] = {}
         self.attempts: list[RecordedAttempt] = []
         self.rate_tats: dict[str, float] = {}  # destination_state.rate_tat_ms
+        self.paused: set[str] = set()  # destination_state.paused (`whp destinations pause`)
         self._store_order: dict[str, int] = {}  # events.seq
         self._ids = itertools.count(1)
         self._lock = threading.Lock()  # the worker calls from threads
+
+    def paused_destinations(self) -> set[str]:
+        return set(self.paused)
 
     def pending_events(self, limit: int, payload: bool = True) -> Sequence[models.Event]:
         pending = [e for e in self.store.events.values() if e.status == "pending"][:limit]

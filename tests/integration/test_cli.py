@@ -231,8 +231,8 @@ def test_events_list_refuses_a_cursor_it_did_not_give(
     capsys.readouterr()
     assert run("events", "list", "--cursor", cursor) == 2
     err = capsys.readouterr().err
-    assert err.startswith("whp: --cursor: ")
-    assert "invalid cursor" in err
+    assert err.startswith(f"whp: --cursor {cursor!r} is not a cursor whp gave: ")
+    assert "pass the one the previous page printed" in err
 
 
 PAYMENTS = '{"source": ["stripe"], "detail-type": [{"prefix": "payment_intent."}]}'

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from webhook_processor import models, ports
-from webhook_processor.adapters.sqlite import db, events, queue
+from webhook_processor.adapters.sqlite import db, events, operations, queue
 
 NOW = 1_700_000_000_000
 LATER = NOW + 86_400_000  # a purge's cutoff above every event below
@@ -269,4 +269,27 @@ def test_unrouted_events_of_a_store_that_lost_nothing_stay_unrouted_once_migrate
     assert route_pending(q, ("all", "hooks")) == []
     assert status(conn, event(2).id) == "unrouted"
     assert q.deliveries_of(event(2).id) == []
+    conn.close()
+
+
+def test_a_listing_goes_on_past_purged_events_without_mixing_in_newer_ones(path: Path) -> None:
+    """The operator's listing pages by seq (`whp events list --cursor`): the page's last event
+    may be purged before the next page is read, and the webhooks stored meanwhile, newer, must
+    not turn up among the older pages (with seqs given again, they did)."""
+    conn = db.connect(str(path), 5)
+    ops = operations.SqliteOperations(conn)
+    q = ops.queue
+    ingest(path, *(event(n) for n in range(1, 5)))
+    route_pending(q, ("all", "hooks"))
+    deliver_all(q)
+    first = ops.events(ports.EventFilter(), 2)
+    assert [e.id for e in first.items] == [event(4).id, event(3).id]
+    assert first.next is not None
+    assert purge_all(q) == 4
+    ingest(path, event(5), event(6))
+
+    second = ops.events(ports.EventFilter(), 2, first.next)
+
+    assert (second.items, second.next) == ([], None)
+    assert [e.id for e in ops.events(ports.EventFilter(), 10).items] == [event(6).id, event(5).id]
     conn.close()

@@ -112,11 +112,13 @@ def cmd_list(args: argparse.Namespace) -> int:
     cfg = config.load(args.config)
     now = time.time()
     where = event_filter(args, now)
+    ops = bootstrap.operations(cfg, readonly=True)
     try:
-        page = bootstrap.event_reader(cfg).list(where, args.limit, args.cursor)
-    except errors.UsageError as exc:  # the cursor is all a reader can find wrong
+        page = ops.events(where, args.limit, args.cursor)
+    except errors.UsageError:  # the cursor is all a listing can find wrong
         raise errors.UsageError(
-            f"--cursor: {exc.detail}; pass the one the previous page printed"
+            f"--cursor {args.cursor[:80]!r} is not a cursor whp gave: pass the one the previous "
+            "page printed, as it is"
         ) from None
     found = page.items
     if args.json:
@@ -125,7 +127,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         if page.next is not None:  # stdout stays events only, for scripts reading it line by line
             print(orjson.dumps({"next": page.next}).decode(), file=sys.stderr)
         return 0
-    queue = bootstrap.delivery_queue(cfg, readonly=True)
+    queue = ops.queue
     print_table(
         ["ID", "RECEIVED", "SOURCE", "TYPE", "STATUS", "DELIVERIES", "IDEMPOTENCY KEY"],
         [

@@ -35,12 +35,12 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 
 import orjson
 
-from webhook_processor import cursors, errors, models, ports
+from webhook_processor import errors, models, ports
 from webhook_processor.adapters.sqlite import db
 
 log = logging.getLogger(__name__)
@@ -294,12 +294,8 @@ class Reader:
         return event_from_row(row) if row else None
 
     def list(
-        self, where: ports.EventFilter, limit: int, cursor: str | None = None
-    ) -> ports.Page[models.Event]:
-        """The cursor holds the seq of the page's last event: seq is never given twice (0007),
-        so a page goes on from the right place even if that event was purged meanwhile."""
-        if limit < 1:
-            raise ValueError(f"limit must be 1 or more, not {limit}")
+        self, where: ports.EventFilter, limit: int, before: str | None = None
+    ) -> Sequence[models.Event]:
         clauses: list[str] = []
         args: list[object] = []
         for column, value in (
@@ -317,17 +313,14 @@ class Reader:
         if where.until_ms is not None:
             clauses.append("received_ms < ?")
             args.append(where.until_ms)
-        if cursor is not None:
-            clauses.append("seq < ?")
-            args.append(cursors.integers(cursor, "seq")["seq"])
-        sql = db.QUERIES["page_events"]
+        if before is not None:
+            clauses.append("seq < (SELECT seq FROM events WHERE id = ?)")
+            args.append(before)
+        sql = db.QUERIES["select_events"]
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         sql += " ORDER BY seq DESC LIMIT ?"
-        rows = self._conn.execute(sql, (*args, limit + 1)).fetchall()  # one more: is there more?
-        found = [event_from_row(row[:-1]) for row in rows[:limit]]
-        more = len(rows) > limit
-        return ports.Page(found, cursors.encode({"seq": rows[limit - 1][-1]}) if more else None)
+        return [event_from_row(row) for row in self._conn.execute(sql, (*args, limit))]
 
 
 def event_from_row(row: tuple[object, ...]) -> models.Event:

@@ -9,9 +9,3 @@ SELECT id FROM events WHERE source = ? AND idempotency_key = ?;
 -- name: select_events
 SELECT id, source, event_type, idempotency_key, received_ms, content_type, headers, body, status
 FROM events_v
-
--- name: page_events
--- select_events with the store order last: where the next page goes on from.
-SELECT id, source, event_type, idempotency_key, received_ms, content_type, headers, body, status,
-       seq
-FROM events_v
