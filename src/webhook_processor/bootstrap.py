@@ -7,6 +7,7 @@ Nothing else reads the environment; entrypoints call these functions and get rea
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pydantic
 import yaml
 from jsonschema import exceptions as jsonschema_errors
 from prometheus_client import CollectorRegistry
@@ -32,6 +34,7 @@ from webhook_processor import (
     secrets,
     services,
     verify,
+    wiring,
 )
 from webhook_processor import problems as wording
 from webhook_processor.adapters import http, prometheus
@@ -86,8 +89,9 @@ def _source_runtimes(
     for name, src in cfg.sources.items():
         where = f"sources.{name}"
         values = _source_secrets(src, where, env, problems)
+        spec = wiring.source_spec(src)
         try:
-            check = verify.verifier(src, values)
+            check = verify.verifier(spec, values)
         except ValueError as exc:
             problems.append(f"{where}.{'secrets' if src.secrets else 'secret'}: {exc}")
             continue
@@ -97,14 +101,14 @@ def _source_runtimes(
                 schema = schema_check(src.schema_)
             except ValueError as exc:
                 problems.append(f"{where}.schema: {exc}")
-        type_specs, key_specs = presets.specs(src)
+        type_specs, key_specs = presets.specs(spec)
         out[name] = services.SourceRuntime(
             name=name,
             verify=check,
             max_body_bytes=src.max_body_bytes,
             type_specs=type_specs,
             key_specs=key_specs,
-            strip_headers=verify.credential_headers(src),
+            strip_headers=verify.credential_headers(spec),
             public_url=src.public_url,
             signs_url=src.verify in ("twilio", "square"),
             bucket=(
@@ -229,7 +233,7 @@ def processor(
         return paused_in_config | queue.paused_destinations()
 
     return processing.Processor(
-        routing.compile_routes(cfg.routes),
+        wiring.routes(cfg),
         destinations,
         queue,
         http.HttpSender(),
@@ -279,3 +283,127 @@ def delivery_queue(
         checkpoints=checkpoints,
     )
     return sqlite_queue.DeliveryQueue(conn)
+
+
+# -- reloading the config (SIGHUP) ---------------------------------------------------------------
+
+# What a running process takes on from a reload; any other change waits for a restart.
+_LIVE_SECTIONS = frozenset({"sources", "destinations", "routes"})
+_SERVE_ONLY = frozenset({"sources", "server", "admin"})  # `whp worker` does not use these
+
+
+def destination_runtimes(
+    cfg: config.Config, file: str, env: Mapping[str, str]
+) -> dict[str, processing.DestinationRuntime]:
+    """The destinations with their signing keys resolved; one ConfigError for every problem."""
+    problems: list[str] = []
+    destinations = {}
+    for name, dest in cfg.destinations.items():
+        key = None
+        if dest.signing_secret is not None:
+            try:
+                key = delivery.signing_key(secrets.resolve(dest.signing_secret, env))
+            except (errors.SecretError, ValueError) as exc:
+                problems.append(f"destinations.{name}.signing_secret: {exc}")
+        destinations[name] = processing.DestinationRuntime(name, dest, key)
+    if problems:
+        raise errors.ConfigError(file, problems)
+    return destinations
+
+
+@dataclass(frozen=True)
+class Reload:
+    """The config file read again, checked and built, ready to be swapped in (`apply`)."""
+
+    config: config.Config
+    sources: dict[str, services.SourceRuntime] | None  # None for `whp worker`: it takes none
+    routes: list[routing.Route]
+    destinations: dict[str, processing.DestinationRuntime]
+    needs_restart: list[str]  # the keys that changed but cannot be applied live
+
+
+def reload(
+    started: config.Config,
+    file: str,
+    env: Mapping[str, str],
+    *,
+    serving: bool,
+    clock: Clock = time.time,
+) -> Reload:
+    """Read `file` again and build what a running process can take on from it: sources (when
+    `serving`), destinations and routes, their secrets resolved again (a rotated `file:` secret
+    is picked up). A config that does not validate is a ConfigError with every problem, and the
+    running config stays. `started` is the config the process started with: storage, server,
+    logging and admin changes are listed in `needs_restart`, not applied."""
+    cfg = load(file, env) if serving else config.load(file)  # every problem at once
+    problems: list[str] = []
+    sources = None
+    if serving:
+        try:
+            sources = source_runtimes(cfg, file, env, clock)
+        except errors.ConfigError as exc:
+            problems += exc.problems
+    try:
+        destinations = destination_runtimes(cfg, file, env)
+    except errors.ConfigError as exc:
+        problems += exc.problems
+    if problems:
+        raise errors.ConfigError(file, problems)
+    return Reload(
+        cfg,
+        sources,
+        wiring.routes(cfg),
+        destinations,
+        _needs_restart(started, cfg, serving),
+    )
+
+
+def apply(
+    new: Reload,
+    worker: processing.Processor,
+    ingest: services.Ingest | None = None,
+    current: config.Config | None = None,
+) -> None:
+    """Swap a reload into the running worker (and ingest): on the event loop. A source whose
+    `rate_limit` did not change keeps its token bucket (`current`: the config running now), so
+    that a reload lets no burst through."""
+    paused_in_config = {name for name, dest in new.config.destinations.items() if dest.paused}
+    queue = worker.queue
+
+    def paused() -> set[str]:
+        return paused_in_config | queue.paused_destinations()
+
+    worker.swap(new.routes, new.destinations, paused)
+    if ingest is None or new.sources is None:
+        return
+    sources = dict(new.sources)
+    for name, runtime in sources.items():
+        before = current.sources.get(name) if current is not None else None
+        if before is not None and before.rate_limit == new.config.sources[name].rate_limit:
+            sources[name] = dataclasses.replace(runtime, bucket=ingest.source(name).bucket)
+    ingest.swap(sources, on_stored=worker.wake if new.config.routes else _nothing)
+
+
+def _nothing() -> None:
+    pass
+
+
+def _needs_restart(started: config.Config, new: config.Config, serving: bool) -> list[str]:
+    """The key paths, outside sources, destinations and routes, whose value changed."""
+    changed = []
+    for name, field in config.Config.model_fields.items():
+        if name in _LIVE_SECTIONS or (not serving and name in _SERVE_ONLY):
+            continue
+        before, after = getattr(started, name), getattr(new, name)
+        if before == after:
+            continue
+        key = field.alias or name
+        if isinstance(before, pydantic.BaseModel) and type(before) is type(after):
+            changed += [
+                f"{key}.{sub.alias or attr}"
+                for attr, sub in type(before).model_fields.items()
+                if getattr(before, attr) != getattr(after, attr)
+            ]
+        else:
+            changed.append(key)
+    return changed

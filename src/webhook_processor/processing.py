@@ -29,7 +29,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TypeVar
 
-from webhook_processor import config, delivery, models, ports, retry, routing
+from webhook_processor import config, delivery, ports, retry, routing
 
 log = logging.getLogger("whp.worker")
 _LOG_LEVELS: dict[ports.Outcome, int] = {
@@ -61,6 +61,15 @@ class Settings:
     retention_days: int = 7
 
 
+@dataclass(frozen=True)
+class Swap:
+    """What a reload of the config gives the worker (Processor.swap)."""
+
+    routes: list[routing.Route]
+    destinations: dict[str, DestinationRuntime]
+    paused: Callable[[], Collection[str]]
+
+
 class Processor:
     def __init__(
         self,
@@ -74,9 +83,7 @@ class Processor:
         uniform: Callable[[], float] = random.random,
         writer: Executor | None = None,
     ) -> None:
-        self._routes = list(routes)
-        self._uses_payload = routing.uses_detail(self._routes)  # else routed on metadata
-        self._destinations = dict(destinations)
+        self._use(routes, destinations)
         self._queue = queue
         self._sender = sender
         self._paused = paused
@@ -85,6 +92,22 @@ class Processor:
         self._uniform = uniform
         self._writer = writer  # None: the loop's default executor
         self._outcomes: list[ports.AttemptRecord] = []  # finished attempts, recorded next step
+        self._swap: Swap | None = None  # routes and destinations for the next step (swap())
+        self._wakeup = asyncio.Event()  # new events stored, or an attempt ended
+        self._attempt_ended = asyncio.Event()
+        self._stopped = asyncio.Event()  # stop() was called
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._running: collections.Counter[str] = collections.Counter()  # in flight, by destination
+        self._capped = False  # some destination at its max_concurrency after the last claim
+        self._runner: asyncio.Task[None] | None = None
+        self._purger: asyncio.Task[None] | None = None
+
+    def _use(
+        self, routes: Sequence[routing.Route], destinations: Mapping[str, DestinationRuntime]
+    ) -> None:
+        self._routes = list(routes)
+        self._uses_payload = routing.uses_detail(self._routes)  # else routed on metadata
+        self._destinations = dict(destinations)
         self._limits = {name: d.config.max_concurrency for name, d in destinations.items()}
         self._rates = {
             name: (limit.per_second, limit.capacity)
@@ -95,14 +118,26 @@ class Processor:
         # An attempt is capped at its timeout, so this lease outlives it; after a crash, what was
         # under way is attempted again once the lease ends.
         self._lease_ms = int((longest + 10) * 1000)
-        self._wakeup = asyncio.Event()  # new events stored, or an attempt ended
-        self._attempt_ended = asyncio.Event()
-        self._stopped = asyncio.Event()  # stop() was called
-        self._in_flight: set[asyncio.Task[None]] = set()
-        self._running: collections.Counter[str] = collections.Counter()  # in flight, by destination
-        self._capped = False  # some destination at its max_concurrency after the last claim
-        self._runner: asyncio.Task[None] | None = None
-        self._purger: asyncio.Task[None] | None = None
+
+    # -- reloading the config ------------------------------------------------------------------
+
+    @property
+    def queue(self) -> ports.DeliveryQueue:
+        """The queue it works on (a reload composes the new pauses over it)."""
+        return self._queue
+
+    def swap(
+        self,
+        routes: Sequence[routing.Route],
+        destinations: Mapping[str, DestinationRuntime],
+        paused: Callable[[], Collection[str]],
+    ) -> None:
+        """Route and deliver with these from the next step on: a reload of the config, on the
+        event loop. A step under way finishes with the routes and limits it began with (its
+        matching runs on a thread), and an attempt under way with its destination's settings
+        of when it started: its URL, timeout and retry policy."""
+        self._swap = Swap(list(routes), dict(destinations), paused)
+        self._wakeup.set()
 
     # -- lifecycle (ports.Service) -------------------------------------------------------------
 
@@ -165,6 +200,10 @@ class Processor:
         """Route what is pending, record finished attempts, start the attempts that are due.
         True when there was work. The reading and matching run on a thread of their own; the
         writes, one job on the writer, so that ingest commits wait for them as little as may be."""
+        if self._swap is not None:
+            swap, self._swap = self._swap, None
+            self._use(swap.routes, swap.destinations)
+            self._paused = swap.paused
         routed = await asyncio.to_thread(self._match_pending) if self._routes else []
         outcomes, self._outcomes = self._outcomes, []
         recorded = len(outcomes)
@@ -203,23 +242,7 @@ class Processor:
     def _match_pending(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """The next events to route, each with its (route, destination) pairs."""
         events = self._queue.pending_events(self._settings.batch, payload=self._uses_payload)
-        return [(event.id, self._targets(event)) for event in events]
-
-    def _targets(self, event: models.Event) -> list[tuple[str, str]]:
-        try:
-            targets = routing.matches(self._routes, event, self._uses_payload)
-        except Exception:
-            # A bug in matching: one event must not stop the routing of every later one (the
-            # step would fail on it again and again). It is recorded unrouted, as visible as
-            # any other, and `whp replay` routes it again once fixed.
-            log.exception(
-                "routing the event failed; it is recorded unrouted",
-                extra={"event_id": event.id, "source": event.source},
-            )
-            return []
-        if not targets:
-            log.debug("event unrouted", extra={"event_id": event.id, "source": event.source})
-        return targets
+        return [(e.id, routing.targets(self._routes, e, self._uses_payload)) for e in events]
 
     def _cycle(
         self,

@@ -58,6 +58,16 @@ class Ingest:
         self._clock = clock
         self._on_stored = on_stored  # wakes the worker: new events to route
 
+    def swap(
+        self, sources: Mapping[str, SourceRuntime], on_stored: Callable[[], None] | None = None
+    ) -> None:
+        """Receive with these sources from now on: a reload of the config, on the event loop. One
+        reference is replaced, so a request under way ends with the source it began with, and
+        the hot path pays nothing for reloads."""
+        self._sources = dict(sources)
+        if on_stored is not None:
+            self._on_stored = on_stored
+
     def source(self, name: str) -> SourceRuntime:
         try:
             return self._sources[name]

@@ -133,6 +133,16 @@ def status_of(q: queue.DeliveryQueue, event_id: str) -> str:
 # -- replay ---------------------------------------------------------------------------------
 
 
+def test_replay_says_that_a_running_server_routes_with_the_config_it_loaded(
+    tmp_path: Path, run: Whp
+) -> None:
+    (eid,) = store(tmp_path / "whp.db", make_event())
+    status, out, _ = whp(run, "replay", eid)
+    assert status == 0
+    assert "with the routes it has loaded" in out
+    assert "kill -HUP" in out  # how to load an edited whp.yaml first
+
+
 def test_replay_by_id_makes_the_event_pending_with_its_webhook_id(
     tmp_path: Path, q: queue.DeliveryQueue, run: Whp
 ) -> None:

@@ -324,3 +324,38 @@ def test_generic_hmac_with_a_signed_id_dedupes_on_that_id(tmp_path: Path) -> Non
     again = world.receive("acme", body, headers)
     assert again == models.Stored(original.id, duplicate=True)
     assert world.store.events[original.id].idempotency_key == "d-9"
+
+
+def runtimes(tmp_path: Path, sources: str) -> dict[str, services.SourceRuntime]:
+    file = tmp_path / "reloaded.yaml"
+    file.write_text(f"sources:\n{sources}")
+    return bootstrap.source_runtimes(config.load(file), str(file), ENV)
+
+
+def test_swapped_sources_take_the_next_request(tmp_path: Path) -> None:
+    world = World(tmp_path, GITHUB)
+    world.ingest.swap(runtimes(tmp_path, "  other: {verify: github, secret: env:GH}\n"))
+    stored = world.receive("other", b"{}", signed(b"{}"))
+    assert world.store.events[stored.id].source == "other"
+    with pytest.raises(errors.UnknownSource, match="no source named 'github'"):
+        world.ingest.source("github")
+
+
+def test_a_request_under_way_ends_with_the_source_it_began_with(tmp_path: Path) -> None:
+    world = World(tmp_path, GITHUB)
+    source = world.ingest.source("github")  # the request has begun: its body is on its way
+    world.ingest.swap({})
+
+    async def rest_of_the_request() -> models.Stored:
+        return await world.ingest.receive(source, b"{}", signed(b"{}"))
+
+    stored = asyncio.run(rest_of_the_request())
+    assert world.store.events[stored.id].source == "github"
+
+
+def test_a_swap_replaces_what_a_stored_event_wakes(tmp_path: Path) -> None:
+    world = World(tmp_path, GITHUB)
+    woken: list[str] = []
+    world.ingest.swap(runtimes(tmp_path, GITHUB), on_stored=lambda: woken.append("worker"))
+    world.receive("github", b"{}", signed(b"{}"))
+    assert woken == ["worker"]

@@ -35,8 +35,9 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         "replay",
         parents=[common],
         help="route stored events again (by id, or every event matching filters)",
-        description="Make events pending again: the running `whp serve` routes them with "
-        "today's routes. Deliveries keep the event's webhook-id unless --new-id.",
+        description="Make events pending again: the running `whp serve` (or `whp worker`) "
+        "routes them with the routes it has loaded; after editing whp.yaml, reload it first "
+        "(kill -HUP <its pid>). Deliveries keep the event's webhook-id unless --new-id.",
     )
     p.add_argument("ids", nargs="*", metavar="ID", help="event ids (or use the filters)")
     cli_events.add_filters(p)
@@ -129,7 +130,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
             replayed += queue.replay(chunk, now_ms, new_id=args.new_id, batch=BATCH)
             progress.advance(len(chunk))
     ids_note = " with new webhook-ids" if args.new_id else ""
-    print(f"replayed {_plural(replayed, 'event')}{ids_note}; `whp serve` routes them again")
+    print(
+        f"replayed {_plural(replayed, 'event')}{ids_note}; the running `whp serve` routes them "
+        "again with the routes it has loaded (edited whp.yaml? kill -HUP <its pid> reloads it)"
+    )
     return 0
 
 
