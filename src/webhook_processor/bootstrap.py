@@ -40,6 +40,7 @@ from webhook_processor import problems as wording
 from webhook_processor.adapters import http, prometheus
 from webhook_processor.adapters.sqlite import db as sqlite_db
 from webhook_processor.adapters.sqlite import events as sqlite_events
+from webhook_processor.adapters.sqlite import operations as sqlite_operations
 from webhook_processor.adapters.sqlite import queue as sqlite_queue
 
 Clock = Callable[[], float]
@@ -262,6 +263,13 @@ def event_reader(cfg: config.Config) -> ports.EventReader:
     return sqlite_events.Reader(
         sqlite_db.connect(cfg.storage.path, cfg.storage.busy_timeout_seconds, readonly=True)
     )
+
+
+def operations(cfg: config.Config, *, readonly: bool = False) -> sqlite_operations.SqliteOperations:
+    """What operators read and change in the store, over its own connection (migrating the store
+    unless `readonly`); its `queue` is the delivery queue on the same connection."""
+    conn = sqlite_db.connect(cfg.storage.path, cfg.storage.busy_timeout_seconds, readonly=readonly)
+    return sqlite_operations.SqliteOperations(conn)
 
 
 def delivery_queue(
