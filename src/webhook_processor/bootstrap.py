@@ -213,14 +213,7 @@ def processor(
 ) -> processing.Processor:
     """The worker, with its destinations' signing keys resolved (every problem reported). Its
     writes run on `writer` (in `whp serve`, the store's writer thread), or on threads of its own."""
-    problems: list[str] = []
-    keys = signing_keys(cfg, env, problems)
-    if problems:
-        raise errors.ConfigError(file, problems)
-    destinations = {
-        name: processing.DestinationRuntime(name, dest, keys[name])
-        for name, dest in cfg.destinations.items()
-    }
+    destinations = destination_runtimes(cfg, file, env)
     queue = delivery_queue(cfg, checkpoints=writer is None)  # in serve, the store checkpoints
     # The worker's own writes (routing, attempts) need no fsync of their own: a crash can only
     # lose the latest of them, and the events, fsynced at ingest, are then routed or attempted
@@ -294,21 +287,15 @@ _SERVE_ONLY = frozenset({"sources", "server", "admin"})  # `whp worker` does not
 
 def destination_runtimes(
     cfg: config.Config, file: str, env: Mapping[str, str]
-) -> dict[str, processing.DestinationRuntime]:
+) -> dict[str, delivery.Destination]:
     """The destinations with their signing keys resolved; one ConfigError for every problem."""
     problems: list[str] = []
-    destinations = {}
-    for name, dest in cfg.destinations.items():
-        key = None
-        if dest.signing_secret is not None:
-            try:
-                key = delivery.signing_key(secrets.resolve(dest.signing_secret, env))
-            except (errors.SecretError, ValueError) as exc:
-                problems.append(f"destinations.{name}.signing_secret: {exc}")
-        destinations[name] = processing.DestinationRuntime(name, dest, key)
+    keys = signing_keys(cfg, env, problems)
     if problems:
         raise errors.ConfigError(file, problems)
-    return destinations
+    return {
+        name: wiring.destination(name, dest, keys[name]) for name, dest in cfg.destinations.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -318,7 +305,7 @@ class Reload:
     config: config.Config
     sources: dict[str, services.SourceRuntime] | None  # None for `whp worker`: it takes none
     routes: list[routing.Route]
-    destinations: dict[str, processing.DestinationRuntime]
+    destinations: dict[str, delivery.Destination]
     needs_restart: list[str]  # the keys that changed but cannot be applied live
 
 

@@ -32,7 +32,7 @@ from pydantic import (
     model_validator,
 )
 
-from webhook_processor import errors, fields, patterns, problems, yamlfile
+from webhook_processor import delivery, errors, fields, patterns, problems, yamlfile
 
 DEFAULT_FILE = "whp.yaml"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -245,23 +245,8 @@ class Retry(Strict):
     max_interval_seconds: PositiveFloat = 36000
 
 
-_TRANSPORT_HEADERS = frozenset(
-    {"content-type", "content-length", "host", "transfer-encoding", "connection"}
-)
-
-
-def reserved_header(name: str) -> bool:
-    """Headers a delivery sets itself (or its transport does): never forwarded from the event,
-    since a copy would forge or break them."""
-    low = name.lower()
-    return low in _TRANSPORT_HEADERS or low.startswith(("webhook-", "whp-"))
-
-
 def _forwardable(names: list[str]) -> list[str]:
-    for name in names:
-        if reserved_header(name):
-            raise ValueError(f"header {name!r} is set by whp itself and cannot be forwarded")
-    return [name.lower() for name in names]
+    return list(delivery.forwardable(names))
 
 
 def _destination_url(url: str) -> str:
