@@ -34,6 +34,7 @@ class Outgoing:
     url: str
     headers: dict[str, str]
     body: bytes
+    destination: str = ""  # its name: the sender takes the destination's way out (egress.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,7 @@ def build(
     attempt: int,
     now: float,
     forward_headers: Sequence[str] = (),
+    destination_name: str = "",
 ) -> Outgoing:
     """The request for attempt number `attempt` (1 for the first) of `event` to `destination`.
 
@@ -96,7 +98,7 @@ def build(
     headers["whp-source"] = event.source
     headers["whp-event-type"] = event.event_type.translate(_CONTROLS)
     headers["whp-attempt"] = str(attempt)
-    return Outgoing(destination.url, headers, event.body)
+    return Outgoing(destination.url, headers, event.body, destination_name)
 
 
 def classify(

@@ -322,6 +322,7 @@ class Processor:
                 item.attempt,
                 started,
                 dest.config.forward_headers,
+                dest.name,
             )
             result = await self._sender.send(outgoing, dest.config.timeout_seconds, self._clock)
         except Exception as exc:  # a bug, not a failed delivery: see _crashed
