@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry
 from webhook_processor import (
     config,
     delivery,
+    egress,
     errors,
     ports,
     presets,
@@ -214,6 +215,7 @@ def processor(
     """The worker, with its destinations' signing keys resolved (every problem reported). Its
     writes run on `writer` (in `whp serve`, the store's writer thread), or on threads of its own."""
     destinations = destination_runtimes(cfg, file, env)
+    sender = http_sender(cfg, file, env)
     queue = delivery_queue(cfg, checkpoints=writer is None)  # in serve, the store checkpoints
     # The worker's own writes (routing, attempts) need no fsync of their own: a crash can only
     # lose the latest of them, and the events, fsynced at ingest, are then routed or attempted
@@ -229,7 +231,7 @@ def processor(
         wiring.routes(cfg),
         destinations,
         queue,
-        http.HttpSender(),
+        sender,
         paused,
         clock,
         processing.Settings(retention_days=cfg.storage.retention_days),
@@ -250,6 +252,33 @@ def signing_keys(
             except (errors.SecretError, ValueError) as exc:
                 problems.append(f"destinations.{name}.signing_secret: {exc}")
     return keys
+
+
+def http_sender(cfg: config.Config, file: str, env: Mapping[str, str]) -> http.HttpSender:
+    """The sender of deliveries, each destination on its way out (egress.py). `proxy: env` reads
+    `env` here, once; a proxy from there may carry credentials (never repeated in an error)."""
+    problems: list[str] = []
+    routes = {}
+    for name, dest in cfg.destinations.items():
+        chosen = cfg.egress_of(name)
+        proxy = chosen.proxy
+        if proxy == egress.PROXY_FROM_ENV:
+            found = egress.proxy_from_environment(dest.url, env)
+            proxy = found[1] if found else None
+            if found:
+                try:
+                    egress.check_proxy(found[1], credentials=True)
+                except ValueError as exc:
+                    problems.append(f"destinations.{name}.proxy: env: {found[0]}: {exc}")
+        elif proxy == egress.NO_PROXY:
+            proxy = None
+        routes[name] = egress.Route(proxy, chosen.ca_file, chosen.client_cert, chosen.client_key)
+    if problems:
+        raise errors.ConfigError(file, problems)
+    try:
+        return http.HttpSender(routes=routes)
+    except (OSError, ValueError) as exc:  # the files changed since the config was checked
+        raise errors.ConfigError(file, [f"delivery: cannot load a certificate: {exc}"]) from None
 
 
 def event_reader(cfg: config.Config) -> ports.EventReader:
