@@ -461,7 +461,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--log-level",
         choices=("debug", "info", "warning", "error"),
         default="info",
-        help="whp's log level (info, the default of whp.yaml: one line per delivery)",
+        help="whp's log level (info, whp.yaml's default; a delivered webhook is logged at debug)",
     )
     p.add_argument(
         "--workers",
