@@ -34,11 +34,13 @@ from webhook_processor import (
     secrets,
     services,
     verify,
+    wiring,
 )
 from webhook_processor import problems as wording
 from webhook_processor.adapters import http, prometheus
 from webhook_processor.adapters.sqlite import db as sqlite_db
 from webhook_processor.adapters.sqlite import events as sqlite_events
+from webhook_processor.adapters.sqlite import operations as sqlite_operations
 from webhook_processor.adapters.sqlite import queue as sqlite_queue
 
 Clock = Callable[[], float]
@@ -87,8 +89,9 @@ def _source_runtimes(
     for name, src in cfg.sources.items():
         where = f"sources.{name}"
         values = _source_secrets(src, where, env, problems)
+        spec = wiring.source_spec(src)
         try:
-            check = verify.verifier(src, values)
+            check = verify.verifier(spec, values)
         except ValueError as exc:
             problems.append(f"{where}.{'secrets' if src.secrets else 'secret'}: {exc}")
             continue
@@ -98,14 +101,14 @@ def _source_runtimes(
                 schema = schema_check(src.schema_)
             except ValueError as exc:
                 problems.append(f"{where}.schema: {exc}")
-        type_specs, key_specs = presets.specs(src)
+        type_specs, key_specs = presets.specs(spec)
         out[name] = services.SourceRuntime(
             name=name,
             verify=check,
             max_body_bytes=src.max_body_bytes,
             type_specs=type_specs,
             key_specs=key_specs,
-            strip_headers=verify.credential_headers(src),
+            strip_headers=verify.credential_headers(spec),
             public_url=src.public_url,
             signs_url=src.verify in ("twilio", "square"),
             bucket=(
@@ -230,7 +233,7 @@ def processor(
         return paused_in_config | queue.paused_destinations()
 
     return processing.Processor(
-        routing.compile_routes(cfg.routes),
+        wiring.routes(cfg),
         destinations,
         queue,
         http.HttpSender(),
@@ -260,6 +263,13 @@ def event_reader(cfg: config.Config) -> ports.EventReader:
     return sqlite_events.Reader(
         sqlite_db.connect(cfg.storage.path, cfg.storage.busy_timeout_seconds, readonly=True)
     )
+
+
+def operations(cfg: config.Config, *, readonly: bool = False) -> sqlite_operations.SqliteOperations:
+    """What operators read and change in the store, over its own connection (migrating the store
+    unless `readonly`); its `queue` is the delivery queue on the same connection."""
+    conn = sqlite_db.connect(cfg.storage.path, cfg.storage.busy_timeout_seconds, readonly=readonly)
+    return sqlite_operations.SqliteOperations(conn)
 
 
 def delivery_queue(
@@ -342,7 +352,7 @@ def reload(
     return Reload(
         cfg,
         sources,
-        routing.compile_routes(cfg.routes),
+        wiring.routes(cfg),
         destinations,
         _needs_restart(started, cfg, serving),
     )

@@ -29,7 +29,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TypeVar
 
-from webhook_processor import config, delivery, models, ports, retry, routing
+from webhook_processor import config, delivery, ports, retry, routing
 
 log = logging.getLogger("whp.worker")
 _LOG_LEVELS: dict[ports.Outcome, int] = {
@@ -242,23 +242,7 @@ class Processor:
     def _match_pending(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """The next events to route, each with its (route, destination) pairs."""
         events = self._queue.pending_events(self._settings.batch, payload=self._uses_payload)
-        return [(event.id, self._targets(event)) for event in events]
-
-    def _targets(self, event: models.Event) -> list[tuple[str, str]]:
-        try:
-            targets = routing.matches(self._routes, event, self._uses_payload)
-        except Exception:
-            # A bug in matching: one event must not stop the routing of every later one (the
-            # step would fail on it again and again). It is recorded unrouted, as visible as
-            # any other, and `whp replay` routes it again once fixed.
-            log.exception(
-                "routing the event failed; it is recorded unrouted",
-                extra={"event_id": event.id, "source": event.source},
-            )
-            return []
-        if not targets:
-            log.debug("event unrouted", extra={"event_id": event.id, "source": event.source})
-        return targets
+        return [(e.id, routing.targets(self._routes, e, self._uses_payload)) for e in events]
 
     def _cycle(
         self,

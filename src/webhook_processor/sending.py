@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from webhook_processor import config, errors, fields, presets, verify
+from webhook_processor import errors, fields, presets, verify
 
 _ALNUM = string.ascii_letters + string.digits
 _LOWER_ALNUM = string.ascii_lowercase + string.digits
@@ -38,18 +38,18 @@ class Outgoing:
     body: bytes
 
 
-def content_type_for(source: config.Source, body: bytes) -> str:
+def content_type_for(source: verify.Spec, body: bytes) -> str:
     try:
         json.loads(body)
     except ValueError:
-        if source.verify == "twilio":
+        if source.scheme == "twilio":
             return "application/x-www-form-urlencoded"
         return "text/plain; charset=utf-8"
     return "application/json"
 
 
 def build(
-    source: config.Source,
+    source: verify.Spec,
     secret: str,
     body: bytes,
     url: str,
@@ -103,13 +103,13 @@ def build(
     return Outgoing(url, out, body)
 
 
-def fresh_id(source: config.Source) -> str:
-    shape = _SHAPES.get(source.verify) if source.idempotency_key is None else None
+def fresh_id(source: verify.Spec) -> str:
+    shape = _SHAPES.get(source.scheme) if source.idempotency_key is None else None
     return shape() if shape is not None else str(uuid.uuid4())
 
 
 def _with_fresh_id(
-    source: config.Source, specs: tuple[fields.FieldSpec, ...], body: bytes, keep_id: bool
+    source: verify.Spec, specs: tuple[fields.FieldSpec, ...], body: bytes, keep_id: bool
 ) -> bytes:
     """`body`, with a fresh id where the server reads the key: the first of the source's key
     specs that yields a value, as fields.extract reads them. A header spec is set by `build`

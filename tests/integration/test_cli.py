@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +14,8 @@ from typing import Any
 import pytest
 import uvicorn
 
+from webhook_processor import models
+from webhook_processor.adapters.sqlite import events
 from webhook_processor.entrypoints import cli
 
 from .threaded import uvicorn_on_a_thread
@@ -135,6 +139,107 @@ def test_events_list_rejects_bad_times(
     run("init")
     assert run("events", "list", flag, "yesterday") == 2
     assert "expected an RFC 3339 time or a duration" in capsys.readouterr().err
+
+
+def stored(tmp_path: Path, count: int) -> list[str]:
+    """`count` events in the store of the config `whp init` wrote in tmp_path; ids newest first."""
+    made = [
+        models.Event(
+            id=models.new_event_id(1_700_000_000 + n),
+            source="github",
+            event_type="push",
+            idempotency_key=None,
+            received_ms=1_700_000_000_000 + n,
+            content_type="application/json",
+            headers={},
+            body=b"{}",
+        )
+        for n in range(count)
+    ]
+
+    async def write() -> None:
+        store = events.GroupCommitStore(str(tmp_path / "whp.db"), 5)
+        store.start()
+        for e in made:
+            await store.add(e)
+        await store.stop()
+
+    asyncio.run(write())
+    return [e.id for e in reversed(made)]
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "ten"])
+def test_events_list_limit_must_be_a_number_above_0(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], limit: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    run("init")
+    stored(tmp_path, 1)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        run("events", "list", "--limit", limit)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --limit" in err
+    assert "above 0" in err
+
+
+def test_events_list_pages_with_the_cursor_it_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    run("init")
+    ids = stored(tmp_path, 5)
+    capsys.readouterr()
+    pages: list[list[str]] = []
+    notes: list[str] = []
+    cursor: list[str] = []
+    while True:
+        assert run("events", "list", "--limit", "2", *cursor) == 0
+        out = capsys.readouterr()
+        pages.append([line.split()[0] for line in out.out.splitlines()[1:]])
+        notes.append(out.err)
+        found = re.fullmatch(r"\(the (?:newest|next) 2; more with --cursor (\S+)\)\n", out.err)
+        if not found:
+            break
+        cursor = ["--cursor", found.group(1)]
+    assert pages == [ids[0:2], ids[2:4], ids[4:5]]
+    assert notes[0].startswith("(the newest 2;")
+    assert notes[1].startswith("(the next 2;")
+    assert notes[2] == ""  # the last page says nothing more
+
+
+def test_events_list_json_keeps_stdout_to_events_and_gives_the_cursor_on_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    run("init")
+    ids = stored(tmp_path, 5)
+    capsys.readouterr()
+    seen: list[str] = []
+    cursor: list[str] = []
+    for _ in range(5):
+        assert run("events", "list", "--json", "--limit", "3", *cursor) == 0
+        out = capsys.readouterr()
+        seen += [json.loads(line)["id"] for line in out.out.splitlines()]
+        if not out.err:
+            break
+        cursor = ["--cursor", json.loads(out.err)["next"]]
+    assert seen == ids
+
+
+@pytest.mark.parametrize("cursor", ["nonsense!", "eyJzZXEiOiJ4In0", ""])
+def test_events_list_refuses_a_cursor_it_did_not_give(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], cursor: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    run("init")
+    stored(tmp_path, 1)
+    capsys.readouterr()
+    assert run("events", "list", "--cursor", cursor) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"whp: --cursor {cursor!r} is not a cursor whp gave: ")
+    assert "pass the one the previous page printed" in err
 
 
 PAYMENTS = '{"source": ["stripe"], "detail-type": [{"prefix": "payment_intent."}]}'

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from webhook_processor import config, delivery, models, processing, retry, routing
+from webhook_processor import config, delivery, models, processing, retry, routing, wiring
 from webhook_processor.testing import FakeClock, FakeSender, MemoryQueue
 
 UNIFORM = 0.5
@@ -55,7 +55,7 @@ class World:
     def restart(self, routes: Sequence[config.Route]) -> processing.Processor:
         """A processor with these routes over the same store, receivers and clock."""
         self.processor = processing.Processor(
-            routing.compile_routes(routes),
+            wiring.compile_routes(routes),
             self.runtimes,
             self.queue,
             self.sender,

@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from webhook_processor import bootstrap, config, errors, processing, routing, services, testing
+from webhook_processor import (
+    bootstrap,
+    config,
+    errors,
+    processing,
+    services,
+    testing,
+    wiring,
+)
 
 from .test_processing import GITHUB_TO_A, GITHUB_TO_B, POLICY, A, B, World, dest, drain, run
 
@@ -28,7 +36,7 @@ def test_after_a_swap_new_events_go_where_the_new_routes_say() -> None:
         world.receive()
         await world.step()
         world.processor.swap(
-            routing.compile_routes([GITHUB_TO_B]), runtimes(a=dest(A), b=dest(B)), set
+            wiring.compile_routes([GITHUB_TO_B]), runtimes(a=dest(A), b=dest(B)), set
         )
         world.receive()
         await world.step()
@@ -50,7 +58,7 @@ def test_an_attempt_under_way_finishes_with_the_settings_it_started_with() -> No
         assert [o.url for o in world.sender.sent] == [A]
         once = config.Retry(max_attempts=1)
         world.processor.swap(
-            routing.compile_routes([GITHUB_TO_A]),
+            wiring.compile_routes([GITHUB_TO_A]),
             runtimes(a=config.Destination(url=moved, retry=once)),
             set,
         )
@@ -69,7 +77,7 @@ def test_an_attempt_under_way_finishes_with_the_settings_it_started_with() -> No
 
 def test_a_swap_replaces_which_destinations_are_paused() -> None:
     world = World({"a": dest(A)}, [GITHUB_TO_A])
-    routes, destinations = routing.compile_routes([GITHUB_TO_A]), runtimes(a=dest(A))
+    routes, destinations = wiring.compile_routes([GITHUB_TO_A]), runtimes(a=dest(A))
 
     async def scenario() -> None:
         world.processor.swap(routes, destinations, lambda: {"a"})
@@ -141,7 +149,7 @@ class Running:
         self.queue = testing.MemoryQueue()
         self.sender = testing.FakeSender()
         self.worker = processing.Processor(
-            routing.compile_routes(self.config.routes),
+            wiring.compile_routes(self.config.routes),
             bootstrap.destination_runtimes(self.config, file, ENV),
             self.queue,
             self.sender,

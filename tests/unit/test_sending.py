@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.unit import specs
 from webhook_processor import (
     bootstrap,
     config,
@@ -26,6 +27,7 @@ from webhook_processor import (
     services,
     testing,
     verify,
+    wiring,
 )
 
 SECRET = "s3cret-for-send-tests"
@@ -104,7 +106,7 @@ class Server:
         secret = WHSEC if self.source.verify == "standard-webhooks" else SECRET
         now = testing.FakeClock()()
         out = sending.build(
-            self.source,
+            wiring.source_spec(self.source),
             secret,
             body,
             f"{SERVER}/{self.name}",
@@ -236,8 +238,8 @@ SIGNED_ID_SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcde
     ids=lambda raw: raw["verify"],
 )
 def test_a_sent_webhook_carries_one_id_the_signed_one(raw: dict[str, Any]) -> None:
-    source = config.Source.model_validate(raw)
-    secret = source.secret_refs[0]
+    source = specs.validated(raw)
+    secret = str(raw["secret"])
     out = sending.build(source, secret, b"{}", "http://127.0.0.1:9/webhooks/s", NOW)
     headers = {name.lower(): value for name, value in out.headers.items()}
     assert len(headers) == len(out.headers), out.headers

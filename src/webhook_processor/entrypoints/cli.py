@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import orjson
 
-from webhook_processor import __version__, bootstrap, config, errors, secrets, sending
-from webhook_processor.entrypoints import cli_events, cli_ops, cli_routes
+from webhook_processor import __version__, bootstrap, config, errors, secrets, sending, wiring
+from webhook_processor.entrypoints import cli_aws, cli_events, cli_ops, cli_routes
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -144,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_events.add_parsers(sub, common)
     cli_routes.add_parsers(sub, common)
     cli_ops.add_parsers(sub, common)
+    cli_aws.add_parsers(sub, common)
     return parser
 
 
@@ -231,7 +232,7 @@ def cmd_send(args: argparse.Namespace) -> int:
             raise errors.UsageError(f"--header {item!r}: expected 'Name: value'")
         extra[name.strip()] = value.strip()
     out = sending.build(
-        source,
+        wiring.source_spec(source),
         secret,
         body,
         url,

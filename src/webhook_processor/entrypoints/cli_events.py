@@ -25,9 +25,17 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     events = sub.add_parser("events", help="list and show stored events")
     esub = events.add_subparsers(required=True, metavar="ACTION")
 
-    p = esub.add_parser("list", parents=[common], help="newest first")
+    p = esub.add_parser(
+        "list",
+        parents=[common],
+        help="newest first",
+        description="Events newest first, a page at a time. When more match, stderr says how "
+        "to get the next page (--cursor); with --json it gets a JSON line "
+        '{"next": CURSOR} instead, and stdout holds events only.',
+    )
     add_filters(p)
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=positive_int, default=50, help="events per page (50)")
+    p.add_argument("--cursor", help="the next page: the cursor the previous page printed")
     p.add_argument("--json", action="store_true", help="JSON lines, for scripts")
     p.set_defaults(handler=cmd_list)
 
@@ -47,6 +55,17 @@ def add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--key", dest="idempotency_key", help="idempotency key")
     p.add_argument("--since", help="RFC 3339 time or a duration ago (30m, 2h, 7d)")
     p.add_argument("--until", help="RFC 3339 time or a duration ago")
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number above 0 (a bad one exits 2 naming the flag)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number above 0") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text}: give a number above 0")
+    return value
 
 
 def event_filter(args: argparse.Namespace, now: float) -> ports.EventFilter:
@@ -93,12 +112,22 @@ def cmd_list(args: argparse.Namespace) -> int:
     cfg = config.load(args.config)
     now = time.time()
     where = event_filter(args, now)
-    found = bootstrap.event_reader(cfg).list(where, args.limit)
+    ops = bootstrap.operations(cfg, readonly=True)
+    try:
+        page = ops.events(where, args.limit, args.cursor)
+    except errors.UsageError:  # the cursor is all a listing can find wrong
+        raise errors.UsageError(
+            f"--cursor {args.cursor[:80]!r} is not a cursor whp gave: pass the one the previous "
+            "page printed, as it is"
+        ) from None
+    found = page.items
     if args.json:
         for event in found:
             sys.stdout.write(orjson.dumps(summary(event)).decode() + "\n")
+        if page.next is not None:  # stdout stays events only, for scripts reading it line by line
+            print(orjson.dumps({"next": page.next}).decode(), file=sys.stderr)
         return 0
-    queue = bootstrap.delivery_queue(cfg, readonly=True)
+    queue = ops.queue
     print_table(
         ["ID", "RECEIVED", "SOURCE", "TYPE", "STATUS", "DELIVERIES", "IDEMPOTENCY KEY"],
         [
@@ -115,6 +144,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         ],
         empty="(no events)",
     )
+    if page.next is not None:
+        which = "the newest" if args.cursor is None else "the next"
+        print(f"({which} {len(found)}; more with --cursor {page.next})", file=sys.stderr)
     return 0
 
 

@@ -52,7 +52,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     dsub = dlq.add_subparsers(required=True, metavar="ACTION")
     p = dsub.add_parser("list", parents=[common], help="dead deliveries, newest first")
     p.add_argument("--destination")
-    p.add_argument("--limit", type=_positive_int, default=50)
+    p.add_argument("--limit", type=cli_events.positive_int, default=50)
     p.add_argument("--before", type=int, metavar="ID", help="only ids below this one (paging)")
     p.add_argument("--json", action="store_true", help="JSON lines, for scripts")
     p.set_defaults(handler=cmd_dlq_list)
@@ -386,13 +386,6 @@ def _confirm(question: str, flag: str) -> None:
 
 def _plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else many or one + 's'}"
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text}: give a number above 0")
-    return value
 
 
 def _positive_float(text: str) -> float:

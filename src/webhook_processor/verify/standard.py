@@ -21,7 +21,7 @@ from secrets import token_urlsafe
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from webhook_processor import config, errors
+from webhook_processor import errors
 from webhook_processor.verify import base
 
 
@@ -56,8 +56,8 @@ def _prefix(headers: Mapping[str, str], scheme: str) -> str:
     return "svix-" if scheme == "svix" else "webhook-"  # names the header found missing
 
 
-def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
-    scheme = source.verify
+def verifier(source: base.Spec, secrets: Sequence[str]) -> base.Verify:
+    scheme = source.scheme
     hmac_keys: list[bytes] = []
     public_keys: list[Ed25519PublicKey] = []
     for secret in secrets:
@@ -108,8 +108,8 @@ def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
     return verify
 
 
-def signer(source: config.Source, secret: str) -> base.Sign:
-    scheme = source.verify
+def signer(source: base.Spec, secret: str) -> base.Sign:
+    scheme = source.scheme
     prefix = "svix-" if scheme == "svix" else "webhook-"
     if secret.startswith("whsec_"):
         key = _key(secret, "whsec_", scheme)
