@@ -5,8 +5,8 @@ with what uvicorn serves them with: asyncio (uvloop) protocols, and httptools, t
 (llhttp, Node.js's) that uvicorn parses requests with, here parsing responses. A delivery's
 request through `HttpSender` costs about 47 us of CPU on it, against 130-150 us over aiohttp's
 client and 400-700 us over httpx's own transport (httpcore, h11 and anyio, in pure Python); on a
-small machine that CPU is the delivery rate (bench/README.md, "Figures with deliveries over
-httptools").
+small machine that CPU is the delivery rate (docs/performance-notes.md, "The delivery
+transport").
 
 What it does, and only that, because `HttpSender` needs only that: HTTP/1.1 requests with the
 body in memory, sent in one write with their header bytes as they are (nothing added: `HttpSender`

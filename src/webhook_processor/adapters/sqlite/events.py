@@ -271,10 +271,10 @@ def _synced(fd: int) -> bool:
     The pages that PASSIVE checkpoints copy into the file stay in the OS's cache: SQLite syncs the
     file only after a checkpoint that copied the whole WAL, and under steady commits only the
     writer's RESTART does that. Its sync then wrote out a second's worth of checkpoints while
-    ingest waited: 100-300 ms on a store of 460,000 events (bench/README.md). Synced here first,
-    the RESTART's own sync has only its last few pages left. `fd` is SQLite's own descriptor
-    (`db.connect_with_descriptor`): a descriptor opened and closed here would cancel SQLite's
-    locks on the file."""
+    ingest waited: 100-300 ms on a store of 460,000 events (docs/performance-notes.md). Synced
+    here first, the RESTART's own sync has only its last few pages left. `fd` is SQLite's own
+    descriptor (`db.connect_with_descriptor`): a descriptor opened and closed here would cancel
+    SQLite's locks on the file."""
     try:
         os.fsync(fd)
     except OSError as exc:  # the RESTART still syncs, only on the writer
