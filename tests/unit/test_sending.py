@@ -95,7 +95,7 @@ class Server:
         self.source = config.load(file).sources[case]
         self.store = testing.MemoryStore()
         runtimes = bootstrap.source_runtimes(config.load(file), str(file), ENV)
-        self.ingest = services.Ingest(
+        self.ingest = services.ingest.Ingest(
             runtimes, self.store, testing.MemoryMetrics(), testing.FakeClock()
         )
 

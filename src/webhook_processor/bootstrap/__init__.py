@@ -26,7 +26,6 @@ from webhook_processor import (
     delivery,
     errors,
     presets,
-    processing,
     ratelimit,
     routing,
     secrets,
@@ -66,7 +65,7 @@ def startup_problems(cfg: config.Config, env: Mapping[str, str]) -> list[str]:
 
 def source_runtimes(
     cfg: config.Config, file: str, env: Mapping[str, str], clock: Clock = time.time
-) -> dict[str, services.SourceRuntime]:
+) -> dict[str, services.ingest.SourceRuntime]:
     """Everything ingest needs per source. Collects every problem into one ConfigError."""
     problems: list[str] = []
     out = _source_runtimes(cfg, env, clock, problems)
@@ -77,7 +76,7 @@ def source_runtimes(
 
 def _source_runtimes(
     cfg: config.Config, env: Mapping[str, str], clock: Clock, problems: list[str]
-) -> dict[str, services.SourceRuntime]:
+) -> dict[str, services.ingest.SourceRuntime]:
     out = {}
     for name, src in cfg.sources.items():
         where = f"sources.{name}"
@@ -95,7 +94,7 @@ def _source_runtimes(
             except ValueError as exc:
                 problems.append(f"{where}.schema: {exc}")
         type_specs, key_specs = presets.specs(spec)
-        out[name] = services.SourceRuntime(
+        out[name] = services.ingest.SourceRuntime(
             name=name,
             verify=check,
             max_body_bytes=src.max_body_bytes,
@@ -128,7 +127,7 @@ def _source_secrets(
     return values
 
 
-def schema_check(path: str) -> services.SchemaCheck:
+def schema_check(path: str) -> services.ingest.SchemaCheck:
     """Load and compile a JSON Schema file (JSON or YAML); ValueError naming what is wrong."""
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -207,7 +206,7 @@ class Reload:
     """The config file read again, checked and built, ready to be swapped in (`apply`)."""
 
     config: config.Config
-    sources: dict[str, services.SourceRuntime] | None  # None for `whp worker`: it takes none
+    sources: dict[str, services.ingest.SourceRuntime] | None  # None for `whp worker`: it takes none
     routes: list[routing.Route]
     destinations: dict[str, delivery.Destination]
     needs_restart: list[str]  # the keys that changed but cannot be applied live
@@ -251,8 +250,8 @@ def reload(
 
 def apply(
     new: Reload,
-    worker: processing.Processor,
-    ingest: services.Ingest | None = None,
+    worker: services.worker.Worker,
+    ingest: services.ingest.Ingest | None = None,
     current: config.Config | None = None,
 ) -> None:
     """Swap a reload into the running worker (and ingest): on the event loop. A source whose

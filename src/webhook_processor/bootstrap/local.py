@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 
-from webhook_processor import bootstrap, config, egress, errors, ports, processing, services, wiring
+from webhook_processor import bootstrap, config, egress, errors, ports, services, wiring
 from webhook_processor.adapters import http, prometheus
 from webhook_processor.adapters.sqlite import db as sqlite_db
 from webhook_processor.adapters.sqlite import events as sqlite_events
@@ -29,7 +29,7 @@ class Ingestion:
     """What `whp serve` runs: the ingest service, the services to start and stop with the server
     (the store writer, then the worker), and the metrics."""
 
-    ingest: services.Ingest
+    ingest: services.ingest.Ingest
     store: sqlite_events.GroupCommitStore
     services: list[ports.Service]
     registry: CollectorRegistry
@@ -44,7 +44,7 @@ def ingestion(
     registry = CollectorRegistry()
     # Without routes, new events are not worth waking the worker for: its next poll marks all
     # of them unrouted at once.
-    ingest = services.Ingest(
+    ingest = services.ingest.Ingest(
         sources,
         store,
         prometheus.PrometheusMetrics(registry),
@@ -60,7 +60,7 @@ def processor(
     env: Mapping[str, str],
     clock: Clock = time.time,
     writer: Executor | None = None,
-) -> processing.Processor:
+) -> services.worker.Worker:
     """The worker, with its destinations' signing keys resolved (every problem reported). Its
     writes run on `writer` (in `whp serve`, the store's writer thread), or on threads of its own."""
     destinations = bootstrap.destination_runtimes(cfg, file, env)
@@ -76,14 +76,14 @@ def processor(
     def paused() -> set[str]:
         return paused_in_config | queue.paused_destinations()
 
-    return processing.Processor(
+    return services.worker.Worker(
         wiring.routes(cfg),
         destinations,
         queue,
         sender,
         paused,
         clock,
-        processing.Settings(retention_days=cfg.storage.retention_days),
+        services.worker.Settings(retention_days=cfg.storage.retention_days),
         writer=writer,
     )
 

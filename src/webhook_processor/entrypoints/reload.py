@@ -15,7 +15,7 @@ import logging
 import signal
 from collections.abc import Mapping
 
-from webhook_processor import bootstrap, config, errors, processing, services
+from webhook_processor import bootstrap, config, errors, services
 
 log = logging.getLogger("whp")
 
@@ -28,8 +28,8 @@ class Reloader:
         file: str,
         env: Mapping[str, str],
         started: config.Config,
-        worker: processing.Processor,
-        ingest: services.Ingest | None = None,
+        worker: services.worker.Worker,
+        ingest: services.ingest.Ingest | None = None,
     ) -> None:
         self._file = file
         self._env = env
