@@ -13,6 +13,7 @@ the scenario suites: import `tests.aws.faults`.
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,31 +75,40 @@ def fail(
     return fault
 
 
-def drop_entries(client: Any, operation: str, count: int, times: int = 1) -> Fault:
+def drop_entries(
+    client: Any, operation: str, count: int, times: int = 1, code: str | None = None
+) -> Fault:
     """The next `times` calls of a batch operation (SQS SendMessageBatch, EventBridge PutEvents)
-    do not send their last `count` entries, and answer them as failed on the service's side
-    (retryable), in the shape the service uses."""
+    do not send their last `count` entries, and answer them as failed, in the shape the service
+    uses: on the service's side and retryable, unless `code` names another error (SQS: then a
+    SenderFault, the entry's own fault)."""
     fault = Fault(client)
     dropped: list[Any] = []
-    total: list[int] = []
+    short: list[bool] = []
 
     def before(params: dict[str, Any], **_: Any) -> None:
         dropped.clear()
+        short.clear()
         if fault.hits >= times or not params.get("Entries"):
             return
         fault.hits += 1
         entries = params["Entries"]
-        total[:] = [len(entries)]
         n = min(count, len(entries))
         dropped.extend(entries[len(entries) - n :])
-        del entries[len(entries) - n :]
+        if n == len(entries):  # nothing left to send: the call is answered here
+            short.append(True)
+        else:
+            del entries[len(entries) - n :]
+
+    def answer(**_: Any) -> tuple[Any, dict[str, Any]] | None:
+        return (types.SimpleNamespace(status_code=200, headers={}), {}) if short else None
 
     def after(parsed: dict[str, Any], **_: Any) -> None:
         if not dropped:
             return
         if operation == "PutEvents":
             parsed["Entries"] = parsed.get("Entries", []) + [
-                {"ErrorCode": "ThrottlingException", "ErrorMessage": "injected fault"}
+                {"ErrorCode": code or "ThrottlingException", "ErrorMessage": "injected fault"}
                 for _ in dropped
             ]
             parsed["FailedEntryCount"] = parsed.get("FailedEntryCount", 0) + len(dropped)
@@ -106,9 +116,9 @@ def drop_entries(client: Any, operation: str, count: int, times: int = 1) -> Fau
             parsed.setdefault("Failed", []).extend(
                 {
                     "Id": e["Id"],
-                    "SenderFault": False,
-                    "Code": "InternalError",
-                    "Message": "injected",
+                    "SenderFault": code is not None,
+                    "Code": code or "InternalError",
+                    "Message": "injected fault",
                 }
                 for e in dropped
             )
@@ -116,5 +126,32 @@ def drop_entries(client: Any, operation: str, count: int, times: int = 1) -> Fau
 
     service = _service(client)
     fault._on(f"before-parameter-build.{service}.{operation}", before)
+    fault._on(f"before-call.{service}.{operation}", answer)
     fault._on(f"after-call.{service}.{operation}", after)
     return fault
+
+
+def count(client: Any, operation: str) -> Fault:
+    """No fault: counts the calls of `operation` (in `hits`)."""
+    fault = Fault(client)
+
+    def handler(**_: Any) -> None:
+        fault.hits += 1
+
+    fault._on(f"before-call.{_service(client)}.{operation}", handler)
+    return fault
+
+
+def answer(client: Any, operation: str, parsed: dict[str, Any]) -> tuple[Fault, list[Any]]:
+    """Every call of `operation` is answered `parsed` without reaching the endpoint: stands in
+    for AWS where moto lacks an action. The second value collects each call's request body."""
+    fault = Fault(client)
+    bodies: list[Any] = []
+
+    def handler(params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]]:
+        fault.hits += 1
+        bodies.append(params.get("body"))
+        return types.SimpleNamespace(status_code=200, headers={}), dict(parsed)
+
+    fault._on(f"before-call.{_service(client)}.{operation}", handler)
+    return fault, bodies

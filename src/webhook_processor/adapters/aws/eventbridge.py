@@ -9,8 +9,8 @@ ErrorCode. Only those are sent again (the others are on the bus: sending them ag
 deliver them twice), and only for the codes that say "try again"; after ATTEMPTS the entry is
 reported failed. An entry EventBridge would refuse for what it is is not sent at all and is
 reported at once: over 1 MB (the entry limit since January 2026, counted as EventBridge counts
-it, see `Entry.size`), or a detail-type over 128 characters. A source never starts with "aws."
-(reserved for AWS): whp's source names are `[A-Za-z0-9_-]`, without dots.
+it, see `Entry.size`), a detail-type over 128 characters, or a source starting with "aws."
+(reserved for AWS; whp's source names are `[A-Za-z0-9_-]`, so only other callers could).
 """
 
 from __future__ import annotations
@@ -61,6 +61,11 @@ class Entry:
 
     def problem(self) -> str | None:
         """Why EventBridge would refuse this entry whatever the retries, or None."""
+        if self.source.startswith("aws."):
+            return (
+                f"NotAuthorizedForSourceException: event {self.event_id}'s source "
+                f"{self.source!r} is reserved for AWS services"
+            )
         if len(self.detail_type) > MAX_DETAIL_TYPE:
             return (
                 f"EntryTooLarge: event {self.event_id}'s type is {len(self.detail_type)} "
