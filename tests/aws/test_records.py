@@ -162,3 +162,28 @@ def test_an_event_matching_too_many_routes_is_refused_clearly(
     many = [(f"r{i}", "orders") for i in range(records.MAX_ROUTES + 1)]
     with pytest.raises(errors.WhpError, match="at most 98 routes"):
         st.records.route(loaded, many, now_ms=1_000)
+
+
+def test_begin_says_what_a_destination_message_should_attempt(
+    aws: layout.Aws, deployed: layout.Layout
+) -> None:
+    st = layout.stack(aws, deployed)
+    loaded = _stored(st)
+    st.records.route(loaded, TARGETS, now_ms=1_000)
+    tracked = st.records.begin(loaded, "github-pushes", 0, now_ms=2_000)
+    assert tracked is not None
+    assert tracked.delivery.status == "pending"
+    assert st.records.begin(loaded, "no-such-route", 0, now_ms=2_000) is None
+    st.records.record(tracked, _attempt(3, 2_000), "dead", 2_100)
+    # a whole-DLQ redrive moved the message back (same generation): the delivery lives again
+    revived = st.records.begin(loaded, "github-pushes", 0, now_ms=3_000)
+    assert revived is not None
+    assert (revived.delivery.status, revived.delivery.attempts) == ("pending", 0)
+    st.records.record(revived, _attempt(1, 3_000), "dead", 3_100)
+    # `whp dlq redrive` sent generation 1; the old message, moved later, is stale
+    fresh = st.records.begin(loaded, "github-pushes", 1, now_ms=4_000)
+    assert fresh is not None
+    assert fresh.generation == 1
+    assert st.records.begin(loaded, "github-pushes", 0, now_ms=4_100) is None
+    assert st.records.record(fresh, _attempt(1, 4_200, 200), "delivered", 4_300)
+    assert st.records.begin(loaded, "github-pushes", 1, now_ms=5_000) is None  # delivered

@@ -16,8 +16,8 @@ below its sort key, so one key serves all of them.
 
 Costs, honestly: counts(), destinations() and activity() count with queries (exact; nothing to
 keep in step on every write, no hot counter item), so they read every item they count: counts()
-reads the metadata of every event and delivery in the retention window (about 0.5 read units per
-8 KB: ~$0.01 per million events at on-demand prices, and seconds of latency at that size). Use
+reads the metadata of every event and delivery in the retention window (a read unit per 8 KB:
+~$0.01-0.02 per million events at on-demand prices, and seconds of latency at that size). Use
 CloudWatch for dashboards at scale. `in_flight` is not tracked on AWS (0): SQS counts the
 messages waiting out a backoff as in flight too, so its number would mislead.
 """

@@ -216,6 +216,24 @@ class Records:
         found = self._table.get(key.key, consistent=True)
         return None if found is None else _tracked(found)
 
+    def begin(self, loaded: Loaded, route: str, generation: int, now_ms: int) -> Tracked | None:
+        """What a destination queue's message for `route` (of `generation`, 0 unless a redrive
+        sent it) should attempt: the pending delivery of the event's current round, revived
+        first if it was dead or the message is newer; None when there is nothing to attempt
+        (delivered already, a stale message, no such delivery): acknowledge the message."""
+        tracked = self.delivery(loaded.event.id, loaded.round, route)
+        if tracked is None or generation < tracked.generation:
+            return None
+        status = tracked.delivery.status
+        if status == "dead" or generation > tracked.generation:
+            self.revive(tracked, generation, now_ms)  # False: another message revived it
+            tracked = self.delivery(loaded.event.id, loaded.round, route)
+        elif status == "delivered":
+            return None
+        if tracked is None or tracked.delivery.status != "pending":
+            return None
+        return tracked
+
     def revive(self, tracked: Tracked, generation: int, now_ms: int) -> bool:
         """A redriven message reached a dead delivery (or one of an older generation): the
         delivery is pending again, attempts from 1, at `generation`. False if it changed
