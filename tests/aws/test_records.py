@@ -187,3 +187,19 @@ def test_begin_says_what_a_destination_message_should_attempt(
     assert st.records.begin(loaded, "github-pushes", 0, now_ms=4_100) is None
     assert st.records.record(fresh, _attempt(1, 4_200, 200), "delivered", 4_300)
     assert st.records.begin(loaded, "github-pushes", 1, now_ms=5_000) is None  # delivered
+
+
+def test_attempts_of_two_generations_are_both_kept_even_when_their_clocks_tie(
+    aws: layout.Aws, deployed: layout.Layout
+) -> None:
+    st = layout.stack(aws, deployed)
+    loaded = _stored(st)
+    st.records.route(loaded, TARGETS[:1], now_ms=1_000)
+    first = st.records.begin(loaded, "github-pushes", 0, now_ms=2_000)
+    assert first is not None
+    st.records.record(first, _attempt(1, 5_000), "dead", 5_000)
+    again = st.records.begin(loaded, "github-pushes", 1, now_ms=5_000)  # a redrive
+    assert again is not None
+    st.records.record(again, _attempt(1, 5_000, 200), "delivered", 5_000)
+    (delivery,) = st.operations.deliveries(loaded.event.id)
+    assert [(a.attempt, a.status_code) for a in delivery.history] == [(1, 500), (1, 200)]

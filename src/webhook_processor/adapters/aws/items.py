@@ -9,7 +9,7 @@ One event is one item collection, `pk = ev#<event id>`:
     sk event#body                               headers and body (or the S3 pointer): no index
     sk route#<round>                            the routing of one round (first, then replays)
     sk delivery#<round>#<route>                 one delivery per matching route
-    sk delivery#<round>#<route>#attempt#<t>#<n> every attempt of it, by start time
+    sk delivery#<round>#<route>#attempt#<t>#<g>#<n>   every attempt of it, by start time
 
 plus `pk = key#<source>#<idempotency key>` (dedupe and the hand-off) and `pk = destinations`
 (one item per destination: its runtime pause).
@@ -334,9 +334,13 @@ def delivery_partition(status: str, event_id: str, received_ms: int) -> str:
     return delivery_status_partition(status, day(received_ms), shard(event_id))
 
 
-def attempt_item(key: DeliveryKey, attempt: models.Attempt, ok: bool, expires: int) -> Item:
+def attempt_item(
+    key: DeliveryKey, generation: int, attempt: models.Attempt, ok: bool, expires: int
+) -> Item:
+    """One attempt; its key is unique even where clocks tie: the generation (a redrive starts
+    the numbers again) and the number follow the start time."""
     sk = f"{delivery_sk(key.round, key.route)}#attempt#{attempt.started_ms:013d}"
-    sk += f"#{attempt.attempt:04d}"
+    sk += f"#{generation:04d}#{attempt.attempt:04d}"
     item: Item = {
         "pk": s(event_pk(key.event_id)),
         "sk": s(sk),
@@ -348,7 +352,7 @@ def attempt_item(key: DeliveryKey, attempt: models.Attempt, ok: bool, expires: i
         "ok": {"BOOL": ok},
         "expires_at": n(expires),
         "gsi4pk": s(attempt_time_partition(day(attempt.started_ms), shard(key.event_id))),
-        "gsi4sk": s(order(attempt.started_ms, f"{key.id}#{attempt.attempt}")),
+        "gsi4sk": s(order(attempt.started_ms, f"{key.id}#{generation}#{attempt.attempt}")),
     }
     if attempt.status_code is not None:
         item["status_code"] = n(attempt.status_code)

@@ -288,7 +288,7 @@ class Records:
         with unavailable(f"recording an attempt of {key.id}"):
             self._table.dynamodb.put_item(
                 TableName=self._table.name,
-                Item=items.attempt_item(key, attempt, ok, tracked.expires_at),
+                Item=items.attempt_item(key, tracked.generation, attempt, ok, tracked.expires_at),
             )
         status = "pending" if outcome == "retry" else outcome
         values: items.Item = {
