@@ -13,7 +13,7 @@ from webhook_processor.adapters.aws import items
 
 
 def _handoff(st: layout.Stack, source: str, key: str) -> str | None:
-    found = st.table.get({"pk": items.s(items.key_pk(source, key)), "sk": items.s("key")})
+    found = st.table.get(items.dedupe_key(source, key))
     return None if found is None else items.text(found, "handoff")
 
 

@@ -135,7 +135,7 @@ def test_expired_items_are_not_listed_although_moto_keeps_them(
     st.store.add_now(old)
     st.store.add_now(new)
     assert [e.id for e in st.operations.events(ports.EventFilter(), 10).items] == [new.id]
-    assert st.table.get({"pk": items.s(items.event_pk(old.id)), "sk": items.s("event")})
+    assert st.table.get(items.event_key(old.id))
 
 
 def test_counts_destinations_and_activity(aws: layout.Aws, deployed: layout.Layout) -> None:

@@ -119,7 +119,7 @@ class Table:
         if body:
             meta, stored = self.event_items(event_id)
         else:
-            meta = self.get({"pk": items.s(items.event_pk(event_id)), "sk": items.s("event")})
+            meta = self.get(items.event_key(event_id))
             stored = None
         if meta is None:
             return None
@@ -230,7 +230,7 @@ class EventStore:
                 ) from None
             old = exc.response["CancellationReasons"][0].get("Item")  # type: ignore[attr-defined]
             if old is None:  # not returned: read it (the key is there, the condition said so)
-                key_of = {"pk": items.s(items.key_pk(event.source, key)), "sk": items.s("key")}
+                key_of = items.dedupe_key(event.source, key)
                 old = self._table.get(key_of, consistent=True) or {}
             return items.required_text(old, "event_id"), items.text(old, "handoff") or "queued"
         return None
@@ -244,7 +244,7 @@ class EventStore:
         try:
             self._table.dynamodb.update_item(
                 TableName=self._table.name,
-                Key={"pk": items.s(items.key_pk(source, key)), "sk": items.s(items.KEY_SK)},
+                Key=items.dedupe_key(source, key),
                 UpdateExpression="SET handoff = :queued",
                 ExpressionAttributeValues={":queued": items.s("queued")},
             )

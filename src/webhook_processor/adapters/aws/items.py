@@ -118,6 +118,11 @@ def event_pk(event_id: str) -> str:
     return f"ev#{event_id}"
 
 
+def event_key(event_id: str) -> Item:
+    """The key of an event's metadata item."""
+    return {"pk": s(event_pk(event_id)), "sk": s(EVENT_SK)}
+
+
 def key_text(key: str) -> str:
     if len(key.encode()) <= KEY_MAX:
         return key
@@ -126,6 +131,11 @@ def key_text(key: str) -> str:
 
 def key_pk(source: str, key: str) -> str:
     return f"key#{source}#{key_text(key)}"
+
+
+def dedupe_key(source: str, key: str) -> Item:
+    """The key of the item that holds (source, idempotency key)."""
+    return {"pk": s(key_pk(source, key)), "sk": s(KEY_SK)}
 
 
 def routing_sk(round_: int) -> str:

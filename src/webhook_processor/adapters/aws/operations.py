@@ -176,9 +176,7 @@ class Operations:
             raise errors.UsageError("replaying on AWS needs the ingest queue (--outputs)")
         messages = []
         for event_id in dict.fromkeys(event_ids):
-            meta = self._table.get(
-                {"pk": items.s(items.event_pk(event_id)), "sk": items.s(items.EVENT_SK)}
-            )
+            meta = self._table.get(items.event_key(event_id))
             if meta is None:
                 continue
             message: dict[str, object] = {
@@ -214,9 +212,7 @@ class Operations:
         for delivery_id in dict.fromkeys(delivery_ids):
             key = items.parse_delivery_id(delivery_id)
             tracked = self._records.delivery(key.event_id, key.round, key.route)
-            meta = self._table.get(
-                {"pk": items.s(items.event_pk(key.event_id)), "sk": items.s(items.EVENT_SK)}
-            )
+            meta = self._table.get(items.event_key(key.event_id))
             if tracked is None or meta is None or tracked.delivery.status != "dead":
                 continue
             generation = tracked.generation + 1

@@ -102,7 +102,7 @@ class Records:
             values[":w"] = items.s(webhook_id)
         else:
             update += " REMOVE webhook_id"
-        loaded = self._table.get(_event_key(event_id))
+        loaded = self._table.get(items.event_key(event_id))
         if loaded is None:
             return False
         received = items.required_number(loaded, "received_ms")
@@ -112,7 +112,7 @@ class Records:
         try:
             self._table.dynamodb.update_item(
                 TableName=self._table.name,
-                Key=_event_key(event_id),
+                Key=items.event_key(event_id),
                 UpdateExpression=update,
                 ConditionExpression="attribute_exists(pk) AND #round < :r",
                 ExpressionAttributeNames=names,
@@ -155,7 +155,7 @@ class Records:
             {
                 "Update": {
                     "TableName": self._table.name,
-                    "Key": _event_key(event.id),
+                    "Key": items.event_key(event.id),
                     "UpdateExpression": "SET #status = :status, gsi2pk = :p",
                     "ConditionExpression": "#status = :pending AND #round = :r",
                     "ExpressionAttributeNames": {"#status": "status", "#round": "round"},
@@ -354,15 +354,11 @@ class Records:
         with contextlib.suppress(*clients.FAILURES):
             self._table.dynamodb.update_item(
                 TableName=self._table.name,
-                Key=_event_key(event_id),
+                Key=items.event_key(event_id),
                 UpdateExpression="REMOVE gsi5pk, gsi5sk",
                 ConditionExpression="dead <= :zero",
                 ExpressionAttributeValues={":zero": items.n(0)},
             )
-
-
-def _event_key(event_id: str) -> items.Item:
-    return {"pk": items.s(items.event_pk(event_id)), "sk": items.s(items.EVENT_SK)}
 
 
 def _dead_count(
@@ -378,7 +374,7 @@ def _dead_count(
     return {
         "Update": {
             "TableName": table,
-            "Key": _event_key(event_id),
+            "Key": items.event_key(event_id),
             "UpdateExpression": update,
             "ExpressionAttributeValues": values,
         }
