@@ -243,22 +243,9 @@ def _create_secrets(prefix: str, config: config_module.Config) -> dict[str, str]
     return out
 
 
-def messages(sqs: SQSClient, url: str, wait: int = 0) -> list[dict[str, Any]]:
+def messages(client: SQSClient, url: str) -> list[dict[str, Any]]:
     """Every message of a (small) queue, received and deleted, bodies parsed."""
-    out: list[dict[str, Any]] = []
-    for _ in range(100):
-        got = sqs.receive_message(
-            QueueUrl=url,
-            MaxNumberOfMessages=10,
-            WaitTimeSeconds=wait,
-            AttributeNames=["ApproximateReceiveCount"],
-        ).get("Messages", [])
-        if not got:
-            return out
-        for m in got:
-            out.append(json.loads(m["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    raise AssertionError(f"{url} does not empty")
+    return [json.loads(body) for body in raw_messages(client, url)]
 
 
 @dataclass
@@ -320,3 +307,16 @@ def event(
 
 def ports_filter(**kwargs: Any) -> ports.EventFilter:
     return ports.EventFilter(**kwargs)
+
+
+def raw_messages(client: SQSClient, url: str) -> list[str]:
+    """Every message body of a (small) queue, received and deleted, as sent."""
+    out: list[str] = []
+    for _ in range(100):
+        got = client.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not got:
+            return out
+        for m in got:
+            out.append(m["Body"])
+            client.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    raise AssertionError(f"{url} does not empty")

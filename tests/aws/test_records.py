@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.aws import layout
@@ -203,3 +205,23 @@ def test_attempts_of_two_generations_are_both_kept_even_when_their_clocks_tie(
     st.records.record(again, _attempt(1, 5_000, 200), "delivered", 5_000)
     (delivery,) = st.operations.deliveries(loaded.event.id)
     assert [(a.attempt, a.status_code) for a in delivery.history] == [(1, 500), (1, 200)]
+
+
+def test_start_reads_the_ingest_queues_messages(aws: layout.Aws, deployed: layout.Layout) -> None:
+    st = layout.stack(aws, deployed)
+    loaded = _stored(st)
+    event_id = loaded.event.id
+    (message,) = layout.raw_messages(st.sqs_client, deployed.ingest_queue_url)
+    started = st.records.start(message)
+    assert started == loaded
+    st.records.route(loaded, TARGETS[:1], now_ms=1_000)
+    st.operations.replay([event_id], 2_000, new_id=True)
+    (replay,) = layout.raw_messages(st.sqs_client, deployed.ingest_queue_url)
+    replayed = st.records.start(replay)
+    assert replayed is not None
+    assert (replayed.round, replayed.event.status) == (1, "pending")
+    assert replayed.webhook_id.startswith("msg_")
+    assert st.records.start(replay) == replayed  # delivered twice: the round starts once
+    assert st.records.start(json.dumps({"event_id": "evt_gone"})) is None
+    with pytest.raises(errors.WhpError, match="not a message of the ingest queue"):
+        st.records.start('{"id": 1}')

@@ -90,6 +90,27 @@ class Records:
             items.required_number(meta, "expires_at"),
         )
 
+    def start(self, message: str, body: bool = True) -> Loaded | None:
+        """The event a message of the ingest queue is for, at the round the message asks for
+        (a replay's message first advances it); None when there is nothing to route: the event
+        is gone (see `load`)."""
+        try:
+            doc = json.loads(message)
+            event_id = doc["event_id"]
+            round_ = doc.get("round")
+            webhook_id = doc.get("webhook_id")
+            if not isinstance(event_id, str) or not (round_ is None or isinstance(round_, int)):
+                raise TypeError
+        except (ValueError, TypeError, KeyError, AttributeError):
+            raise errors.WhpError(
+                f'not a message of the ingest queue (want {{"event_id": ...}}): {message[:200]!r}'
+            ) from None
+        loaded = self.load(event_id, body)
+        if loaded is not None and round_ is not None and round_ > loaded.round:
+            self.advance(event_id, round_, webhook_id)
+            loaded = self.load(event_id, body)
+        return loaded
+
     def advance(self, event_id: str, round_: int, webhook_id: str | None) -> bool:
         """A replay's message: start routing round `round_` (the event pending again, its new
         deliveries with `webhook_id` or the event id). False if the event is at that round or
