@@ -4,17 +4,15 @@ retry (same delivery id, so the same idempotency key) comes in."""
 
 from __future__ import annotations
 
+import json
+import time
+
 import botocore.exceptions
 import pytest
 
 from tests.aws import faults, layout
 from webhook_processor import errors
 from webhook_processor.adapters.aws import items
-
-
-def _handoff(st: layout.Stack, source: str, key: str) -> str | None:
-    found = st.table.get(items.dedupe_key(source, key))
-    return None if found is None else items.text(found, "handoff")
 
 
 def test_sqs_failing_at_the_send_answers_503_and_the_retry_queues_the_first_event(
@@ -26,14 +24,15 @@ def test_sqs_failing_at_the_send_answers_503_and_the_retry_queues_the_first_even
     with pytest.raises(errors.StoreUnavailable, match="SQS did not take"):
         st.store.add_now(first)
     assert fault.hits == 1
-    assert _handoff(st, "github", "d-1") == "received"
     assert layout.messages(st.sqs_client, deployed.ingest_queue_url) == []
-    # The provider saw a 503 and sends the webhook again: the key is taken, by a record that
-    # never reached the queue, so this answer sends it there before saying "duplicate".
+    # The provider saw a 503 and sends the webhook again: the key is taken, by an event that
+    # is not routed yet, so this answer queues it before saying "duplicate".
     assert st.store.add_now(layout.event(key="d-1")) == (first.id, True, None)
-    assert layout.messages(st.sqs_client, deployed.ingest_queue_url) == [{"event_id": first.id}]
-    assert _handoff(st, "github", "d-1") == "queued"
-    # Once queued, a further retry sends nothing again.
+    (message,) = layout.raw_messages(st.sqs_client, deployed.ingest_queue_url)
+    # The router routes it; a further retry then sends nothing again.
+    loaded = st.records.start(message)
+    assert loaded is not None
+    st.records.route(loaded, [], now_ms=1_000)
     assert st.store.add_now(layout.event(key="d-1")) == (first.id, True, None)
     assert layout.messages(st.sqs_client, deployed.ingest_queue_url) == []
 
@@ -72,20 +71,34 @@ def test_a_lost_sqs_answer_makes_the_event_queued_twice_never_lost(
     ]
 
 
-def test_a_lost_queued_mark_costs_one_more_send_on_a_duplicate(
+def test_a_duplicate_of_an_event_waiting_in_the_queue_queues_it_again(
     aws: layout.Aws, deployed: layout.Layout
 ) -> None:
+    """The price of writing no "queued" mark: a duplicate that comes before the router has
+    routed its first event sends that event once more; the router routes it once."""
     st = layout.stack(aws, deployed)
     first = layout.event(key="d-1")
-    faults.fail(st.dynamodb_client, "UpdateItem")
-    assert st.store.add_now(first) == (first.id, False, None)  # queued: acknowledged
-    assert _handoff(st, "github", "d-1") == "received"
+    assert st.store.add_now(first) == (first.id, False, None)
     assert st.store.add_now(layout.event(key="d-1")) == (first.id, True, None)
-    assert layout.messages(st.sqs_client, deployed.ingest_queue_url) == [
-        {"event_id": first.id},
-        {"event_id": first.id},
-    ]
-    assert _handoff(st, "github", "d-1") == "queued"
+    messages = layout.raw_messages(st.sqs_client, deployed.ingest_queue_url)
+    assert [json.loads(m) for m in messages] == [{"event_id": first.id}] * 2
+    routings = []
+    for message in messages:
+        loaded = st.records.start(message)
+        assert loaded is not None
+        routings.append(st.records.route(loaded, [("everything", "audit")], now_ms=1_000))
+    assert [r.created for r in routings if r is not None] == [True, False]
+    assert len(st.operations.deliveries(first.id)) == 1
+
+
+def test_a_key_past_its_expiry_no_longer_dedupes(aws: layout.Aws, deployed: layout.Layout) -> None:
+    """DynamoDB's TTL deletes within days, moto's never: an expired key item is taken over."""
+    st = layout.stack(aws, deployed, retention_days=1)
+    old = layout.event(key="d-1", received_ms=int(time.time() * 1000) - 2 * 86_400_000)
+    st.store.add_now(old)
+    new = layout.event(key="d-1")
+    assert st.store.add_now(new) == (new.id, False, None)
+    assert st.store.add_now(layout.event(key="d-1")) == (new.id, True, None)
 
 
 def test_a_duplicate_whose_resend_fails_is_answered_503_and_tried_again(
@@ -143,4 +156,4 @@ def test_dynamodb_failing_answers_503_and_queues_nothing(
     with pytest.raises(errors.StoreUnavailable, match="Could not connect"):
         st.store.add_now(layout.event(key="d-1"))
     assert layout.messages(st.sqs_client, deployed.ingest_queue_url) == []
-    assert _handoff(st, "github", "d-1") is None
+    assert st.table.get(items.dedupe_key("github", "d-1")) is None

@@ -1,21 +1,21 @@
 """The event store on DynamoDB (ports.EventStore), with the hand-off to the ingest queue.
 
 An event is acknowledged (2xx) only once its record is in the table *and* its id is in the ingest
-queue, and a duplicate is acknowledged only once its first event is: the key item's `handoff`
-says whether the first event reached the queue, so a provider's retry re-sends one that did not.
+queue, and a duplicate is acknowledged only once its first event is: a duplicate whose first
+event is still `pending` (not routed yet) sends that event's id again before it answers, so a
+provider's retry repairs a first request that stored the event but never queued it.
 
-    ingest A (key k)      put body -> transact [key k: A, handoff received | event A] -> send A
-                          -> key k: handoff queued -> 202
+    ingest A (key k)      put body -> transact [key k: A | event A] -> send A -> 202
     crash after the put   (no answer: the provider retries, same key)
-    retry B (key k)       transact fails: key k is A's, handoff received -> send A
-                          -> key k: handoff queued -> 200 duplicate of A
-    SQS down at the send  key k stays `received` -> 503; the retry re-sends A as above
+    retry B (key k)       transact fails: key k is A's, A is pending -> send A -> 200 duplicate
+    SQS down at the send  503; A stays pending; the retry sends A as above
     no key, send fails    event A deleted (best effort) -> 503; the retry is a new event
 
 The router is idempotent on the event id, so a message sent twice (a retry racing the first
-request, a `queued` mark lost) routes the event once. An event whose provider never retries
-after a 503 or a crash stays `pending`: never acknowledged, so nothing acknowledged is lost; it
-expires with the retention and `whp replay` routes it if wanted.
+request, or coming while A waits in the queue) routes the event once. Nothing is written to say
+"queued": that would cost a write per webhook, where this costs a read per duplicate. An event
+whose provider never retries after a 503 or a crash stays `pending`: never acknowledged, so
+nothing acknowledged is lost; it expires with the retention and `whp replay` routes it if wanted.
 
 The store's calls are synchronous boto3 calls made from `add`'s coroutine: a Lambda invocation
 handles one request, so there is no other work on its loop to wait.
@@ -193,16 +193,18 @@ class EventStore:
                 raise
             return models.Stored(event.id, duplicate=False)
         first = self._put_keyed(event, event.idempotency_key, expires)
-        if first is not None:
-            self._table.delete_event(event)
-            self._hand_off(first[0], first[1], event.idempotency_key, event.source)
-            return models.Stored(first[0], duplicate=True)
-        self._hand_off(event.id, "received", event.idempotency_key, event.source)
-        return models.Stored(event.id, duplicate=False)
+        if first is None:
+            self._ingest.send(ingest_message(event.id))  # 503 if not: the retry sends it
+            return models.Stored(event.id, duplicate=False)
+        self._table.delete_event(event)
+        meta = self._table.get(items.event_key(first), consistent=True)
+        if meta is not None and items.text(meta, "status") == "pending":
+            self._ingest.send(ingest_message(first))  # maybe never queued: queue it now
+        return models.Stored(first, duplicate=True)
 
-    def _put_keyed(self, event: models.Event, key: str, expires: int) -> tuple[str, str] | None:
-        """Store the event and its key item atomically; (first event id, its hand-off) when
-        the key was taken."""
+    def _put_keyed(self, event: models.Event, key: str, expires: int) -> str | None:
+        """Store the event and its key item atomically; the first event's id when the key was
+        taken (a key item past its expiry, which TTL has not deleted yet, is taken over)."""
         try:
             self._table.dynamodb.transact_write_items(
                 TransactItems=[
@@ -210,7 +212,10 @@ class EventStore:
                         "Put": {
                             "TableName": self._table.name,
                             "Item": items.key_item(event, key, expires),
-                            "ConditionExpression": "attribute_not_exists(pk)",
+                            "ConditionExpression": "attribute_not_exists(pk) OR expires_at < :now",
+                            "ExpressionAttributeValues": {
+                                ":now": items.n(event.received_ms // 1000)
+                            },
                             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                         }
                     },
@@ -230,26 +235,9 @@ class EventStore:
                 ) from None
             old = exc.response["CancellationReasons"][0].get("Item")  # type: ignore[attr-defined]
             if old is None:  # not returned: read it (the key is there, the condition said so)
-                key_of = items.dedupe_key(event.source, key)
-                old = self._table.get(key_of, consistent=True) or {}
-            return items.required_text(old, "event_id"), items.text(old, "handoff") or "queued"
+                old = self._table.get(items.dedupe_key(event.source, key), consistent=True) or {}
+            return items.required_text(old, "event_id")
         return None
-
-    def _hand_off(self, event_id: str, handoff: str, key: str, source: str) -> None:
-        """Put the event's id in the ingest queue unless its key item says it is there; then
-        say it is (best effort: a lost mark costs a re-send, which the router absorbs)."""
-        if handoff == "queued":
-            return
-        self._ingest.send(ingest_message(event_id))
-        try:
-            self._table.dynamodb.update_item(
-                TableName=self._table.name,
-                Key=items.dedupe_key(source, key),
-                UpdateExpression="SET handoff = :queued",
-                ExpressionAttributeValues={":queued": items.s("queued")},
-            )
-        except clients.FAILURES as exc:
-            log.warning("event %s is queued but not marked so: %s", event_id, clients.describe(exc))
 
 
 def chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

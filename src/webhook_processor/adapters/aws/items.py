@@ -11,7 +11,7 @@ One event is one item collection, `pk = ev#<event id>`:
     sk delivery#<round>#<route>                 one delivery per matching route
     sk delivery#<round>#<route>#attempt#<t>#<g>#<n>   every attempt of it, by start time
 
-plus `pk = key#<source>#<idempotency key>` (dedupe and the hand-off) and `pk = destinations`
+plus `pk = key#<source>#<idempotency key>` (dedupe) and `pk = destinations`
 (one item per destination: its runtime pause).
 
 The indexes project every attribute, so the body lives apart from the event's metadata: only the
@@ -296,13 +296,12 @@ def event_from_item(item: Mapping[str, Any], body: Mapping[str, Any] | None = No
 
 
 def key_item(event: models.Event, key: str, expires: int) -> Item:
-    """Dedupe: the first event of (source, key). `handoff` says whether it reached the queue."""
+    """Dedupe: the first event of (source, key)."""
     return {
         "pk": s(key_pk(event.source, key)),
         "sk": s(KEY_SK),
         "kind": s("key"),
         "event_id": s(event.id),
-        "handoff": s("received"),
         "expires_at": n(expires),
     }
 
