@@ -11,8 +11,8 @@ Listings read one index, chosen by the filter, and filter the rest in DynamoDB:
 
 Time-ordered partitions are split by day and shard (items.py): a page merges the shards of a day,
 newest first, and goes on to the day before until it is full or the retention (or `since`) is
-reached. The cursor is the LastEvaluatedKey of the page's last item; every partition is read
-below its sort key, so one key serves all of them.
+reached (query.py). The cursor is the LastEvaluatedKey of the page's last item; every partition
+is read below its sort key, so one key serves all of them.
 
 Costs, honestly: counts(), destinations() and activity() count with queries (exact; nothing to
 keep in step on every write, no hot counter item), so they read every item they count: counts()
@@ -24,38 +24,18 @@ messages waiting out a backoff as in flight too, so its number would mislead.
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
 import time
 import uuid
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 from webhook_processor import errors, models, ports
-from webhook_processor.adapters.aws import items, records, sqs
+from webhook_processor.adapters.aws import items, query, records, sqs
 from webhook_processor.adapters.aws.dynamodb import Table, unavailable
 
-MAX = "9999999999999~"  # above every sort key
-MIN = "0"
 CLOCK_SKEW_MS = 5 * 60_000  # another function's clock may run ahead of ours
 EVENT_STATUSES = ("pending", "routed", "unrouted")
 DELIVERY_STATUSES = ("pending", "delivered", "dead")
-T = TypeVar("T")
-
-
-@dataclass(slots=True)
-class _Plan:
-    index: str
-    partitions: Callable[[str], list[str]]  # of one day (or of all time: not `daily`), merged
-    daily: bool = True
-    filters: list[str] = field(default_factory=list)
-    names: dict[str, str] = field(default_factory=dict)
-    values: items.Item = field(default_factory=dict)
-
-    def where(self, expression: str, **values: dict[str, Any]) -> None:
-        self.filters.append(expression)
-        self.values.update({f":{k}": v for k, v in values.items()})
 
 
 class Operations:
@@ -88,7 +68,7 @@ class Operations:
         plan = self._plan(where)
         upper = self._now_ms() + CLOCK_SKEW_MS
         lower = self._horizon_ms()  # nothing older is left
-        high, low = MAX, MIN
+        high, low = query.MAX, query.MIN
         if where.until_ms is not None:
             upper = min(upper, where.until_ms)
             high = items.order_bound(where.until_ms)
@@ -100,28 +80,28 @@ class Operations:
             upper = min(upper, int(high[:13]))
         if low > high:
             return ports.Page([], None)
-        days = _days(lower, upper) if plan.daily else [""]
-        found = self._page(plan, [plan.partitions(d) for d in days], low, high, limit)
-        return _paged(found, limit, plan.index, items.event_from_item)
+        days = query.days(lower, upper) if plan.daily else [""]
+        found = query.page(self._table, plan, [plan.partitions(d) for d in days], low, high, limit)
+        return query.paged(found, limit, plan.index, items.event_from_item)
 
-    def _plan(self, where: ports.EventFilter) -> _Plan:
+    def _plan(self, where: ports.EventFilter) -> query.Plan:
         status = where.status
         if status is not None and status not in (*EVENT_STATUSES, "dead"):
             raise errors.UsageError(
                 f"status {status!r} is not one of pending, routed, unrouted, dead"
             )
-        plan: _Plan
+        plan: query.Plan
         if where.idempotency_key is not None:
             key = items.key_text(where.idempotency_key)
-            plan = _Plan("by_key", lambda _: [key], daily=False)
+            plan = query.Plan("by_key", lambda _: [key], daily=False)
         elif status == "dead":
-            plan = _Plan("by_dead", lambda d: [items.dead_event_partition(d)])
+            plan = query.Plan("by_dead", lambda d: [items.dead_event_partition(d)])
         elif status in ("pending", "unrouted") or (status == "routed" and where.source is None):
-            plan = _Plan("by_status", _shards(items.event_status_partition, status))
+            plan = query.Plan("by_status", query.shards(items.event_status_partition, status))
         elif where.source is not None:
-            plan = _Plan("by_source", _shards(items.source_partition, where.source))
+            plan = query.Plan("by_source", query.shards(items.source_partition, where.source))
         else:
-            plan = _Plan("by_time", _shards(items.event_time_partition))
+            plan = query.Plan("by_time", query.shards(items.event_time_partition))
         plan.names["#kind"] = "kind"
         plan.where("#kind = :kind", kind=items.s("event"))
         plan.where("expires_at > :now", now=items.n(int(self._clock())))
@@ -194,11 +174,11 @@ class Operations:
     ) -> ports.Page[models.DeadLetter]:
         names = [destination] if destination is not None else sorted(self._known())
         partitions = [items.dead_delivery_partition(d) for d in names]
-        plan = _Plan("by_dead", lambda _: partitions, daily=False)
+        plan = query.Plan("by_dead", lambda _: partitions, daily=False)
         plan.where("expires_at > :now", now=items.n(int(self._clock())))
-        high = MAX if cursor is None else items.decode_cursor(cursor, "by_dead")
-        found = self._page(plan, [partitions], MIN, high, limit)
-        return _paged(found, limit, "by_dead", items.dead_letter_from_item)
+        high = query.MAX if cursor is None else items.decode_cursor(cursor, "by_dead")
+        found = query.page(self._table, plan, [partitions], query.MIN, high, limit)
+        return query.paged(found, limit, "by_dead", items.dead_letter_from_item)
 
     def redrive(self, delivery_ids: Sequence[str], now_ms: int) -> int:
         """Each dead delivery gets a new message in its destination's queue, one generation on,
@@ -255,21 +235,20 @@ class Operations:
         states = self._states()
         names = sorted(set(self._destinations) | set(states))
         pending: dict[str, list[int]] = {name: [] for name in names}
-        for item in self._scan_partitions(
-            "by_status",
-            [
-                items.delivery_status_partition("pending", d, sh)
-                for d in _days(self._horizon_ms(), now_ms + CLOCK_SKEW_MS)
-                for sh in range(items.SHARDS)
-            ],
-            projection="destination, next_attempt_ms",
-        ):
+        partitions = [
+            items.delivery_status_partition("pending", d, sh)
+            for d in query.days(self._horizon_ms(), now_ms + CLOCK_SKEW_MS)
+            for sh in range(items.SHARDS)
+        ]
+        projection = "destination, next_attempt_ms"
+        for item in query.scan(self._table, "by_status", partitions, projection, self._now_s()):
             pending.setdefault(item["destination"]["S"], []).append(
                 int(item["next_attempt_ms"]["N"])
             )
-        dead = self._parallel(
-            {name: ("by_dead", items.dead_delivery_partition(name), MIN) for name in pending}
-        )
+        jobs = {
+            name: ("by_dead", items.dead_delivery_partition(name), query.MIN) for name in pending
+        }
+        dead = query.counts(self._table, jobs, self._now_s())
         return {
             name: models.DestinationState(
                 name=name,
@@ -285,17 +264,17 @@ class Operations:
     # -- stats ---------------------------------------------------------------------------------
 
     def counts(self) -> tuple[Mapping[str, int], Mapping[str, int]]:
-        days = _days(self._horizon_ms(), self._now_ms() + CLOCK_SKEW_MS)
+        days = query.days(self._horizon_ms(), self._now_ms() + CLOCK_SKEW_MS)
         jobs: dict[tuple[str, str, str, int], tuple[str, str, str]] = {}
         for d in days:
             for sh in range(items.SHARDS):
                 for st in EVENT_STATUSES:
                     p = items.event_status_partition(st, d, sh)
-                    jobs[("event", st, d, sh)] = ("by_status", p, MIN)
+                    jobs[("event", st, d, sh)] = ("by_status", p, query.MIN)
                 for st in DELIVERY_STATUSES:
                     p = items.delivery_status_partition(st, d, sh)
-                    jobs[("delivery", st, d, sh)] = ("by_status", p, MIN)
-        got = self._parallel(jobs)
+                    jobs[("delivery", st, d, sh)] = ("by_status", p, query.MIN)
+        got = query.counts(self._table, jobs, self._now_s())
         by_event = dict.fromkeys(EVENT_STATUSES, 0)
         by_delivery = dict.fromkeys(DELIVERY_STATUSES, 0)
         for (kind, st, _, _), count in got.items():
@@ -304,21 +283,18 @@ class Operations:
 
     def activity(self, since_ms: int) -> ports.Activity:
         low = items.order_bound(since_ms)
-        days = _days(since_ms, self._now_ms() + CLOCK_SKEW_MS)
-        received = sum(
-            self._parallel(
-                {
-                    (d, sh): ("by_time", items.event_time_partition(d, sh), low)
-                    for d in days
-                    for sh in range(items.SHARDS)
-                }
-            ).values()
-        )
+        days = query.days(since_ms, self._now_ms() + CLOCK_SKEW_MS)
+        jobs = {
+            (d, sh): ("by_time", items.event_time_partition(d, sh), low)
+            for d in days
+            for sh in range(items.SHARDS)
+        }
+        received = sum(query.counts(self._table, jobs, self._now_s()).values())
         delivered = failed = 0
         partitions = [
             items.attempt_time_partition(d, sh) for d in days for sh in range(items.SHARDS)
         ]
-        for item in self._scan_partitions("by_time", partitions, projection="ok", low=low):
+        for item in query.scan(self._table, "by_time", partitions, "ok", self._now_s(), low):
             if item["ok"]["BOOL"]:
                 delivered += 1
             else:
@@ -329,101 +305,8 @@ class Operations:
         """Nothing to do: DynamoDB's TTL (`expires_at`) deletes expired items itself."""
         return ports.PurgeBatch(0, 0, None)
 
-    # -- reading -------------------------------------------------------------------------------
-
-    def _page(
-        self, plan: _Plan, groups: Sequence[Sequence[str]], low: str, high: str, limit: int
-    ) -> list[items.Item]:
-        """Up to limit + 1 items below `high` (excluded) and from `low` on, newest first."""
-        want = limit + 1
-        out: list[items.Item] = []
-        for group in groups:
-            merged: list[items.Item] = []
-            for partition in group:
-                merged += self._newest(plan, partition, low, high, want - len(out))
-            merged.sort(key=lambda item: item[items.INDEXES[plan.index][1]]["S"], reverse=True)
-            out += merged[: want - len(out)]
-            if len(out) >= want:
-                break
-        return out
-
-    def _newest(
-        self, plan: _Plan, partition: str, low: str, high: str, want: int
-    ) -> list[items.Item]:
-        pk, sk = items.INDEXES[plan.index]
-        kwargs: dict[str, Any] = {
-            "IndexName": plan.index,
-            "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :low AND :high",
-            "ExpressionAttributeNames": {"#pk": pk, "#sk": sk, **plan.names},
-            "ExpressionAttributeValues": {
-                ":pk": items.s(partition),
-                ":low": items.s(low),
-                ":high": items.s(high),
-                **plan.values,
-            },
-            "ScanIndexForward": False,
-            # Limit counts the items read before the filter: read a few more when filtering.
-            "Limit": want if not plan.filters else max(want, 100),
-        }
-        if plan.filters:
-            kwargs["FilterExpression"] = " AND ".join(plan.filters)
-        found: list[items.Item] = []
-        for item in self._table.query(**kwargs):
-            if item[sk]["S"] == high:  # BETWEEN includes its bound: the cursor's own item
-                continue
-            found.append(item)
-            if len(found) >= want:
-                break
-        return found
-
-    def _scan_partitions(
-        self, index: str, partitions: Sequence[str], projection: str, low: str = MIN
-    ) -> Iterator[items.Item]:
-        pk, sk = items.INDEXES[index]
-        now = items.n(int(self._clock()))
-        for partition in partitions:
-            yield from self._table.query(
-                IndexName=index,
-                KeyConditionExpression="#pk = :pk AND #sk >= :low",
-                FilterExpression="expires_at > :now",
-                ProjectionExpression=projection,
-                ExpressionAttributeNames={"#pk": pk, "#sk": sk},
-                ExpressionAttributeValues={
-                    ":pk": items.s(partition),
-                    ":low": items.s(low),
-                    ":now": now,
-                },
-            )
-
-    def _parallel(self, jobs: Mapping[Any, tuple[str, str, str]]) -> dict[Any, int]:
-        """COUNT queries (index, partition, lowest sort key), a few at a time."""
-        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-            futures = {name: pool.submit(self._count, *job) for name, job in jobs.items()}
-            return {name: future.result() for name, future in futures.items()}
-
-    def _count(self, index: str, partition: str, low: str) -> int:
-        pk, sk = items.INDEXES[index]
-        kwargs: dict[str, Any] = {
-            "TableName": self._table.name,
-            "IndexName": index,
-            "Select": "COUNT",
-            "KeyConditionExpression": "#pk = :pk AND #sk >= :low",
-            "FilterExpression": "expires_at > :now",
-            "ExpressionAttributeNames": {"#pk": pk, "#sk": sk},
-            "ExpressionAttributeValues": {
-                ":pk": items.s(partition),
-                ":low": items.s(low),
-                ":now": items.n(int(self._clock())),
-            },
-        }
-        total = 0
-        while True:
-            with unavailable(f"counting in {self._table.name}"):
-                page = self._table.dynamodb.query(**kwargs)
-            total += page.get("Count", 0)
-            if "LastEvaluatedKey" not in page:
-                return total
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    def _now_s(self) -> int:
+        return int(self._clock())
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
@@ -431,29 +314,6 @@ class Operations:
     def _horizon_ms(self) -> int:
         """Nothing older is still in the table, give or take TTL's lag (a day of slack)."""
         return self._now_ms() - (self._retention_days + 1) * items.DAY_MS
-
-
-def _shards(make: Callable[..., str], *args: str | None) -> Callable[[str], list[str]]:
-    return lambda d: [make(*args, d, sh) for sh in range(items.SHARDS)]
-
-
-def _days(low_ms: int, high_ms: int) -> list[str]:
-    """The UTC days from high_ms's down to low_ms's, newest first."""
-    if high_ms < low_ms:
-        return []
-    first, last = high_ms // items.DAY_MS, low_ms // items.DAY_MS
-    return [items.day(d * items.DAY_MS) for d in range(first, last - 1, -1)]
-
-
-def _paged(
-    found: list[items.Item], limit: int, index: str, decode: Callable[[items.Item], T]
-) -> ports.Page[T]:
-    page = found[:limit]
-    more = len(found) > limit
-    return ports.Page(
-        [decode(item) for item in page],
-        items.encode_cursor(index, page[-1]) if more and page else None,
-    )
 
 
 def _envelope(event: models.Event) -> dict[str, object]:
