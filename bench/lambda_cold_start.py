@@ -44,7 +44,7 @@ import uuid
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 from moto import server as moto_server
@@ -134,7 +134,7 @@ def create_resources(endpoint: str) -> dict[str, str]:
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
     )
     ddb = session.client("dynamodb", endpoint_url=endpoint)
-    keys = [("pk", "HASH"), ("sk", "RANGE")]
+    keys: list[tuple[str, Literal["HASH", "RANGE"]]] = [("pk", "HASH"), ("sk", "RANGE")]
     ddb.create_table(
         TableName=names.table(PREFIX),
         BillingMode="PAY_PER_REQUEST",

@@ -86,7 +86,7 @@ def standin(name: str, event: dict[str, Any]) -> None:
     elif name == "router":
         ddb.get_item(TableName=table, Key={"pk": {"S": "EVT#seed"}, "sk": {"S": "EVT"}})
         routed = [r for r in cfg.routes if patterns.compile(r.pattern).matches(event)]
-        entries = [
+        entries: list[Any] = [
             {
                 "Source": "github",
                 "DetailType": "push",
