@@ -211,12 +211,7 @@ class App:
                 [(b"retry-after", str(exc.retry_after).encode())],
             )
         except errors.WhpError as exc:
-            if isinstance(exc, errors.StoreUnavailable):
-                log.error(
-                    "webhook refused, store unavailable",
-                    extra={"source": name, "reason": exc.detail},
-                )
-            else:
+            if not isinstance(exc, errors.StoreUnavailable):  # the store logs those, with counts
                 log.info(
                     "webhook rejected: %s",
                     exc.detail,
@@ -252,7 +247,11 @@ class App:
         if all(service.ready() for service in self._services):
             return JSONResponse({"status": "ready"})
         return JSONResponse(
-            {"status": "not ready", "detail": "the store writer or the worker is not running"}, 503
+            {
+                "status": "not ready",
+                "detail": "the store cannot commit, or its writer or the worker is not running",
+            },
+            503,
         )
 
     async def metrics(self, request: Request) -> Response:
