@@ -31,7 +31,7 @@ STANDIN_MODULES = [
     "webhook_processor.retry",
     "webhook_processor.patterns",
     "webhook_processor.services",
-    "webhook_processor.processing",
+    "webhook_processor.services.worker",
     "webhook_processor.adapters.http",
     "webhook_processor.adapters.aws.names",
     "jsonschema",
