@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry
 
 from webhook_processor import bootstrap, config, egress, errors, ports, services, wiring
-from webhook_processor.adapters import http, prometheus
+from webhook_processor.adapters import prometheus
+from webhook_processor.adapters.http import outbound
 from webhook_processor.adapters.sqlite import db as sqlite_db
 from webhook_processor.adapters.sqlite import events as sqlite_events
 from webhook_processor.adapters.sqlite import operations as sqlite_operations
@@ -88,7 +89,7 @@ def processor(
     )
 
 
-def http_sender(cfg: config.Config, file: str, env: Mapping[str, str]) -> http.HttpSender:
+def http_sender(cfg: config.Config, file: str, env: Mapping[str, str]) -> outbound.HttpSender:
     """The sender of deliveries, each destination on its way out (egress.py). `proxy: env` reads
     `env` here, once; a proxy from there may carry credentials (never repeated in an error)."""
     problems: list[str] = []
@@ -110,7 +111,7 @@ def http_sender(cfg: config.Config, file: str, env: Mapping[str, str]) -> http.H
     if problems:
         raise errors.ConfigError(file, problems)
     try:
-        return http.HttpSender(routes=routes)
+        return outbound.HttpSender(routes=routes)
     except (OSError, ValueError) as exc:  # the files changed since the config was checked
         raise errors.ConfigError(file, [f"delivery: cannot load a certificate: {exc}"]) from None
 
