@@ -44,6 +44,28 @@ def test_missing_secret_is_a_config_error_naming_the_key(tmp_path: Path) -> None
     assert not (tmp_path / "whp.db").exists()
 
 
+def test_every_problem_of_the_config_is_reported_at_once(tmp_path: Path) -> None:
+    """A schema problem, a missing source secret and a destination signing secret without its
+    whsec_ prefix: one run says all three, and nothing was opened."""
+    config = tmp_path / "whp.yaml"
+    config.write_text(
+        "storage: {path: whp.db}\n"
+        + SOURCES
+        + "  typo: {verify: github, secret: env:E2E_STARTUP_SECRET, algoritm: sha1}\n"
+        + "destinations: {d: {url: 'http://127.0.0.1:9/', signing_secret: env:E2E_SIGNING}}\n"
+    )
+    code, stderr = serve(config, {"E2E_SIGNING": "e2e-not-whsec"})
+    assert code == 2
+    assert stderr.splitlines() == [
+        "whp: config error",
+        f"{config}: sources.typo.algoritm: unknown key (did you mean 'algorithm'?)",
+        f"{config}: sources.github.secret: environment variable E2E_STARTUP_SECRET is not set",
+        f"{config}: destinations.d.signing_secret: signing_secret must have the form "
+        "whsec_<base64 of the key bytes>",
+    ]
+    assert not (tmp_path / "whp.db").exists()
+
+
 def test_store_path_that_is_a_directory_fails_with_one_line(tmp_path: Path) -> None:
     (tmp_path / "store.db").mkdir()
     config = tmp_path / "whp.yaml"

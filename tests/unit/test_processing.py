@@ -1,4 +1,4 @@
-"""The worker (processing.Processor) against in-memory fakes: what receivers and operators see.
+"""The worker (services.worker.Worker) against in-memory fakes: what receivers and operators see.
 
 Each test is one asyncio.run: `step()` routes and starts attempts as tasks, `drain()` waits for
 them, and the processor's `flush()` records their outcomes (as its next step would). The clock is
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from webhook_processor import config, delivery, models, processing, retry, routing
+from webhook_processor import config, delivery, models, retry, routing, services, signing, wiring
 from webhook_processor.testing import FakeClock, FakeSender, MemoryQueue
 
 UNIFORM = 0.5
@@ -39,23 +39,23 @@ class World:
         routes: Sequence[config.Route],
         script: Mapping[str, Sequence[delivery.Result | int]] | None = None,
         keys: Mapping[str, bytes] | None = None,
-        settings: processing.Settings | None = None,
+        settings: services.worker.Settings | None = None,
     ) -> None:
-        self.settings = settings or processing.Settings()
+        self.settings = settings or services.worker.Settings()
         self.clock = FakeClock()
         self.queue = MemoryQueue()
         self.sender = FakeSender(script)
         self.paused: set[str] = set()
         self.runtimes = {
-            name: processing.DestinationRuntime(name, d, (keys or {}).get(name))
+            name: wiring.destination(name, d, (keys or {}).get(name))
             for name, d in destinations.items()
         }
         self.processor = self.restart(routes)
 
-    def restart(self, routes: Sequence[config.Route]) -> processing.Processor:
+    def restart(self, routes: Sequence[config.Route]) -> services.worker.Worker:
         """A processor with these routes over the same store, receivers and clock."""
-        self.processor = processing.Processor(
-            routing.compile_routes(routes),
+        self.processor = services.worker.Worker(
+            wiring.compile_routes(routes),
             self.runtimes,
             self.queue,
             self.sender,
@@ -110,7 +110,8 @@ def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
 
 
 def delay_after(attempt: int, retry_after: float | None = None) -> float:
-    return retry.after_failure(POLICY, attempt, retry_after, lambda: UNIFORM).delay
+    policy = wiring.destination("x", dest(A), None).retry
+    return retry.after_failure(policy, attempt, retry_after, lambda: UNIFORM).delay
 
 
 def test_event_fans_out_to_every_matching_route_with_signed_standard_headers() -> None:
@@ -127,7 +128,7 @@ def test_event_fans_out_to_every_matching_route_with_signed_standard_headers() -
             assert outgoing.headers["whp-attempt"] == "1"
             assert outgoing.body == b'{"n": 42}'
         signed = by_url[A].headers
-        assert signed["webhook-signature"] == delivery.sign(
+        assert signed["webhook-signature"] == signing.v1(
             KEY, event.id, signed["webhook-timestamp"], b'{"n": 42}'
         )
         assert "webhook-signature" not in by_url[B].headers
@@ -252,7 +253,7 @@ def test_failed_attempts_are_logged_and_successful_ones_only_at_debug(
                 world.clock.now += POLICY.max_interval_seconds
 
         caplog.clear()
-        caplog.set_level(level, logger="whp.worker")
+        caplog.set_level(level, logger="whp.delivery")
         run(scenario)
         return [(r.levelname, r.getMessage(), r.__dict__["attempt"]) for r in caplog.records]
 
@@ -336,7 +337,7 @@ def test_a_destination_at_its_max_concurrency_gets_the_next_delivery_when_one_en
     world = World(
         {"a": dest(A, max_concurrency=1)},
         [GITHUB_TO_A],
-        settings=processing.Settings(min_step_seconds=3600),
+        settings=services.worker.Settings(min_step_seconds=3600),
     )
 
     async def scenario() -> None:
@@ -461,7 +462,7 @@ def test_the_worker_purges_events_past_the_retention_once_their_work_is_done() -
     world = World(
         {"a": dest(A), "b": dest(B)},
         [GITHUB_TO_A, GITHUB_TO_B],
-        settings=processing.Settings(purge_every_seconds=0.01),
+        settings=services.worker.Settings(purge_every_seconds=0.01),
     )
     world.paused.add("b")
     done = world.receive(source="other")  # matches no route: nothing to do

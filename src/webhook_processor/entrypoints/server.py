@@ -9,17 +9,21 @@ import socket
 
 import uvicorn
 
-from webhook_processor import bootstrap, config, errors, logs
-from webhook_processor.entrypoints import protocol, runtime, web
+from webhook_processor import bootstrap, errors, logs, services
+from webhook_processor.bootstrap import local
+from webhook_processor.entrypoints import protocol, reload, runtime, web
 
 log = logging.getLogger("whp")
 BACKLOG = 4096
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = config.load(args.config)
+    cfg = bootstrap.load(args.config, os.environ)  # every problem of the file at once
     logs.configure(args.log_level or cfg.logging.level, args.log_format or cfg.logging.format)
-    parts = bootstrap.ingestion(cfg, args.config, os.environ)
+    parts = local.ingestion(cfg, args.config, os.environ)
+    worker = next(s for s in parts.services if isinstance(s, services.worker.Worker))
+    # SIGHUP reloads sources, destinations and routes (the reloader stops first, on shutdown).
+    hangup = reload.Reloader(args.config, os.environ, cfg, worker, parts.ingest)
     host = args.host or cfg.server.host
     sock = listen(host, cfg.server.port if args.port is None else args.port)
     port = sock.getsockname()[1]  # the one the system chose, for port 0
@@ -33,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
             cfg.storage.path,
         )
 
-    app = web.App(parts.ingest, parts.services, parts.registry, started)
+    app = web.App(parts.ingest, [*parts.services, hangup], parts.registry, started)
     server = uvicorn.Server(
         uvicorn.Config(
             app,

@@ -38,7 +38,7 @@ class ClientGone(Exception):
 class App:
     def __init__(
         self,
-        ingest: services.Ingest,
+        ingest: services.ingest.Ingest,
         services: Sequence[ports.Service],
         registry: CollectorRegistry,
         started: Callable[[], None] = lambda: None,
