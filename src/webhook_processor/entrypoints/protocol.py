@@ -184,7 +184,8 @@ class HttpProtocol(HttpToolsProtocol):
         )
 
     def _refuse(self, error: errors.Rejected, headers: bytes = b"") -> None:
-        """Answer `error` and close the connection: the rest of its bytes cannot be read."""
+        """Answer `error` (and `headers`, whole header lines) and close the connection: the rest
+        of its bytes cannot be read."""
         log.info("request rejected: %s", error.detail, extra={"status": error.status})
         if self.ingest is not None:
             self.ingest.reject(None, error)
