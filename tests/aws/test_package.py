@@ -242,7 +242,13 @@ def test_layer_holds_the_dependencies_under_python(
     layer = function.with_name("f-layer.zip")
     with zipfile.ZipFile(function) as zf:
         tops = {n.split("/")[0] for n in zf.namelist()}
-    assert tops == {"webhook_processor", "whp.yaml", "whp-config.sha256", "schemas"}
+    assert tops == {
+        "webhook_processor",
+        "whp.yaml",
+        "whp-config.sha256",
+        "whp-config.json",
+        "schemas",
+    }
     with zipfile.ZipFile(layer) as zf:
         names = zf.namelist()
     assert all(n.startswith("python/") for n in names)

@@ -19,15 +19,16 @@ import asyncio
 import dataclasses
 import functools
 import json
+import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from webhook_processor import bootstrap, config, errors, secrets, services, wiring
+from webhook_processor import bootstrap, config_snapshot, errors, secrets, services, wiring
 from webhook_processor.adapters.aws import (
     clients,
     deliverer,
@@ -43,6 +44,11 @@ from webhook_processor.adapters.aws import (
     sqs,
 )
 from webhook_processor.adapters.aws import secrets as aws_secrets
+
+if TYPE_CHECKING:
+    from webhook_processor import config
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 T = TypeVar("T")
@@ -99,6 +105,25 @@ def deployment(env: Mapping[str, str]) -> Deployment:
         env["WHP_BODIES_BUCKET"].strip(),
         file,
     )
+
+
+def load_config(file: str) -> config.Config:
+    """The deployed whp.yaml: as `whp aws build` validated it (whp-config.json beside it, made
+    from these very bytes: config_snapshot.py), else validated now (pydantic: slower)."""
+    path = Path(file)
+    try:
+        raw = path.read_bytes()
+        snapshot = (path.parent / config_snapshot.FILE).read_bytes()
+    except OSError:
+        pass  # config.load names what is missing
+    else:
+        found = config_snapshot.load(snapshot, raw, path.parent)
+        if found is not None:
+            return found
+        log.warning("%s was not made from this whp.yaml: validating it", config_snapshot.FILE)
+    from webhook_processor import config  # noqa: PLC0415 - pydantic: only without a snapshot
+
+    return config.load(path)
 
 
 class Secrets:
@@ -160,7 +185,7 @@ class Container:
     def __init__(self, env: Mapping[str, str], clock: Clock = time.time) -> None:
         self.deployment = deployment(env)
         self.file = self.deployment.config_file
-        self.config = config.load(self.file)
+        self.config = load_config(self.file)
         self.env = env
         self.clock = clock
         self.secrets = Secrets(aws_secrets.Resolver(self.deployment.prefix), env)

@@ -34,7 +34,7 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 import webhook_processor
-from webhook_processor import config, errors
+from webhook_processor import config, config_snapshot, errors
 from webhook_processor.adapters.aws import names
 from webhook_processor.packaging import wheels
 
@@ -137,6 +137,8 @@ def build(opts: Options, log: Log) -> Result:
             _unpack(fetched[pin.name], deps_root, pin.name, owners)
         _put(function_root, CONFIG_NAME, raw, "config", owners)
         _put(function_root, DIGEST_NAME, digest.encode(), "config", owners)
+        snapshot = config_snapshot.dump(cfg, raw, opts.config.parent)
+        _put(function_root, config_snapshot.FILE, snapshot, "config", owners)
         for arcname, file in schemas:
             _put(function_root, arcname, file.read_bytes(), "config", owners)
         if opts.interpreter is not None:
