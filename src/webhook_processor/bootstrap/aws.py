@@ -121,8 +121,16 @@ def load_config(file: str) -> config.Config:
         if found is not None:
             return found
         log.warning("%s was not made from this whp.yaml: validating it", config_snapshot.FILE)
-    from webhook_processor import config  # noqa: PLC0415 - pydantic: only without a snapshot
-
+    try:
+        from webhook_processor import config  # noqa: PLC0415 - pydantic: only without a snapshot
+    except ImportError:  # the Lambda package has no pydantic: its whp.yaml was changed
+        raise errors.ConfigError(
+            file,
+            [
+                f"not the whp.yaml {config_snapshot.FILE} was made from (edited after "
+                "`whp aws build`?): build the package again"
+            ],
+        ) from None
     return config.load(path)
 
 
