@@ -34,6 +34,7 @@ from webhook_processor.adapters.aws import (
     deliverer,
     dynamodb,
     eventbridge,
+    leases,
     mappings,
     metrics,
     names,
@@ -261,6 +262,7 @@ class Container:
             queues,
             self.destination_queue,
             self.clock,
+            leases_=leases.Leases(self.table, self.clock),
         )
 
 
