@@ -151,7 +151,15 @@ class Secrets:
 
     def current(self, ref: str) -> tuple[str, ...]:
         """AWSCURRENT only: what whp signs with."""
-        return self.values(ref)[:1]
+        kind, _, rest = ref.partition(":")
+        if kind == "aws-sm":
+            return (self._resolver.current(rest),)
+        return (secrets.resolve(ref, self._env),)
+
+    def prefetch(self, refs: Sequence[str], previous: bool = True) -> None:
+        """Read every `aws-sm:` secret of `refs` at once (a cold start reads them all)."""
+        names_ = [r.removeprefix("aws-sm:") for r in refs if r.startswith("aws-sm:")]
+        self._resolver.prefetch(names_, previous)
 
 
 class Refreshed(Generic[T]):
@@ -247,6 +255,7 @@ class Container:
     def deliverer(self) -> deliverer.Deliverer:
         cfg = self.config
         refs = [d.signing_secret for d in cfg.destinations.values() if d.signing_secret]
+        self.secrets.prefetch(refs, previous=False)
         destinations = Refreshed(
             refs,
             self.secrets.current,
@@ -279,6 +288,7 @@ class Ingestion:
             cfg.storage.retention_days,
         )
         refs = [ref for src in cfg.sources.values() for ref in src.secret_refs]
+        container.secrets.prefetch(refs)
         self._sources = Refreshed(refs, container.secrets.values, self._build)
         self.service = services.ingest.Ingest(
             self._sources(), store, container.metrics, container.clock
