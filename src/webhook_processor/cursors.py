@@ -38,3 +38,19 @@ def decode(cursor: str, *keys: str) -> dict[str, Any]:
     if not isinstance(position, dict) or any(key not in position for key in keys):
         raise problem
     return position
+
+
+def integers(cursor: str, *keys: str) -> dict[str, int]:
+    """`decode`, for a position of whole numbers (SQLite's row numbers): each of `keys` must hold
+    one, or the cursor is not one of ours (it would otherwise fail in the store, or page wrong)."""
+    position = decode(cursor, *keys)
+    if any(not _int64(position[key]) for key in keys):
+        raise errors.UsageError(
+            "invalid cursor: pass the `next` value of the previous page as it is"
+        )
+    return {key: position[key] for key in keys}
+
+
+def _int64(value: Any) -> bool:
+    """A whole number SQLite can hold (bool is no int here)."""
+    return type(value) is int and -(2**63) <= value < 2**63

@@ -57,7 +57,7 @@ class SqliteOperations:
             args.append(where.until_ms)
         if cursor is not None:
             clauses.append("seq < ?")
-            args.append(int(cursors.decode(cursor, "seq")["seq"]))
+            args.append(cursors.integers(cursor, "seq")["seq"])
         sql = Q["list_events"]
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
@@ -107,7 +107,7 @@ class SqliteOperations:
     def dead_letters(
         self, destination: str | None, limit: int, cursor: str | None = None
     ) -> ports.Page[models.DeadLetter]:
-        before = None if cursor is None else int(cursors.decode(cursor, "id")["id"])
+        before = None if cursor is None else cursors.integers(cursor, "id")["id"]
         found = self._queue.dead(destination, limit + 1, before)
         page = [
             models.DeadLetter(
@@ -166,8 +166,8 @@ class SqliteOperations:
     def purge(self, older_than_ms: int, cursor: str | None = None) -> ports.PurgeBatch:
         after = ports.START
         if cursor is not None:
-            position = cursors.decode(cursor, "ms", "seq")
-            after = (int(position["ms"]), int(position["seq"]))
+            position = cursors.integers(cursor, "ms", "seq")
+            after = (position["ms"], position["seq"])
         done = self._queue.purge(older_than_ms, after)
         go_on = (
             None
