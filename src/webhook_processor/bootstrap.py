@@ -24,6 +24,7 @@ from webhook_processor import (
     config,
     delivery,
     errors,
+    operations,
     ports,
     presets,
     processing,
@@ -34,9 +35,10 @@ from webhook_processor import (
     verify,
 )
 from webhook_processor import problems as wording
-from webhook_processor.adapters import http, prometheus
+from webhook_processor.adapters import prometheus
 from webhook_processor.adapters.sqlite import db as sqlite_db
 from webhook_processor.adapters.sqlite import events as sqlite_events
+from webhook_processor.adapters.sqlite import operations as sqlite_operations
 from webhook_processor.adapters.sqlite import queue as sqlite_queue
 
 Clock = Callable[[], float]
@@ -208,6 +210,10 @@ def processor(
 ) -> processing.Processor:
     """The worker, with its destinations' signing keys resolved (every problem reported). Its
     writes run on `writer` (in `whp serve`, the store's writer thread), or on threads of its own."""
+    # Imported here, not with this module: httpx imports its own CLI (rich, pygments) wherever
+    # click is installed, which every `whp` command, `whp --help` included, would pay for.
+    from webhook_processor.adapters import http  # noqa: PLC0415
+
     problems: list[str] = []
     keys = signing_keys(cfg, env, problems)
     if problems:
@@ -271,3 +277,34 @@ def delivery_queue(
         checkpoints=checkpoints,
     )
     return sqlite_queue.DeliveryQueue(conn)
+
+
+def operator(
+    cfg: config.Config, *, readonly: bool = False, create: bool = False, in_server: bool = False
+) -> operations.Operator:
+    """The operator's use cases over the store, on a connection of their own: for the CLI (the
+    store must exist unless `create`; `readonly` for what only reads), or for the admin API of
+    `whp serve` (`in_server`: the store's checkpointer checkpoints, as for the worker)."""
+    if not create and not Path(cfg.storage.path).exists():
+        raise errors.StoreUnavailable(f"no store at {cfg.storage.path} (has `whp serve` run yet?)")
+    conn = sqlite_db.connect(
+        cfg.storage.path,
+        cfg.storage.busy_timeout_seconds,
+        readonly=readonly,
+        checkpoints=not in_server,
+    )
+    return operations.Operator(sqlite_operations.SqliteOperations(conn), destination_configs(cfg))
+
+
+def destination_configs(cfg: config.Config) -> dict[str, operations.DestinationConfig]:
+    return {
+        name: operations.DestinationConfig(dest.url, dest.paused)
+        for name, dest in cfg.destinations.items()
+    }
+
+
+def admin_token(cfg: config.Config, file: str, env: Mapping[str, str]) -> str | None:
+    """The admin API's bearer token (None: no `admin.token`, so no admin API)."""
+    if cfg.admin.token is None:
+        return None
+    return resolve_secret(cfg.admin.token, "admin.token", file, env)

@@ -7,9 +7,10 @@ import logging
 import os
 
 import uvicorn
+from starlette.types import ASGIApp
 
-from webhook_processor import bootstrap, logs
-from webhook_processor.entrypoints import runtime, web
+from webhook_processor import bootstrap, config, logs
+from webhook_processor.entrypoints import admin, runtime, web
 
 log = logging.getLogger("whp")
 
@@ -18,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = bootstrap.load(args.config, os.environ)  # every problem of the file at once
     logs.configure(args.log_level or cfg.logging.level, args.log_format or cfg.logging.format)
     parts = bootstrap.ingestion(cfg, args.config, os.environ)
-    app = web.App(parts.ingest, parts.services, parts.registry)
+    app = web.App(parts.ingest, parts.services, parts.registry, admin=admin_api(cfg, args.config))
     host = args.host or cfg.server.host
     port = cfg.server.port if args.port is None else args.port
     log.info(
@@ -46,3 +47,11 @@ def run(args: argparse.Namespace) -> int:
     runtime.prepare()
     server.run()
     return 0 if server.started else 1
+
+
+def admin_api(cfg: config.Config, file: str) -> ASGIApp | None:
+    """The admin API over the store, on a connection of its own; None without `admin.token`."""
+    token = bootstrap.admin_token(cfg, file, os.environ)
+    if token is None:
+        return None
+    return admin.app(bootstrap.operator(cfg, create=True, in_server=True), token)
