@@ -68,7 +68,7 @@ def test_readme_tour(tmp_path: Path) -> None:
         shown = json.loads(whp("events", "show", event_id, "--json").stdout)
         assert shown["id"] == event_id
         assert shown["source"] == "github"
-        assert shown["type"] == "push"
+        assert shown["event_type"] == "push"
         assert shown["body"] == payload.read_text()
     finally:
         server.stop()

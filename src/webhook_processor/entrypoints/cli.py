@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 
-import httpx
 import orjson
 
 from webhook_processor import __version__, bootstrap, config, errors, secrets, sending
@@ -201,6 +200,8 @@ def cmd_send(args: argparse.Namespace) -> int:
         content_type=args.content_type,
         headers=extra,
     )
+    import httpx  # noqa: PLC0415 - for this command only (see bootstrap.processor)
+
     try:
         response = httpx.post(out.url, content=out.body, headers=out.headers, timeout=30)
     except httpx.HTTPError as exc:
