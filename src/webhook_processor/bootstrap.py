@@ -7,15 +7,17 @@ Nothing else reads the environment; entrypoints call these functions and get rea
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
+import pydantic
 import yaml
 from jsonschema import exceptions as jsonschema_errors
 from prometheus_client import CollectorRegistry
@@ -23,6 +25,7 @@ from prometheus_client import CollectorRegistry
 from webhook_processor import (
     config,
     delivery,
+    egress,
     errors,
     operations,
     ports,
@@ -33,6 +36,7 @@ from webhook_processor import (
     secrets,
     services,
     verify,
+    wiring,
 )
 from webhook_processor import problems as wording
 from webhook_processor.adapters import prometheus
@@ -40,6 +44,9 @@ from webhook_processor.adapters.sqlite import db as sqlite_db
 from webhook_processor.adapters.sqlite import events as sqlite_events
 from webhook_processor.adapters.sqlite import operations as sqlite_operations
 from webhook_processor.adapters.sqlite import queue as sqlite_queue
+
+if TYPE_CHECKING:  # imported where it is used: see http_sender
+    from webhook_processor.adapters import http
 
 Clock = Callable[[], float]
 
@@ -87,8 +94,9 @@ def _source_runtimes(
     for name, src in cfg.sources.items():
         where = f"sources.{name}"
         values = _source_secrets(src, where, env, problems)
+        spec = wiring.source_spec(src)
         try:
-            check = verify.verifier(src, values)
+            check = verify.verifier(spec, values)
         except ValueError as exc:
             problems.append(f"{where}.{'secrets' if src.secrets else 'secret'}: {exc}")
             continue
@@ -98,14 +106,14 @@ def _source_runtimes(
                 schema = schema_check(src.schema_)
             except ValueError as exc:
                 problems.append(f"{where}.schema: {exc}")
-        type_specs, key_specs = presets.specs(src)
+        type_specs, key_specs = presets.specs(spec)
         out[name] = services.SourceRuntime(
             name=name,
             verify=check,
             max_body_bytes=src.max_body_bytes,
             type_specs=type_specs,
             key_specs=key_specs,
-            strip_headers=verify.credential_headers(src),
+            strip_headers=verify.credential_headers(spec),
             public_url=src.public_url,
             signs_url=src.verify in ("twilio", "square"),
             bucket=(
@@ -210,18 +218,8 @@ def processor(
 ) -> processing.Processor:
     """The worker, with its destinations' signing keys resolved (every problem reported). Its
     writes run on `writer` (in `whp serve`, the store's writer thread), or on threads of its own."""
-    # Imported here, not with this module: httpx imports its own CLI (rich, pygments) wherever
-    # click is installed, which every `whp` command, `whp --help` included, would pay for.
-    from webhook_processor.adapters import http  # noqa: PLC0415
-
-    problems: list[str] = []
-    keys = signing_keys(cfg, env, problems)
-    if problems:
-        raise errors.ConfigError(file, problems)
-    destinations = {
-        name: processing.DestinationRuntime(name, dest, keys[name])
-        for name, dest in cfg.destinations.items()
-    }
+    destinations = destination_runtimes(cfg, file, env)
+    sender = http_sender(cfg, file, env)
     queue = delivery_queue(cfg, checkpoints=writer is None)  # in serve, the store checkpoints
     # The worker's own writes (routing, attempts) need no fsync of their own: a crash can only
     # lose the latest of them, and the events, fsynced at ingest, are then routed or attempted
@@ -234,10 +232,10 @@ def processor(
         return paused_in_config | queue.paused_destinations()
 
     return processing.Processor(
-        routing.compile_routes(cfg.routes),
+        wiring.routes(cfg),
         destinations,
         queue,
-        http.HttpSender(),
+        sender,
         paused,
         clock,
         processing.Settings(retention_days=cfg.storage.retention_days),
@@ -258,6 +256,37 @@ def signing_keys(
             except (errors.SecretError, ValueError) as exc:
                 problems.append(f"destinations.{name}.signing_secret: {exc}")
     return keys
+
+
+def http_sender(cfg: config.Config, file: str, env: Mapping[str, str]) -> http.HttpSender:
+    """The sender of deliveries, each destination on its way out (egress.py). `proxy: env` reads
+    `env` here, once; a proxy from there may carry credentials (never repeated in an error)."""
+    # Imported here, not with this module: httpx imports its own CLI (rich, pygments) wherever
+    # click is installed, which every `whp` command, `whp --help` included, would pay for.
+    from webhook_processor.adapters import http  # noqa: PLC0415
+
+    problems: list[str] = []
+    routes = {}
+    for name, dest in cfg.destinations.items():
+        chosen = cfg.egress_of(name)
+        proxy = chosen.proxy
+        if proxy == egress.PROXY_FROM_ENV:
+            found = egress.proxy_from_environment(dest.url, env)
+            proxy = found[1] if found else None
+            if found:
+                try:
+                    egress.check_proxy(found[1], credentials=True)
+                except ValueError as exc:
+                    problems.append(f"destinations.{name}.proxy: env: {found[0]}: {exc}")
+        elif proxy == egress.NO_PROXY:
+            proxy = None
+        routes[name] = egress.Route(proxy, chosen.ca_file, chosen.client_cert, chosen.client_key)
+    if problems:
+        raise errors.ConfigError(file, problems)
+    try:
+        return http.HttpSender(routes=routes)
+    except (OSError, ValueError) as exc:  # the files changed since the config was checked
+        raise errors.ConfigError(file, [f"delivery: cannot load a certificate: {exc}"]) from None
 
 
 def event_reader(cfg: config.Config) -> ports.EventReader:
@@ -308,3 +337,121 @@ def admin_token(cfg: config.Config, file: str, env: Mapping[str, str]) -> str | 
     if cfg.admin.token is None:
         return None
     return resolve_secret(cfg.admin.token, "admin.token", file, env)
+
+
+# -- reloading the config (SIGHUP) ---------------------------------------------------------------
+
+# What a running process takes on from a reload; any other change waits for a restart.
+_LIVE_SECTIONS = frozenset({"sources", "destinations", "routes"})
+_SERVE_ONLY = frozenset({"sources", "server", "admin"})  # `whp worker` does not use these
+
+
+def destination_runtimes(
+    cfg: config.Config, file: str, env: Mapping[str, str]
+) -> dict[str, delivery.Destination]:
+    """The destinations with their signing keys resolved; one ConfigError for every problem."""
+    problems: list[str] = []
+    keys = signing_keys(cfg, env, problems)
+    if problems:
+        raise errors.ConfigError(file, problems)
+    return {
+        name: wiring.destination(name, dest, keys[name]) for name, dest in cfg.destinations.items()
+    }
+
+
+@dataclass(frozen=True)
+class Reload:
+    """The config file read again, checked and built, ready to be swapped in (`apply`)."""
+
+    config: config.Config
+    sources: dict[str, services.SourceRuntime] | None  # None for `whp worker`: it takes none
+    routes: list[routing.Route]
+    destinations: dict[str, delivery.Destination]
+    needs_restart: list[str]  # the keys that changed but cannot be applied live
+
+
+def reload(
+    started: config.Config,
+    file: str,
+    env: Mapping[str, str],
+    *,
+    serving: bool,
+    clock: Clock = time.time,
+) -> Reload:
+    """Read `file` again and build what a running process can take on from it: sources (when
+    `serving`), destinations and routes, their secrets resolved again (a rotated `file:` secret
+    is picked up). A config that does not validate is a ConfigError with every problem, and the
+    running config stays. `started` is the config the process started with: storage, server,
+    logging and admin changes are listed in `needs_restart`, not applied."""
+    cfg = load(file, env) if serving else config.load(file)  # every problem at once
+    problems: list[str] = []
+    sources = None
+    if serving:
+        try:
+            sources = source_runtimes(cfg, file, env, clock)
+        except errors.ConfigError as exc:
+            problems += exc.problems
+    try:
+        destinations = destination_runtimes(cfg, file, env)
+    except errors.ConfigError as exc:
+        problems += exc.problems
+    if problems:
+        raise errors.ConfigError(file, problems)
+    return Reload(
+        cfg,
+        sources,
+        wiring.routes(cfg),
+        destinations,
+        _needs_restart(started, cfg, serving),
+    )
+
+
+def apply(
+    new: Reload,
+    worker: processing.Processor,
+    ingest: services.Ingest | None = None,
+    current: config.Config | None = None,
+) -> None:
+    """Swap a reload into the running worker (and ingest): on the event loop. A source whose
+    `rate_limit` did not change keeps its token bucket (`current`: the config running now), so
+    that a reload lets no burst through."""
+    paused_in_config = {name for name, dest in new.config.destinations.items() if dest.paused}
+    queue = worker.queue
+
+    def paused() -> set[str]:
+        return paused_in_config | queue.paused_destinations()
+
+    worker.swap(new.routes, new.destinations, paused)
+    if ingest is None or new.sources is None:
+        return
+    sources = dict(new.sources)
+    for name, runtime in sources.items():
+        before = current.sources.get(name) if current is not None else None
+        if before is not None and before.rate_limit == new.config.sources[name].rate_limit:
+            sources[name] = dataclasses.replace(runtime, bucket=ingest.source(name).bucket)
+    ingest.swap(sources, on_stored=worker.wake if new.config.routes else _nothing)
+
+
+def _nothing() -> None:
+    pass
+
+
+def _needs_restart(started: config.Config, new: config.Config, serving: bool) -> list[str]:
+    """The key paths, outside sources, destinations and routes, whose value changed."""
+    changed = []
+    for name, field in config.Config.model_fields.items():
+        if name in _LIVE_SECTIONS or (not serving and name in _SERVE_ONLY):
+            continue
+        before, after = getattr(started, name), getattr(new, name)
+        if before == after:
+            continue
+        key = field.alias or name
+        if isinstance(before, pydantic.BaseModel) and type(before) is type(after):
+            changed += [
+                f"{key}.{sub.alias or attr}"
+                for attr, sub in type(before).model_fields.items()
+                if getattr(before, attr) != getattr(after, attr)
+            ]
+        else:
+            changed.append(key)
+    return changed

@@ -8,8 +8,8 @@ request, resent with another value there, be stored again.
 
 from __future__ import annotations
 
-from webhook_processor import config, fields
-from webhook_processor.verify import hmac_generic, standard
+from webhook_processor import fields
+from webhook_processor.verify import base, hmac_generic, standard
 
 SIGNED_ID = tuple(f"header:{name}" for name in standard.ID_HEADERS)
 
@@ -35,11 +35,11 @@ PRESETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 
 
 def specs(
-    source: config.Source,
+    source: base.Spec,
 ) -> tuple[tuple[fields.FieldSpec, ...], tuple[fields.FieldSpec, ...]]:
     """(event type specs, idempotency key specs) for a source: its own, else its scheme's preset."""
-    preset_type, preset_key = PRESETS.get(source.verify, ((), ()))
-    id_header = hmac_generic.signed_id_header(source) if source.verify == "hmac" else None
+    preset_type, preset_key = PRESETS.get(source.scheme, ((), ()))
+    id_header = hmac_generic.signed_id_header(source) if source.scheme == "hmac" else None
     if id_header is not None:
         preset_key = (f"header:{id_header}",)
     type_texts = (source.event_type,) if source.event_type else preset_type

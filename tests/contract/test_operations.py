@@ -90,7 +90,10 @@ def test_an_event_whose_delivery_died_is_found_with_status_dead(store: Harness) 
 
 def test_a_cursor_that_is_not_one_of_ours_is_a_usage_error(store: Harness) -> None:
     stored(store, event())
-    for bad in ("nonsense", "eyJ4IjogMX0", "!!!", "x" * 5000):
+    # the last two hold the right keys with values that are no position: {"seq": "x", "id":
+    # "x"} and {"seq": null, "id": true}
+    wrong = ("eyJzZXEiOiJ4IiwiaWQiOiJ4In0", "eyJzZXEiOm51bGwsImlkIjp0cnVlfQ")
+    for bad in ("nonsense", "eyJ4IjogMX0", "!!!", "x" * 5000, *wrong):
         with pytest.raises(errors.UsageError, match="cursor"):
             store.ops.events(ports.EventFilter(), 10, bad)
         with pytest.raises(errors.UsageError, match="cursor"):

@@ -324,3 +324,72 @@ def test_generic_hmac_with_a_signed_id_dedupes_on_that_id(tmp_path: Path) -> Non
     again = world.receive("acme", body, headers)
     assert again == models.Stored(original.id, duplicate=True)
     assert world.store.events[original.id].idempotency_key == "d-9"
+
+
+def runtimes(tmp_path: Path, sources: str) -> dict[str, services.SourceRuntime]:
+    file = tmp_path / "reloaded.yaml"
+    file.write_text(f"sources:\n{sources}")
+    return bootstrap.source_runtimes(config.load(file), str(file), ENV)
+
+
+def test_swapped_sources_take_the_next_request(tmp_path: Path) -> None:
+    world = World(tmp_path, GITHUB)
+    world.ingest.swap(runtimes(tmp_path, "  other: {verify: github, secret: env:GH}\n"))
+    stored = world.receive("other", b"{}", signed(b"{}"))
+    assert world.store.events[stored.id].source == "other"
+    with pytest.raises(errors.UnknownSource, match="no source named 'github'"):
+        world.ingest.source("github")
+
+
+def test_a_request_under_way_ends_with_the_source_it_began_with(tmp_path: Path) -> None:
+    world = World(tmp_path, GITHUB)
+    source = world.ingest.source("github")  # the request has begun: its body is on its way
+    world.ingest.swap({})
+
+    async def rest_of_the_request() -> models.Stored:
+        return await world.ingest.receive(source, b"{}", signed(b"{}"))
+
+    stored = asyncio.run(rest_of_the_request())
+    assert world.store.events[stored.id].source == "github"
+
+
+def test_a_swap_replaces_what_a_stored_event_wakes(tmp_path: Path) -> None:
+    world = World(tmp_path, GITHUB)
+    woken: list[str] = []
+    world.ingest.swap(runtimes(tmp_path, GITHUB), on_stored=lambda: woken.append("worker"))
+    world.receive("github", b"{}", signed(b"{}"))
+    assert woken == ["worker"]
+
+
+# --- the answer, the same on both runtimes (services.handle) -----------------------------------
+
+
+def handled(world: World, name: str, body: bytes, headers: dict[str, str]) -> services.Answer:
+    return asyncio.run(services.handle(world.ingest, name, body, headers))
+
+
+def test_handle_answers_each_case_in_the_api_shape(tmp_path: Path) -> None:
+    limited = (
+        "  github:\n    verify: github\n    secret: env:GH\n"
+        "    rate_limit: {per_second: 1, burst: 1}\n    max_body_bytes: 64\n"
+    )
+    world = World(tmp_path, limited)
+    body = b'{"a": 1}'
+    first = handled(world, "github", body, signed(body, **{"x-github-delivery": "d-1"}))
+    assert first.status == 202
+    stored_id = json.loads(first.body)["id"]
+    assert json.loads(first.body) == {"id": stored_id, "duplicate": False}
+    world.clock.now += 5
+    again = handled(world, "github", body, signed(body, **{"x-github-delivery": "d-1"}))
+    assert (again.status, json.loads(again.body)) == (200, {"id": stored_id, "duplicate": True})
+    unknown = handled(world, "nope", body, {})
+    assert (unknown.status, json.loads(unknown.body)["error"]) == (404, "unknown_source")
+    big = b'{"pad": "' + b"x" * 100 + b'"}'
+    too_big = handled(world, "github", big, signed(big))
+    assert (too_big.status, json.loads(too_big.body)["error"]) == (413, "payload_too_large")
+    forged = handled(world, "github", body, signed(b"other"))
+    assert (forged.status, json.loads(forged.body)["error"]) == (401, "invalid_signature")
+    flood = handled(world, "github", body, signed(body))
+    assert flood.status == 429
+    assert dict(flood.headers)["retry-after"] == "1"
+    assert world.metrics.rejected_by[("github", "payload_too_large")] == 1

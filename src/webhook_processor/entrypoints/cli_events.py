@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from webhook_processor import ports, times
+from webhook_processor import errors, ports, times
 from webhook_processor.entrypoints import cli_admin, cli_show
 
 MAX_LIMIT = 500  # as the admin API's
@@ -79,7 +79,15 @@ def limit(text: str) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     where = event_filter(args, time.time())
     admin = cli_admin.backend(args, readonly=True)
-    page = admin.events(where, args.limit, args.cursor)
+    try:
+        page = admin.events(where, args.limit, args.cursor)
+    except errors.UsageError as exc:
+        if args.cursor is None or "cursor" not in exc.detail:
+            raise
+        raise errors.UsageError(
+            f"--cursor {args.cursor[:80]!r} is not a cursor whp gave: pass the one the previous "
+            "page printed, as it is"
+        ) from None
     found = page["data"]
     if args.json:
         for item in found:
@@ -103,16 +111,16 @@ def cmd_list(args: argparse.Namespace) -> int:
         empty="(no events)",
         whole=(0, 1),
     )
-    more(page, args.cursor, "events")
+    more(page, args.cursor)
     return 0
 
 
-def more(page: dict[str, Any], cursor: str | None, what: str) -> None:
+def more(page: dict[str, Any], cursor: str | None) -> None:
     """On stderr, when there is a next page: how to get it."""
     if page["next"] is not None:
         which = "the newest" if cursor is None else "the next"
         count = len(page["data"])
-        print(f"({which} {count} {what}; more with --cursor {page['next']})", file=sys.stderr)
+        print(f"({which} {count}; more with --cursor {page['next']})", file=sys.stderr)
 
 
 def cmd_show(args: argparse.Namespace) -> int:

@@ -29,8 +29,9 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         "replay",
         parents=[common],
         help="route stored events again (by id, or every event matching filters)",
-        description="Make events pending again: the running `whp serve` routes them with "
-        "today's routes. Deliveries keep the event's webhook-id unless --new-id.",
+        description="Make events pending again: the running `whp serve` (or `whp worker`) "
+        "routes them with the routes it has loaded; after editing whp.yaml, reload it first "
+        "(kill -HUP <its pid>). Deliveries keep the event's webhook-id unless --new-id.",
     )
     p.add_argument("ids", nargs="*", metavar="ID", help="event ids (or use the filters)")
     cli_events.add_filters(p)
@@ -127,7 +128,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 where, args.new_id, everything=args.all, progress=advance
             )
     ids_note = " with new webhook-ids" if args.new_id else ""
-    print(f"replayed {_plural(replayed, 'event')}{ids_note}; `whp serve` routes them again")
+    print(
+        f"replayed {_plural(replayed, 'event')}{ids_note}; the running `whp serve` routes them "
+        "again with the routes it has loaded (edited whp.yaml? kill -HUP <its pid> reloads it)"
+    )
     return 0
 
 
@@ -160,7 +164,7 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
         empty="(the dead-letter queue is empty)",
         whole=(0, 1, 6),
     )
-    cli_events.more(page, args.cursor, "dead deliveries")
+    cli_events.more(page, args.cursor)
     return 0
 
 

@@ -9,8 +9,8 @@ import os
 import uvicorn
 from starlette.types import ASGIApp
 
-from webhook_processor import bootstrap, config, logs
-from webhook_processor.entrypoints import admin, runtime, web
+from webhook_processor import bootstrap, config, logs, processing
+from webhook_processor.entrypoints import admin, reload, runtime, web
 
 log = logging.getLogger("whp")
 
@@ -19,7 +19,15 @@ def run(args: argparse.Namespace) -> int:
     cfg = bootstrap.load(args.config, os.environ)  # every problem of the file at once
     logs.configure(args.log_level or cfg.logging.level, args.log_format or cfg.logging.format)
     parts = bootstrap.ingestion(cfg, args.config, os.environ)
-    app = web.App(parts.ingest, parts.services, parts.registry, admin=admin_api(cfg, args.config))
+    worker = next(s for s in parts.services if isinstance(s, processing.Processor))
+    # SIGHUP reloads sources, destinations and routes (the reloader stops first, on shutdown).
+    hangup = reload.Reloader(args.config, os.environ, cfg, worker, parts.ingest)
+    app = web.App(
+        parts.ingest,
+        [*parts.services, hangup],
+        parts.registry,
+        admin=admin_api(cfg, args.config),
+    )
     host = args.host or cfg.server.host
     port = cfg.server.port if args.port is None else args.port
     log.info(

@@ -11,7 +11,7 @@ import signal
 import uvloop
 
 from webhook_processor import bootstrap, config, logs
-from webhook_processor.entrypoints import runtime
+from webhook_processor.entrypoints import reload, runtime
 
 log = logging.getLogger("whp")
 
@@ -26,10 +26,13 @@ def run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stopping.set)
+        hangup = reload.Reloader(args.config, os.environ, cfg, worker)  # SIGHUP reloads
+        hangup.start()
         worker.start()
         log.info("whp worker running - store: %s", cfg.storage.path)
         await stopping.wait()
         log.info("whp worker stopping: finishing the attempts under way")
+        await hangup.stop()
         await worker.stop()
 
     runtime.prepare()

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.unit import specs
 from webhook_processor import config, verify
 
 NOW = 1_700_000_000.0
@@ -47,12 +48,12 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
 SCHEMES = typing.get_args(config.Scheme)
 
 
-def source(scheme: str) -> config.Source:
+def source(scheme: str) -> verify.Spec:
     keys, secret = CASES[scheme]
     raw: dict[str, Any] = {"verify": scheme, **keys}
     if scheme != "none":
         raw["secret"] = secret
-    return config.Source.model_validate(raw)
+    return specs.validated(raw)
 
 
 def test_every_scheme_has_a_module() -> None:

@@ -1,0 +1,1 @@
+"""The AWS adapters: the only modules of the AWS runtime that import boto3 (names.py does not)."""
