@@ -85,6 +85,10 @@ class Operator:
         self._clock = clock
         self._sleep = sleep
 
+    def reconfigure(self, destinations: Mapping[str, DestinationConfig]) -> None:
+        """The destinations of a config reloaded by the running server (SIGHUP)."""
+        self._destinations = dict(destinations)
+
     # -- events -----------------------------------------------------------------------------
 
     def events(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from webhook_processor import bootstrap, config, errors, processing, services
 
@@ -30,13 +30,16 @@ class Reloader:
         started: config.Config,
         worker: processing.Processor,
         ingest: services.Ingest | None = None,
+        on_reload: Callable[[config.Config], None] | None = None,
     ) -> None:
+        """`on_reload` is told each config taken on (the admin API's view of destinations)."""
         self._file = file
         self._env = env
         self._started = started  # what needs a restart is compared with this
         self._current = started
         self._worker = worker
         self._ingest = ingest
+        self._on_reload = on_reload
         self._task: asyncio.Task[None] | None = None
         self._again = False  # a SIGHUP came during a reload: reload once more after it
 
@@ -88,6 +91,8 @@ class Reloader:
             return False
         bootstrap.apply(new, self._worker, self._ingest, self._current)
         self._current = new.config
+        if self._on_reload is not None:
+            self._on_reload(new.config)
         cfg = new.config
         counts = [(len(cfg.destinations), "destination"), (len(cfg.routes), "route")]
         if self._ingest is not None:

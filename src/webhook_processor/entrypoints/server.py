@@ -7,7 +7,6 @@ import logging
 import os
 
 import uvicorn
-from starlette.types import ASGIApp
 
 from webhook_processor import bootstrap, config, logs, processing
 from webhook_processor.entrypoints import admin, reload, runtime, web
@@ -20,13 +19,21 @@ def run(args: argparse.Namespace) -> int:
     logs.configure(args.log_level or cfg.logging.level, args.log_format or cfg.logging.format)
     parts = bootstrap.ingestion(cfg, args.config, os.environ)
     worker = next(s for s in parts.services if isinstance(s, processing.Processor))
+    token = bootstrap.admin_token(cfg, args.config, os.environ)
+    # The admin API (only with admin.token), over the store on a connection of its own.
+    operator = None if token is None else bootstrap.operator(cfg, create=True, in_server=True)
+
+    def reloaded(new: config.Config) -> None:
+        if operator is not None:
+            operator.reconfigure(bootstrap.destination_configs(new))
+
     # SIGHUP reloads sources, destinations and routes (the reloader stops first, on shutdown).
-    hangup = reload.Reloader(args.config, os.environ, cfg, worker, parts.ingest)
+    hangup = reload.Reloader(args.config, os.environ, cfg, worker, parts.ingest, reloaded)
     app = web.App(
         parts.ingest,
         [*parts.services, hangup],
         parts.registry,
-        admin=admin_api(cfg, args.config),
+        admin=None if operator is None or token is None else admin.app(operator, token),
     )
     host = args.host or cfg.server.host
     port = cfg.server.port if args.port is None else args.port
@@ -55,11 +62,3 @@ def run(args: argparse.Namespace) -> int:
     runtime.prepare()
     server.run()
     return 0 if server.started else 1
-
-
-def admin_api(cfg: config.Config, file: str) -> ASGIApp | None:
-    """The admin API over the store, on a connection of its own; None without `admin.token`."""
-    token = bootstrap.admin_token(cfg, file, os.environ)
-    if token is None:
-        return None
-    return admin.app(bootstrap.operator(cfg, create=True, in_server=True), token)
