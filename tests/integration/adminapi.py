@@ -16,7 +16,6 @@ import anyio.from_thread
 import httpx
 import pytest
 from starlette.applications import Starlette
-from starlette.routing import Mount
 from starlette.types import ASGIApp
 
 from tests.contract.harness import SqliteHarness, event
@@ -122,7 +121,7 @@ def api(tmp_path: Path) -> Iterator[Admin]:
         bootstrap.operator(cfg, create=True, in_server=True), token, alerts=lambda: alerts
     )
     # Mounted as web.App mounts it, so that paths are the API's own (/api/...).
-    http = Client(Starlette(routes=[Mount("/api", app=app)]))
+    http = Client(Starlette(routes=[admin.mount(app)]))
     yield Admin(http, harness, alerts)
     http.close()
     harness.close()

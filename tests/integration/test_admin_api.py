@@ -13,7 +13,6 @@ from pathlib import Path
 import httpx
 import pytest
 from starlette.applications import Starlette
-from starlette.routing import Mount
 
 from webhook_processor import models, operations, ports
 from webhook_processor.adapters.sqlite import db
@@ -62,6 +61,16 @@ def test_without_the_right_token_every_path_is_the_same_401(
     assert answers[0].json()["error"] == "unauthorized"
     assert TOKEN not in answers[0].text
     assert answers[0].headers["www-authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("path", ["/api/events/%0Aevt", "/api/events/a%0D%0Ab/replay"])
+def test_every_path_under_api_is_the_apis_even_with_a_line_break(api: Admin, path: str) -> None:
+    """A path parameter may hold any character: still the API's answer (and its auth), not the
+    server's plain-text 404 for paths it does not know."""
+    assert api.http.request("POST" if path.endswith("y") else "GET", path).status_code == 401
+    answer = api.http.request("POST" if path.endswith("y") else "GET", path, headers=AUTH)
+    assert answer.status_code == 404
+    assert answer.json()["error"] == "not_found"
 
 
 def test_the_right_token_opens_the_api(api: Admin) -> None:
@@ -410,7 +419,7 @@ def test_store_calls_run_off_the_event_loop(tmp_path: Path) -> None:
         sqlite_operations.SqliteOperations(db.connect(str(tmp_path / "x.db"), 5)), {}
     )
     slow.threads = []
-    app = Starlette(routes=[Mount("/api", app=admin.app(slow, TOKEN))])
+    app = Starlette(routes=[admin.mount(admin.app(slow, TOKEN))])
 
     async def run() -> tuple[float, float, int]:
         transport = httpx.ASGITransport(app=app)

@@ -21,11 +21,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from webhook_processor import errors, ports, services
+from webhook_processor.entrypoints import admin as admin_api
 from webhook_processor.entrypoints import openapi
 
 log = logging.getLogger("whp.ingest")
@@ -162,7 +163,7 @@ class App:
             Route("/openapi.json", self.openapi),
         ]
         if admin is not None:
-            routes.append(Mount("/api", app=admin))
+            routes.append(admin_api.mount(admin))
         self._other = Starlette(routes=routes, lifespan=self._lifespan)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
