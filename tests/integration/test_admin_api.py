@@ -14,7 +14,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from webhook_processor import models, operations, ports
+from webhook_processor import models, ports, services
 from webhook_processor.adapters.sqlite import db
 from webhook_processor.adapters.sqlite import operations as sqlite_operations
 from webhook_processor.entrypoints import admin
@@ -388,7 +388,7 @@ def test_stats_count_by_status_with_rates_and_alerts(api: Admin) -> None:
     stats = api.get("/api/stats")
     assert stats["events"] == {"pending": 1, "routed": 2, "unrouted": 1}
     assert stats["deliveries"] == {"pending": 0, "delivered": 1, "dead": 1}
-    per_second = operations.RATE_WINDOW_MS / 1000
+    per_second = services.operations.RATE_WINDOW_MS / 1000
     assert stats["rates"] == {
         "received": 3 / per_second,
         "delivered": 1 / per_second,
@@ -400,7 +400,7 @@ def test_stats_count_by_status_with_rates_and_alerts(api: Admin) -> None:
 # -- the event loop -------------------------------------------------------------------------
 
 
-class SlowOperator(operations.Operator):
+class SlowOperator(services.operations.Operator):
     """Its event listing takes a second, as a big store's might; it keeps the threads it ran on."""
 
     threads: list[int]

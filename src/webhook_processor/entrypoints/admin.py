@@ -3,9 +3,9 @@ dead-letter queue and its redrive, destinations and their pauses, stats.
 
 Every request needs `Authorization: Bearer <admin.token>`, checked before routing: without it,
 any path under /api/ answers the same 401, so nothing is learnt of the API, not even which
-paths exist. The use cases are operations.Operator's; its calls block (SQLite), so they run in
-a worker thread, never on the event loop that serves ingest. Bad input of any kind is a 400
-`invalid_request` naming what is wrong (entrypoints/admin_input.py reads it).
+paths exist. The use cases are services.operations.Operator's; its calls block (SQLite), so
+they run in a worker thread, never on the event loop that serves ingest. Bad input of any kind
+is a 400 `invalid_request` naming what is wrong (entrypoints/admin_input.py reads it).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from webhook_processor import errors, operations
+from webhook_processor import errors, services
 from webhook_processor.entrypoints import admin_input, views
 
 PREFIX = "/api"
@@ -44,7 +44,7 @@ def no_alerts() -> Sequence[Mapping[str, Any]]:
 
 
 def app(
-    operator: operations.Operator,
+    operator: services.operations.Operator,
     token: str,
     alerts: Alerts = no_alerts,
     clock: Callable[[], float] = time.time,
@@ -126,7 +126,7 @@ class Guard:
 
 class Api:
     def __init__(
-        self, operator: operations.Operator, alerts: Alerts, clock: Callable[[], float]
+        self, operator: services.operations.Operator, alerts: Alerts, clock: Callable[[], float]
     ) -> None:
         self._op = operator
         self._alerts = alerts

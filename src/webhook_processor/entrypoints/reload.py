@@ -15,7 +15,7 @@ import logging
 import signal
 from collections.abc import Callable, Mapping
 
-from webhook_processor import bootstrap, config, errors, processing, services
+from webhook_processor import bootstrap, config, errors, services
 
 log = logging.getLogger("whp")
 
@@ -28,8 +28,8 @@ class Reloader:
         file: str,
         env: Mapping[str, str],
         started: config.Config,
-        worker: processing.Processor,
-        ingest: services.Ingest | None = None,
+        worker: services.worker.Worker,
+        ingest: services.ingest.Ingest | None = None,
         on_reload: Callable[[config.Config], None] | None = None,
     ) -> None:
         """`on_reload` is told each config taken on (the admin API's view of destinations)."""

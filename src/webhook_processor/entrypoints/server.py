@@ -8,7 +8,8 @@ import os
 
 import uvicorn
 
-from webhook_processor import bootstrap, config, logs, processing
+from webhook_processor import bootstrap, config, logs, services
+from webhook_processor.bootstrap import local
 from webhook_processor.entrypoints import admin, reload, runtime, web
 
 log = logging.getLogger("whp")
@@ -17,11 +18,11 @@ log = logging.getLogger("whp")
 def run(args: argparse.Namespace) -> int:
     cfg = bootstrap.load(args.config, os.environ)  # every problem of the file at once
     logs.configure(args.log_level or cfg.logging.level, args.log_format or cfg.logging.format)
-    parts = bootstrap.ingestion(cfg, args.config, os.environ)
-    worker = next(s for s in parts.services if isinstance(s, processing.Processor))
+    parts = local.ingestion(cfg, args.config, os.environ)
+    worker = next(s for s in parts.services if isinstance(s, services.worker.Worker))
     token = bootstrap.admin_token(cfg, args.config, os.environ)
     # The admin API (only with admin.token), over the store on a connection of its own.
-    operator = None if token is None else bootstrap.operator(cfg, create=True, in_server=True)
+    operator = None if token is None else local.operator(cfg, create=True, in_server=True)
 
     def reloaded(new: config.Config) -> None:
         if operator is not None:
