@@ -239,9 +239,10 @@ _CODES = {404: "not_found", 405: "method_not_allowed"}
 async def _http_error(request: Request, exc: Exception) -> Response:
     """Starlette's routing answers (no such path, a method the path does not take)."""
     assert isinstance(exc, HTTPException)
+    path = errors.shown(request.url.path)
     detail = {
-        404: f"no such admin endpoint: {request.method} {request.url.path}",
-        405: f"{request.url.path} does not take {request.method}",
+        404: f"no such admin endpoint: {request.method} {path}",
+        405: f"{path} does not take {request.method}",
     }.get(exc.status_code, str(exc.detail))
     return _error(exc.status_code, _CODES.get(exc.status_code, "error"), detail, exc.headers)
 
