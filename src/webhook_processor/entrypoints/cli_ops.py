@@ -229,8 +229,9 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 def cmd_destinations_list(args: argparse.Namespace) -> int:
     """Without a store yet, the config's view: counts unknown (`-`, null), no runtime pauses."""
-    if args.url is None and not Path(config.load(args.config).storage.path).exists():
-        rows = _from_config(config.load(args.config))
+    cfg = None if args.url is not None else config.load(args.config)
+    if cfg is not None and not Path(cfg.storage.path).exists():
+        rows = _from_config(cfg)
     else:
         rows = cli_admin.backend(args, readonly=True).destinations()
     if args.json:
