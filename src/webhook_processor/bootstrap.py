@@ -27,6 +27,8 @@ from webhook_processor import (
     delivery,
     egress,
     errors,
+    monitoring,
+    notifying,
     ports,
     presets,
     processing,
@@ -37,6 +39,7 @@ from webhook_processor import (
     verify,
     wiring,
 )
+from webhook_processor import operations as operating  # `operations` is a function here
 from webhook_processor import problems as wording
 from webhook_processor.adapters import http, prometheus
 from webhook_processor.adapters.sqlite import db as sqlite_db
@@ -64,6 +67,7 @@ def startup_problems(cfg: config.Config, env: Mapping[str, str]) -> list[str]:
     problems: list[str] = []
     _source_runtimes(cfg, env, time.time, problems)
     signing_keys(cfg, env, problems)
+    alert_receivers(cfg, env, problems)
     if cfg.admin.token is not None:
         try:
             secrets.resolve(cfg.admin.token, env)
@@ -178,12 +182,22 @@ def resolve_secret(ref: str, where: str, file: str, env: Mapping[str, str]) -> s
 @dataclass(frozen=True)
 class Ingestion:
     """What `whp serve` runs: the ingest service, the services to start and stop with the server
-    (the store writer, then the worker), and the metrics."""
+    (the store writer, the worker, the alerts' notifier and monitor), and the metrics, whose
+    gauges of the store `readings` refreshes."""
 
     ingest: services.Ingest
     store: sqlite_events.GroupCommitStore
     services: list[ports.Service]
     registry: CollectorRegistry
+    readings: monitoring.Readings
+    monitor: monitoring.Monitor
+    metrics: prometheus.PrometheusMetrics
+    store_ops: ports.Operations  # the readings', on a read-only connection of their own
+
+    def reconfigure(self, cfg: config.Config) -> None:
+        """Count and read the destinations of a reloaded config (on the event loop)."""
+        self.metrics.configure(cfg.destinations)
+        self.readings.read = destination_views(cfg, self.store_ops)
 
 
 def ingestion(
@@ -191,18 +205,77 @@ def ingestion(
 ) -> Ingestion:
     sources = source_runtimes(cfg, file, env, clock)
     store = sqlite_events.GroupCommitStore(cfg.storage.path, cfg.storage.busy_timeout_seconds)
-    worker = processor(cfg, file, env, clock, writer=store.writer)
+    store_ops = sqlite_operations.SqliteOperations(
+        sqlite_db.connect(cfg.storage.path, cfg.storage.busy_timeout_seconds, readonly=True)
+    )
+    readings = monitoring.Readings(destination_views(cfg, store_ops))
     registry = CollectorRegistry()
+    metrics = prometheus.PrometheusMetrics(registry, cfg.destinations, lambda: readings.latest)
+    worker = processor(cfg, file, env, clock, writer=store.writer, metrics=metrics)
     # Without routes, new events are not worth waking the worker for: its next poll marks all
     # of them unrouted at once.
     ingest = services.Ingest(
-        sources,
-        store,
-        prometheus.PrometheusMetrics(registry),
-        clock,
-        on_stored=worker.wake if cfg.routes else lambda: None,
+        sources, store, metrics, clock, on_stored=worker.wake if cfg.routes else lambda: None
     )
-    return Ingestion(ingest, store, [store, worker], registry)
+    problems: list[str] = []
+    receivers = alert_receivers(cfg, env, problems)
+    if problems:
+        raise errors.ConfigError(file, problems)
+    notifier = notifying.Notifier(receivers, alert_sender(cfg, file, env), clock)
+    monitor = monitoring.Monitor(
+        wiring.alert_rules(cfg), cfg.alerts.interval_seconds, readings, metrics, notifier, clock
+    )
+    return Ingestion(
+        ingest,
+        store,
+        [store, worker, notifier, monitor],
+        registry,
+        readings,
+        monitor,
+        metrics,
+        store_ops,
+    )
+
+
+def destination_views(
+    cfg: config.Config, ops: ports.Operations
+) -> Callable[[], list[operating.DestinationView]]:
+    """The destinations of `cfg` as the store has them."""
+    configs = {
+        name: operating.DestinationConfig(dest.url, dest.paused)
+        for name, dest in cfg.destinations.items()
+    }
+    return operating.Operator(ops, configs).destinations
+
+
+def alert_receivers(
+    cfg: config.Config, env: Mapping[str, str], problems: list[str]
+) -> list[notifying.Receiver]:
+    """`alerts.notify`, with the signing keys resolved; `problems` gets what is wrong."""
+    found = []
+    for i, receiver in enumerate(cfg.alerts.notify):
+        where = f"alerts.notify[{i}]"
+        key = None
+        if receiver.signing_secret is not None:
+            try:
+                key = delivery.signing_key(secrets.resolve(receiver.signing_secret, env))
+            except (errors.SecretError, ValueError) as exc:
+                problems.append(f"{where}.signing_secret: {exc}")
+        found.append(notifying.Receiver(where, receiver.url, key))
+    return found
+
+
+def alert_sender(cfg: config.Config, file: str, env: Mapping[str, str]) -> http.HttpSender:
+    """The sender of alert notifications, apart from the deliveries' (its own connections):
+    each receiver goes out the way `delivery:` says for every destination."""
+    problems: list[str] = []
+    routes = {
+        f"alerts.notify[{i}]": _route(
+            cfg.delivery, receiver.url, f"alerts.notify[{i}]", env, problems
+        )
+        for i, receiver in enumerate(cfg.alerts.notify)
+    }
+    return _sender(routes, file, problems)
 
 
 def processor(
@@ -211,6 +284,7 @@ def processor(
     env: Mapping[str, str],
     clock: Clock = time.time,
     writer: Executor | None = None,
+    metrics: ports.Metrics | None = None,
 ) -> processing.Processor:
     """The worker, with its destinations' signing keys resolved (every problem reported). Its
     writes run on `writer` (in `whp serve`, the store's writer thread), or on threads of its own."""
@@ -236,6 +310,7 @@ def processor(
         clock,
         processing.Settings(retention_days=cfg.storage.retention_days),
         writer=writer,
+        metrics=metrics,
     )
 
 
@@ -258,21 +333,31 @@ def http_sender(cfg: config.Config, file: str, env: Mapping[str, str]) -> http.H
     """The sender of deliveries, each destination on its way out (egress.py). `proxy: env` reads
     `env` here, once; a proxy from there may carry credentials (never repeated in an error)."""
     problems: list[str] = []
-    routes = {}
-    for name, dest in cfg.destinations.items():
-        chosen = cfg.egress_of(name)
-        proxy = chosen.proxy
-        if proxy == egress.PROXY_FROM_ENV:
-            found = egress.proxy_from_environment(dest.url, env)
-            proxy = found[1] if found else None
-            if found:
-                try:
-                    egress.check_proxy(found[1], credentials=True)
-                except ValueError as exc:
-                    problems.append(f"destinations.{name}.proxy: env: {found[0]}: {exc}")
-        elif proxy == egress.NO_PROXY:
-            proxy = None
-        routes[name] = egress.Route(proxy, chosen.ca_file, chosen.client_cert, chosen.client_key)
+    routes = {
+        name: _route(cfg.egress_of(name), dest.url, f"destinations.{name}", env, problems)
+        for name, dest in cfg.destinations.items()
+    }
+    return _sender(routes, file, problems)
+
+
+def _route(
+    chosen: config.Egress, url: str, where: str, env: Mapping[str, str], problems: list[str]
+) -> egress.Route:
+    proxy = chosen.proxy
+    if proxy == egress.PROXY_FROM_ENV:
+        found = egress.proxy_from_environment(url, env)
+        proxy = found[1] if found else None
+        if found:
+            try:
+                egress.check_proxy(found[1], credentials=True)
+            except ValueError as exc:
+                problems.append(f"{where}.proxy: env: {found[0]}: {exc}")
+    elif proxy == egress.NO_PROXY:
+        proxy = None
+    return egress.Route(proxy, chosen.ca_file, chosen.client_cert, chosen.client_key)
+
+
+def _sender(routes: dict[str, egress.Route], file: str, problems: list[str]) -> http.HttpSender:
     if problems:
         raise errors.ConfigError(file, problems)
     try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from webhook_processor import bootstrap, config, errors, processing, services
 
@@ -30,8 +30,11 @@ class Reloader:
         started: config.Config,
         worker: processing.Processor,
         ingest: services.Ingest | None = None,
+        also: Callable[[config.Config], None] | None = None,
     ) -> None:
+        """`also` takes the reloaded config too (the metrics' destinations)."""
         self._file = file
+        self._also = also
         self._env = env
         self._started = started  # what needs a restart is compared with this
         self._current = started
@@ -87,6 +90,8 @@ class Reloader:
             log.exception("config not reloaded, still running the previous one")
             return False
         bootstrap.apply(new, self._worker, self._ingest, self._current)
+        if self._also is not None:
+            self._also(new.config)
         self._current = new.config
         cfg = new.config
         counts = [(len(cfg.destinations), "destination"), (len(cfg.routes), "route")]

@@ -20,8 +20,15 @@ def run(args: argparse.Namespace) -> int:
     parts = bootstrap.ingestion(cfg, args.config, os.environ)
     worker = next(s for s in parts.services if isinstance(s, processing.Processor))
     # SIGHUP reloads sources, destinations and routes (the reloader stops first, on shutdown).
-    hangup = reload.Reloader(args.config, os.environ, cfg, worker, parts.ingest)
-    app = web.App(parts.ingest, [*parts.services, hangup], parts.registry)
+    hangup = reload.Reloader(
+        args.config, os.environ, cfg, worker, parts.ingest, also=parts.reconfigure
+    )
+    app = web.App(
+        parts.ingest,
+        [*parts.services, hangup],
+        parts.registry,
+        before_scrape=parts.readings.refresh,
+    )
     host = args.host or cfg.server.host
     port = cfg.server.port if args.port is None else args.port
     log.info(

@@ -13,7 +13,8 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import orjson
@@ -148,10 +149,13 @@ class App:
         ingest: services.Ingest,
         services: Sequence[ports.Service],
         registry: CollectorRegistry,
+        before_scrape: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
+        """`before_scrape` refreshes what the registry reads from the store (off the loop)."""
         self._ingest = ingest
         self._services = list(services)
         self._registry = registry
+        self._before_scrape = before_scrape
         self._other = Starlette(
             routes=[
                 Route("/healthz", self.healthz),
@@ -187,10 +191,20 @@ class App:
                 await service.stop()
 
     async def _receive_webhook(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        label = await self._answer_webhook(scope, receive, send)
+        if label is not None:
+            self._ingest.answered(label, time.perf_counter() - started)
+
+    async def _answer_webhook(self, scope: Scope, receive: Receive, send: Send) -> str | None:
+        """Answer one webhook; the source's name it was counted under (None: not answered, the
+        sender left)."""
         name = scope["path"][len(PREFIX) :]
         headers = _headers(scope["headers"])
+        label = services.UNKNOWN_SOURCE_LABEL
         try:
             source = self._ingest.source(name)
+            label = source.name
             try:
                 body = await _read_body(
                     receive, source.max_body_bytes, headers.get("content-length")
@@ -224,7 +238,7 @@ class App:
                 )
             await _reply(send, exc.status, _error(exc.code, exc.detail))
         except ClientGone:
-            return
+            return None
         except Exception:  # a bug: said as one, and answered in the API's shape, not uvicorn's
             log.exception("webhook failed: internal error", extra={"source": name[:64]})
             await _reply(
@@ -244,6 +258,7 @@ class App:
                 await _reply(send, 200, b'{"id":"%s","duplicate":true}' % stored.id.encode())
             else:
                 await _reply(send, 202, b'{"id":"%s","duplicate":false}' % stored.id.encode())
+        return label
 
     async def healthz(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -256,6 +271,8 @@ class App:
         )
 
     async def metrics(self, request: Request) -> Response:
+        if self._before_scrape is not None:
+            await self._before_scrape()
         return Response(generate_latest(self._registry), media_type=CONTENT_TYPE_LATEST)
 
     async def openapi(self, request: Request) -> Response:
