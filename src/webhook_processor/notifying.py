@@ -88,6 +88,7 @@ class Notifier:
         self._queues = [collections.deque[alerts.Notification]() for _ in self._receivers]
         self._queue_size = queue_size
         self._wakeups = [asyncio.Event() for _ in self._receivers]
+        self._sending: list[alerts.Notification | None] = [None for _ in self._receivers]
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -102,7 +103,7 @@ class Notifier:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        left = sum(len(q) for q in self._queues)
+        left = sum(len(q) for q in self._queues) + sum(n is not None for n in self._sending)
         if left:
             log.warning("%d alert notification(s) not sent: the server is stopping", left)
         await self._sender.aclose()
@@ -117,9 +118,9 @@ class Notifier:
             if len(queue) >= self._queue_size:
                 dropped = queue.popleft()
                 log.warning(
-                    "alert notification dropped: %s has %d waiting (the oldest goes): %s",
-                    receiver.where,
+                    "alert notification dropped: %d wait for %s already (the oldest goes): %s",
                     len(queue) + 1,
+                    receiver.where,
                     dropped.text(),
                 )
             queue.append(notification)
@@ -132,12 +133,9 @@ class Notifier:
             while not queue:
                 wakeup.clear()
                 await wakeup.wait()
-            notification = queue[0]
-            try:
-                await self._send(destination, notification)
-            finally:
-                if queue and queue[0] is notification:  # a full queue may have dropped it
-                    queue.popleft()
+            notification = self._sending[index] = queue.popleft()
+            await self._send(destination, notification)
+            self._sending[index] = None
 
     async def _send(
         self, destination: delivery.Destination, notification: alerts.Notification
