@@ -19,11 +19,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from webhook_processor import alerts, operations
+from webhook_processor import alerts, services
 
 log = logging.getLogger("whp.alerts")
 Clock = Callable[[], float]
-Views = Sequence[operations.DestinationView]
+Views = Sequence[services.operations.DestinationView]
 READ_AT_MOST_EVERY = 1.0  # seconds: a scrape every second, and the rules, share one read
 
 

@@ -16,8 +16,9 @@ import pytest
 
 from tests.e2e.pki import Pki, private_ca
 from tests.e2e.proxy import ForwardProxy
-from webhook_processor import bootstrap, config, delivery
+from webhook_processor import config, delivery
 from webhook_processor.adapters import http, http_transport
+from webhook_processor.bootstrap import local
 
 from .mtls import MtlsReceiver
 from .test_http_delivery import (
@@ -65,7 +66,7 @@ def sender(
     file = tmp_path / "whp.yaml"
     file.write_text(text)
     cfg = config.load(file)
-    return bootstrap.http_sender(cfg, str(file), env or {}), cfg
+    return local.http_sender(cfg, str(file), env or {}), cfg
 
 
 def deliver(made: http.HttpSender, *requests: tuple[str, str]) -> list[delivery.Result]:

@@ -26,7 +26,7 @@ METRICS = testing.MemoryMetrics()
 
 class QuickProtocol(web.HttpProtocol):
     request_timeout = TIMEOUT
-    ingest = services.Ingest({}, testing.MemoryStore(), METRICS, time.time)
+    ingest = services.ingest.Ingest({}, testing.MemoryStore(), METRICS, time.time)
 
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:

@@ -33,7 +33,7 @@ class World:
         self.store = testing.MemoryStore()
         self.metrics = testing.MemoryMetrics()
         runtimes = bootstrap.source_runtimes(self.cfg, str(file), ENV, self.clock)
-        self.ingest = services.Ingest(runtimes, self.store, self.metrics, self.clock)
+        self.ingest = services.ingest.Ingest(runtimes, self.store, self.metrics, self.clock)
 
     def receive(self, source: str, body: bytes, headers: dict[str, str]) -> models.Stored:
         async def run() -> models.Stored:
@@ -245,7 +245,7 @@ def test_own_field_specs_replace_the_preset(tmp_path: Path) -> None:
 
 
 def test_public_url_gets_the_request_query_appended() -> None:
-    runtime = services.SourceRuntime(
+    runtime = services.ingest.SourceRuntime(
         name="t",
         verify=lambda request, now: None,
         max_body_bytes=1,
@@ -326,7 +326,7 @@ def test_generic_hmac_with_a_signed_id_dedupes_on_that_id(tmp_path: Path) -> Non
     assert world.store.events[original.id].idempotency_key == "d-9"
 
 
-def runtimes(tmp_path: Path, sources: str) -> dict[str, services.SourceRuntime]:
+def runtimes(tmp_path: Path, sources: str) -> dict[str, services.ingest.SourceRuntime]:
     file = tmp_path / "reloaded.yaml"
     file.write_text(f"sources:\n{sources}")
     return bootstrap.source_runtimes(config.load(file), str(file), ENV)
@@ -359,3 +359,39 @@ def test_a_swap_replaces_what_a_stored_event_wakes(tmp_path: Path) -> None:
     world.ingest.swap(runtimes(tmp_path, GITHUB), on_stored=lambda: woken.append("worker"))
     world.receive("github", b"{}", signed(b"{}"))
     assert woken == ["worker"]
+
+
+# --- the answer, the same on both runtimes (services.ingest.handle) ------------------------
+
+
+def handled(
+    world: World, name: str, body: bytes, headers: dict[str, str]
+) -> services.ingest.Answer:
+    return asyncio.run(services.ingest.handle(world.ingest, name, body, headers))
+
+
+def test_handle_answers_each_case_in_the_api_shape(tmp_path: Path) -> None:
+    limited = (
+        "  github:\n    verify: github\n    secret: env:GH\n"
+        "    rate_limit: {per_second: 1, burst: 1}\n    max_body_bytes: 64\n"
+    )
+    world = World(tmp_path, limited)
+    body = b'{"a": 1}'
+    first = handled(world, "github", body, signed(body, **{"x-github-delivery": "d-1"}))
+    assert first.status == 202
+    stored_id = json.loads(first.body)["id"]
+    assert json.loads(first.body) == {"id": stored_id, "duplicate": False}
+    world.clock.now += 5
+    again = handled(world, "github", body, signed(body, **{"x-github-delivery": "d-1"}))
+    assert (again.status, json.loads(again.body)) == (200, {"id": stored_id, "duplicate": True})
+    unknown = handled(world, "nope", body, {})
+    assert (unknown.status, json.loads(unknown.body)["error"]) == (404, "unknown_source")
+    big = b'{"pad": "' + b"x" * 100 + b'"}'
+    too_big = handled(world, "github", big, signed(big))
+    assert (too_big.status, json.loads(too_big.body)["error"]) == (413, "payload_too_large")
+    forged = handled(world, "github", body, signed(b"other"))
+    assert (forged.status, json.loads(forged.body)["error"]) == (401, "invalid_signature")
+    flood = handled(world, "github", body, signed(body))
+    assert flood.status == 429
+    assert dict(flood.headers)["retry-after"] == "1"
+    assert world.metrics.rejected_by[("github", "payload_too_large")] == 1

@@ -11,13 +11,15 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from webhook_processor import alerts, errors, monitoring, operations
+from webhook_processor import alerts, errors, monitoring, services
 from webhook_processor.adapters import prometheus
 from webhook_processor.testing import FakeClock
 
 
-def view(name: str, dead: int = 0, oldest: float | None = None) -> operations.DestinationView:
-    return operations.DestinationView(name, "http://x", (), 0, dead, 0, oldest)
+def view(
+    name: str, dead: int = 0, oldest: float | None = None
+) -> services.operations.DestinationView:
+    return services.operations.DestinationView(name, "http://x", (), 0, dead, 0, oldest)
 
 
 class Store:
@@ -30,7 +32,7 @@ class Store:
         self.threads: set[str] = set()
         self.fail = False
 
-    def read(self) -> list[operations.DestinationView]:
+    def read(self) -> list[services.operations.DestinationView]:
         self.reads += 1
         self.threads.add(threading.current_thread().name)
         if self.fail:

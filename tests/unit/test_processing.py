@@ -1,4 +1,4 @@
-"""The worker (processing.Processor) against in-memory fakes: what receivers and operators see.
+"""The worker (services.worker.Worker) against in-memory fakes: what receivers and operators see.
 
 Each test is one asyncio.run: `step()` routes and starts attempts as tasks, `drain()` waits for
 them, and the processor's `flush()` records their outcomes (as its next step would). The clock is
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from webhook_processor import config, delivery, models, processing, retry, routing, signing, wiring
+from webhook_processor import config, delivery, models, retry, routing, services, signing, wiring
 from webhook_processor.testing import FakeClock, FakeSender, MemoryMetrics, MemoryQueue
 
 UNIFORM = 0.5
@@ -39,9 +39,9 @@ class World:
         routes: Sequence[config.Route],
         script: Mapping[str, Sequence[delivery.Result | int]] | None = None,
         keys: Mapping[str, bytes] | None = None,
-        settings: processing.Settings | None = None,
+        settings: services.worker.Settings | None = None,
     ) -> None:
-        self.settings = settings or processing.Settings()
+        self.settings = settings or services.worker.Settings()
         self.clock = FakeClock()
         self.queue = MemoryQueue()
         self.sender = FakeSender(script)
@@ -53,9 +53,9 @@ class World:
         }
         self.processor = self.restart(routes)
 
-    def restart(self, routes: Sequence[config.Route]) -> processing.Processor:
+    def restart(self, routes: Sequence[config.Route]) -> services.worker.Worker:
         """A processor with these routes over the same store, receivers and clock."""
-        self.processor = processing.Processor(
+        self.processor = services.worker.Worker(
             wiring.compile_routes(routes),
             self.runtimes,
             self.queue,
@@ -357,7 +357,7 @@ def test_a_destination_at_its_max_concurrency_gets_the_next_delivery_when_one_en
     world = World(
         {"a": dest(A, max_concurrency=1)},
         [GITHUB_TO_A],
-        settings=processing.Settings(min_step_seconds=3600),
+        settings=services.worker.Settings(min_step_seconds=3600),
     )
 
     async def scenario() -> None:
@@ -482,7 +482,7 @@ def test_the_worker_purges_events_past_the_retention_once_their_work_is_done() -
     world = World(
         {"a": dest(A), "b": dest(B)},
         [GITHUB_TO_A, GITHUB_TO_B],
-        settings=processing.Settings(purge_every_seconds=0.01),
+        settings=services.worker.Settings(purge_every_seconds=0.01),
     )
     world.paused.add("b")
     done = world.receive(source="other")  # matches no route: nothing to do

@@ -6,7 +6,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from webhook_processor import operations
+from webhook_processor import services
 from webhook_processor.adapters import prometheus
 
 
@@ -101,8 +101,8 @@ def test_attempts_are_counted_under_configured_destinations_only() -> None:
 
 def test_the_deliveries_gauges_are_the_store_s_destinations() -> None:
     views = [
-        operations.DestinationView("orders", "http://x", (), 5, 2, 1, 42.5),
-        operations.DestinationView("billing", "http://y", ("config",), 0, 0, 0, None),
+        services.operations.DestinationView("orders", "http://x", (), 5, 2, 1, 42.5),
+        services.operations.DestinationView("billing", "http://y", ("config",), 0, 0, 0, None),
     ]
     registry = CollectorRegistry()
     prometheus.PrometheusMetrics(registry, ["orders", "billing"], lambda: views)

@@ -35,7 +35,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from webhook_processor import models, operations
+from webhook_processor import models, services
 
 UNKNOWN = "(unknown)"
 OUTCOMES: tuple[models.Outcome, ...] = ("delivered", "retry", "dead")
@@ -49,7 +49,7 @@ LATENCY_BUCKETS = (
     *(300.0, 900.0, 3600.0, 4 * 3600.0, 24 * 3600.0),
 )
 LabelValues = TypeVar("LabelValues", bound=tuple[str, ...])
-Views = Callable[[], Sequence[operations.DestinationView]]
+Views = Callable[[], Sequence[services.operations.DestinationView]]
 
 
 class Buckets:
@@ -238,7 +238,7 @@ def _histogram(name: str, doc: str, label: str, histograms: Histograms) -> Histo
     return family
 
 
-def _gauges(views: Sequence[operations.DestinationView]) -> Iterator[GaugeMetricFamily]:
+def _gauges(views: Sequence[services.operations.DestinationView]) -> Iterator[GaugeMetricFamily]:
     pending = GaugeMetricFamily(
         "whp_deliveries_pending",
         "Deliveries waiting to be delivered (in flight included).",

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import orjson
 
-from webhook_processor import __version__, bootstrap, config, errors, secrets, sending, wiring
+from webhook_processor import __version__, bootstrap, config, errors, provider, secrets, wiring
 from webhook_processor.entrypoints import cli_aws, cli_events, cli_ops, cli_routes
 
 Handler = Callable[[argparse.Namespace], int]
@@ -231,7 +231,7 @@ def cmd_send(args: argparse.Namespace) -> int:
         if not sep or not name.strip():
             raise errors.UsageError(f"--header {item!r}: expected 'Name: value'")
         extra[name.strip()] = value.strip()
-    out = sending.build(
+    out = provider.build(
         wiring.source_spec(source),
         secret,
         body,

@@ -14,8 +14,9 @@ from typing import Any
 
 import orjson
 
-from webhook_processor import bootstrap, config, errors, models, payload, ports
+from webhook_processor import config, errors, models, payload, ports
 from webhook_processor.adapters.sqlite import queue as sqlite_queue
+from webhook_processor.bootstrap import local
 
 _RELATIVE = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -112,7 +113,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     cfg = config.load(args.config)
     now = time.time()
     where = event_filter(args, now)
-    ops = bootstrap.operations(cfg, readonly=True)
+    ops = local.operations(cfg, readonly=True)
     try:
         page = ops.events(where, args.limit, args.cursor)
     except errors.UsageError:  # the cursor is all a listing can find wrong
@@ -209,7 +210,7 @@ def delivery_json(
 
 def cmd_show(args: argparse.Namespace) -> int:
     cfg = config.load(args.config)
-    event = bootstrap.event_reader(cfg).get(args.id)
+    event = local.event_reader(cfg).get(args.id)
     if event is None:
         raise errors.UsageError(f"no event {args.id!r} in {cfg.storage.path}")
     shown = summary(event) | {"content_type": event.content_type, "headers": event.headers}
@@ -219,7 +220,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         shown["body_base64"] = base64.b64encode(event.body).decode()
     with contextlib.suppress(errors.Rejected):
         shown["detail"] = payload.parse(event.body, event.content_type)
-    queue = bootstrap.delivery_queue(cfg, readonly=True)
+    queue = local.delivery_queue(cfg, readonly=True)
     shown["deliveries"] = [
         delivery_json(d, queue.attempts_of(d.id)) for d in queue.deliveries_of(event.id)
     ]

@@ -21,8 +21,9 @@ from typing import Any, TextIO, TypedDict
 
 import orjson
 
-from webhook_processor import bootstrap, config, errors, models, ports
+from webhook_processor import config, errors, models, ports
 from webhook_processor.adapters.sqlite import queue as sqlite_queue
+from webhook_processor.bootstrap import local
 from webhook_processor.entrypoints import cli_events
 
 BATCH = 500
@@ -105,7 +106,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     queue = _queue(cfg)
     if args.ids:
         ids = list(dict.fromkeys(args.ids))
-        reader = bootstrap.event_reader(cfg)
+        reader = local.event_reader(cfg)
         unknown = [i for i in ids if reader.get(i) is None]
         if unknown:
             raise errors.UsageError(
@@ -361,7 +362,7 @@ def _queue(
     a new one with `create`."""
     if not create and not Path(cfg.storage.path).exists():
         raise errors.StoreUnavailable(f"no store at {cfg.storage.path} (has `whp serve` run yet?)")
-    return bootstrap.delivery_queue(cfg, readonly=readonly)
+    return local.delivery_queue(cfg, readonly=readonly)
 
 
 def _paced(items: Sequence[str]) -> Iterator[Sequence[str]]:

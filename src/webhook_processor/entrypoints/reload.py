@@ -15,7 +15,7 @@ import logging
 import signal
 from collections.abc import Callable, Mapping
 
-from webhook_processor import bootstrap, config, errors, processing, services
+from webhook_processor import bootstrap, config, errors, services
 
 log = logging.getLogger("whp")
 
@@ -28,8 +28,8 @@ class Reloader:
         file: str,
         env: Mapping[str, str],
         started: config.Config,
-        worker: processing.Processor,
-        ingest: services.Ingest | None = None,
+        worker: services.worker.Worker,
+        ingest: services.ingest.Ingest | None = None,
         also: Callable[[config.Config], None] | None = None,
     ) -> None:
         """`also` takes the reloaded config too (the metrics' destinations)."""

@@ -8,7 +8,8 @@ import os
 
 import uvicorn
 
-from webhook_processor import bootstrap, logs, processing
+from webhook_processor import bootstrap, logs, services
+from webhook_processor.bootstrap import local
 from webhook_processor.entrypoints import reload, runtime, web
 
 log = logging.getLogger("whp")
@@ -17,8 +18,8 @@ log = logging.getLogger("whp")
 def run(args: argparse.Namespace) -> int:
     cfg = bootstrap.load(args.config, os.environ)  # every problem of the file at once
     logs.configure(args.log_level or cfg.logging.level, args.log_format or cfg.logging.format)
-    parts = bootstrap.ingestion(cfg, args.config, os.environ)
-    worker = next(s for s in parts.services if isinstance(s, processing.Processor))
+    parts = local.ingestion(cfg, args.config, os.environ)
+    worker = next(s for s in parts.services if isinstance(s, services.worker.Worker))
     # SIGHUP reloads sources, destinations and routes (the reloader stops first, on shutdown).
     hangup = reload.Reloader(
         args.config, os.environ, cfg, worker, parts.ingest, also=parts.reconfigure

@@ -55,15 +55,15 @@ class HttpProtocol(HttpToolsProtocol):
     arrives in one read) costs a few attribute checks."""
 
     request_timeout = REQUEST_TIMEOUT_SECONDS
-    ingest: services.Ingest | None = None  # where refusals are counted (`counting_into`)
+    ingest: services.ingest.Ingest | None = None  # where refusals are counted (`counting_into`)
     _head_bytes = 0  # bytes received of a request head not yet complete
     _deadline: asyncio.TimerHandle | None = None  # set while a request is being received
 
     @classmethod
-    def counting_into(cls, ingest: services.Ingest) -> type[HttpProtocol]:
-        """This protocol, counting its refusals in `ingest`'s metrics (uvicorn makes one
-        protocol per connection from the class it is given)."""
-        return type(cls.__name__, (cls,), {"ingest": ingest})
+    def counting_into(cls, service: services.ingest.Ingest) -> type[HttpProtocol]:
+        """This protocol, counting its refusals in the ingest service's metrics (uvicorn makes
+        one protocol per connection from the class it is given)."""
+        return type(cls.__name__, (cls,), {"ingest": service})
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -146,7 +146,7 @@ class ClientGone(Exception):
 class App:
     def __init__(
         self,
-        ingest: services.Ingest,
+        ingest: services.ingest.Ingest,
         services: Sequence[ports.Service],
         registry: CollectorRegistry,
         before_scrape: Callable[[], Awaitable[object]] | None = None,
@@ -201,7 +201,7 @@ class App:
         sender left)."""
         name = scope["path"][len(PREFIX) :]
         headers = _headers(scope["headers"])
-        label = services.UNKNOWN_SOURCE_LABEL
+        label = services.ingest.UNKNOWN_SOURCE_LABEL
         try:
             source = self._ingest.source(name)
             label = source.name

@@ -1,4 +1,5 @@
-"""The composition root: reads the config once, resolves secrets, and wires adapters into services.
+"""The composition root: reads the config once, resolves secrets, and builds what the services
+take; bootstrap/local.py and bootstrap/aws.py wire each runtime's adapters into them.
 
 Nothing else reads the environment; entrypoints call these functions and get ready-made objects.
 `load` runs every check `whp serve` runs before it opens the store or binds its port, so that
@@ -11,7 +12,6 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,18 +20,12 @@ import jsonschema
 import pydantic
 import yaml
 from jsonschema import exceptions as jsonschema_errors
-from prometheus_client import CollectorRegistry
 
 from webhook_processor import (
     config,
     delivery,
-    egress,
     errors,
-    monitoring,
-    notifying,
-    ports,
     presets,
-    processing,
     ratelimit,
     routing,
     secrets,
@@ -39,13 +33,7 @@ from webhook_processor import (
     verify,
     wiring,
 )
-from webhook_processor import operations as operating  # `operations` is a function here
 from webhook_processor import problems as wording
-from webhook_processor.adapters import http, prometheus
-from webhook_processor.adapters.sqlite import db as sqlite_db
-from webhook_processor.adapters.sqlite import events as sqlite_events
-from webhook_processor.adapters.sqlite import operations as sqlite_operations
-from webhook_processor.adapters.sqlite import queue as sqlite_queue
 
 Clock = Callable[[], float]
 
@@ -67,7 +55,7 @@ def startup_problems(cfg: config.Config, env: Mapping[str, str]) -> list[str]:
     problems: list[str] = []
     _source_runtimes(cfg, env, time.time, problems)
     signing_keys(cfg, env, problems)
-    alert_receivers(cfg, env, problems)
+    alert_keys(cfg, env, problems)
     if cfg.admin.token is not None:
         try:
             secrets.resolve(cfg.admin.token, env)
@@ -78,7 +66,7 @@ def startup_problems(cfg: config.Config, env: Mapping[str, str]) -> list[str]:
 
 def source_runtimes(
     cfg: config.Config, file: str, env: Mapping[str, str], clock: Clock = time.time
-) -> dict[str, services.SourceRuntime]:
+) -> dict[str, services.ingest.SourceRuntime]:
     """Everything ingest needs per source. Collects every problem into one ConfigError."""
     problems: list[str] = []
     out = _source_runtimes(cfg, env, clock, problems)
@@ -89,7 +77,7 @@ def source_runtimes(
 
 def _source_runtimes(
     cfg: config.Config, env: Mapping[str, str], clock: Clock, problems: list[str]
-) -> dict[str, services.SourceRuntime]:
+) -> dict[str, services.ingest.SourceRuntime]:
     out = {}
     for name, src in cfg.sources.items():
         where = f"sources.{name}"
@@ -107,7 +95,7 @@ def _source_runtimes(
             except ValueError as exc:
                 problems.append(f"{where}.schema: {exc}")
         type_specs, key_specs = presets.specs(spec)
-        out[name] = services.SourceRuntime(
+        out[name] = services.ingest.SourceRuntime(
             name=name,
             verify=check,
             max_body_bytes=src.max_body_bytes,
@@ -140,7 +128,7 @@ def _source_secrets(
     return values
 
 
-def schema_check(path: str) -> services.SchemaCheck:
+def schema_check(path: str) -> services.ingest.SchemaCheck:
     """Load and compile a JSON Schema file (JSON or YAML); ValueError naming what is wrong."""
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -179,141 +167,6 @@ def resolve_secret(ref: str, where: str, file: str, env: Mapping[str, str]) -> s
         raise errors.ConfigError(file, [f"{where}: {exc.detail}"]) from None
 
 
-@dataclass(frozen=True)
-class Ingestion:
-    """What `whp serve` runs: the ingest service, the services to start and stop with the server
-    (the store writer, the worker, the alerts' notifier and monitor), and the metrics, whose
-    gauges of the store `readings` refreshes."""
-
-    ingest: services.Ingest
-    store: sqlite_events.GroupCommitStore
-    services: list[ports.Service]
-    registry: CollectorRegistry
-    readings: monitoring.Readings
-    monitor: monitoring.Monitor
-    metrics: prometheus.PrometheusMetrics
-    store_ops: ports.Operations  # the readings', on a read-only connection of their own
-
-    def reconfigure(self, cfg: config.Config) -> None:
-        """Count and read the destinations of a reloaded config (on the event loop)."""
-        self.metrics.configure(cfg.destinations)
-        self.readings.read = destination_views(cfg, self.store_ops)
-
-
-def ingestion(
-    cfg: config.Config, file: str, env: Mapping[str, str], clock: Clock = time.time
-) -> Ingestion:
-    sources = source_runtimes(cfg, file, env, clock)
-    store = sqlite_events.GroupCommitStore(cfg.storage.path, cfg.storage.busy_timeout_seconds)
-    store_ops = sqlite_operations.SqliteOperations(
-        sqlite_db.connect(cfg.storage.path, cfg.storage.busy_timeout_seconds, readonly=True)
-    )
-    readings = monitoring.Readings(destination_views(cfg, store_ops))
-    registry = CollectorRegistry()
-    metrics = prometheus.PrometheusMetrics(registry, cfg.destinations, lambda: readings.latest)
-    worker = processor(cfg, file, env, clock, writer=store.writer, metrics=metrics)
-    # Without routes, new events are not worth waking the worker for: its next poll marks all
-    # of them unrouted at once.
-    ingest = services.Ingest(
-        sources, store, metrics, clock, on_stored=worker.wake if cfg.routes else lambda: None
-    )
-    problems: list[str] = []
-    receivers = alert_receivers(cfg, env, problems)
-    if problems:
-        raise errors.ConfigError(file, problems)
-    notifier = notifying.Notifier(receivers, alert_sender(cfg, file, env), clock)
-    monitor = monitoring.Monitor(
-        wiring.alert_rules(cfg), cfg.alerts.interval_seconds, readings, metrics, notifier, clock
-    )
-    return Ingestion(
-        ingest,
-        store,
-        [store, worker, notifier, monitor],
-        registry,
-        readings,
-        monitor,
-        metrics,
-        store_ops,
-    )
-
-
-def destination_views(
-    cfg: config.Config, ops: ports.Operations
-) -> Callable[[], list[operating.DestinationView]]:
-    """The destinations of `cfg` as the store has them."""
-    configs = {
-        name: operating.DestinationConfig(dest.url, dest.paused)
-        for name, dest in cfg.destinations.items()
-    }
-    return operating.Operator(ops, configs).destinations
-
-
-def alert_receivers(
-    cfg: config.Config, env: Mapping[str, str], problems: list[str]
-) -> list[notifying.Receiver]:
-    """`alerts.notify`, with the signing keys resolved; `problems` gets what is wrong."""
-    found = []
-    for i, receiver in enumerate(cfg.alerts.notify):
-        where = f"alerts.notify[{i}]"
-        key = None
-        if receiver.signing_secret is not None:
-            try:
-                key = delivery.signing_key(secrets.resolve(receiver.signing_secret, env))
-            except (errors.SecretError, ValueError) as exc:
-                problems.append(f"{where}.signing_secret: {exc}")
-        found.append(notifying.Receiver(where, receiver.url, key))
-    return found
-
-
-def alert_sender(cfg: config.Config, file: str, env: Mapping[str, str]) -> http.HttpSender:
-    """The sender of alert notifications, apart from the deliveries' (its own connections):
-    each receiver goes out the way `delivery:` says for every destination."""
-    problems: list[str] = []
-    routes = {
-        f"alerts.notify[{i}]": _route(
-            cfg.delivery, receiver.url, f"alerts.notify[{i}]", env, problems
-        )
-        for i, receiver in enumerate(cfg.alerts.notify)
-    }
-    return _sender(routes, file, problems)
-
-
-def processor(
-    cfg: config.Config,
-    file: str,
-    env: Mapping[str, str],
-    clock: Clock = time.time,
-    writer: Executor | None = None,
-    metrics: ports.Metrics | None = None,
-) -> processing.Processor:
-    """The worker, with its destinations' signing keys resolved (every problem reported). Its
-    writes run on `writer` (in `whp serve`, the store's writer thread), or on threads of its own."""
-    destinations = destination_runtimes(cfg, file, env)
-    sender = http_sender(cfg, file, env)
-    queue = delivery_queue(cfg, checkpoints=writer is None)  # in serve, the store checkpoints
-    # The worker's own writes (routing, attempts) need no fsync of their own: a crash can only
-    # lose the latest of them, and the events, fsynced at ingest, are then routed or attempted
-    # again - at-least-once, as designed. The next ingest commit's fsync persists them anyway.
-    # An fsync under SQLite's one write lock would stall the ingest writer behind it.
-    queue.relax_durability()
-    paused_in_config = {name for name, dest in cfg.destinations.items() if dest.paused}
-
-    def paused() -> set[str]:
-        return paused_in_config | queue.paused_destinations()
-
-    return processing.Processor(
-        wiring.routes(cfg),
-        destinations,
-        queue,
-        sender,
-        paused,
-        clock,
-        processing.Settings(retention_days=cfg.storage.retention_days),
-        writer=writer,
-        metrics=metrics,
-    )
-
-
 def signing_keys(
     cfg: config.Config, env: Mapping[str, str], problems: list[str]
 ) -> dict[str, bytes | None]:
@@ -329,74 +182,26 @@ def signing_keys(
     return keys
 
 
-def http_sender(cfg: config.Config, file: str, env: Mapping[str, str]) -> http.HttpSender:
-    """The sender of deliveries, each destination on its way out (egress.py). `proxy: env` reads
-    `env` here, once; a proxy from there may carry credentials (never repeated in an error)."""
-    problems: list[str] = []
-    routes = {
-        name: _route(cfg.egress_of(name), dest.url, f"destinations.{name}", env, problems)
-        for name, dest in cfg.destinations.items()
-    }
-    return _sender(routes, file, problems)
-
-
-def _route(
-    chosen: config.Egress, url: str, where: str, env: Mapping[str, str], problems: list[str]
-) -> egress.Route:
-    proxy = chosen.proxy
-    if proxy == egress.PROXY_FROM_ENV:
-        found = egress.proxy_from_environment(url, env)
-        proxy = found[1] if found else None
-        if found:
+def alert_keys(
+    cfg: config.Config, env: Mapping[str, str], problems: list[str]
+) -> list[bytes | None]:
+    """Each `alerts.notify` receiver's signing key (None: unsigned); `problems` gets the rest."""
+    keys: list[bytes | None] = []
+    for i, receiver in enumerate(cfg.alerts.notify):
+        keys.append(None)
+        if receiver.signing_secret is not None:
             try:
-                egress.check_proxy(found[1], credentials=True)
-            except ValueError as exc:
-                problems.append(f"{where}.proxy: env: {found[0]}: {exc}")
-    elif proxy == egress.NO_PROXY:
-        proxy = None
-    return egress.Route(proxy, chosen.ca_file, chosen.client_cert, chosen.client_key)
-
-
-def _sender(routes: dict[str, egress.Route], file: str, problems: list[str]) -> http.HttpSender:
-    if problems:
-        raise errors.ConfigError(file, problems)
-    try:
-        return http.HttpSender(routes=routes)
-    except (OSError, ValueError) as exc:  # the files changed since the config was checked
-        raise errors.ConfigError(file, [f"delivery: cannot load a certificate: {exc}"]) from None
-
-
-def event_reader(cfg: config.Config) -> ports.EventReader:
-    return sqlite_events.Reader(
-        sqlite_db.connect(cfg.storage.path, cfg.storage.busy_timeout_seconds, readonly=True)
-    )
-
-
-def operations(cfg: config.Config, *, readonly: bool = False) -> sqlite_operations.SqliteOperations:
-    """What operators read and change in the store, over its own connection (migrating the store
-    unless `readonly`); its `queue` is the delivery queue on the same connection."""
-    conn = sqlite_db.connect(cfg.storage.path, cfg.storage.busy_timeout_seconds, readonly=readonly)
-    return sqlite_operations.SqliteOperations(conn)
-
-
-def delivery_queue(
-    cfg: config.Config, *, readonly: bool = False, checkpoints: bool = True
-) -> sqlite_queue.DeliveryQueue:
-    """The delivery queue over its own connection (migrating the store unless `readonly`)."""
-    conn = sqlite_db.connect(
-        cfg.storage.path,
-        cfg.storage.busy_timeout_seconds,
-        readonly=readonly,
-        checkpoints=checkpoints,
-    )
-    return sqlite_queue.DeliveryQueue(conn)
+                keys[-1] = delivery.signing_key(secrets.resolve(receiver.signing_secret, env))
+            except (errors.SecretError, ValueError) as exc:
+                problems.append(f"alerts.notify[{i}].signing_secret: {exc}")
+    return keys
 
 
 # -- reloading the config (SIGHUP) ---------------------------------------------------------------
 
 # What a running process takes on from a reload; any other change waits for a restart.
 _LIVE_SECTIONS = frozenset({"sources", "destinations", "routes"})
-_SERVE_ONLY = frozenset({"sources", "server", "admin"})  # `whp worker` does not use these
+_SERVE_ONLY = frozenset({"sources", "server", "admin", "alerts"})  # `whp worker` uses none
 
 
 def destination_runtimes(
@@ -417,7 +222,7 @@ class Reload:
     """The config file read again, checked and built, ready to be swapped in (`apply`)."""
 
     config: config.Config
-    sources: dict[str, services.SourceRuntime] | None  # None for `whp worker`: it takes none
+    sources: dict[str, services.ingest.SourceRuntime] | None  # None for `whp worker`: it takes none
     routes: list[routing.Route]
     destinations: dict[str, delivery.Destination]
     needs_restart: list[str]  # the keys that changed but cannot be applied live
@@ -461,8 +266,8 @@ def reload(
 
 def apply(
     new: Reload,
-    worker: processing.Processor,
-    ingest: services.Ingest | None = None,
+    worker: services.worker.Worker,
+    ingest: services.ingest.Ingest | None = None,
     current: config.Config | None = None,
 ) -> None:
     """Swap a reload into the running worker (and ingest): on the event loop. A source whose

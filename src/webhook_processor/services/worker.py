@@ -51,14 +51,14 @@ class Settings:
 
 @dataclass(frozen=True)
 class Swap:
-    """What a reload of the config gives the worker (Processor.swap)."""
+    """What a reload of the config gives the worker (Worker.swap)."""
 
     routes: list[routing.Route]
     destinations: dict[str, delivery.Destination]
     paused: Callable[[], Collection[str]]
 
 
-class Processor:
+class Worker:
     def __init__(
         self,
         routes: Sequence[routing.Route],
