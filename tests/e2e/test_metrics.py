@@ -5,10 +5,13 @@ with prometheus_client's own parser, which also checks the exposition format).""
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -33,12 +36,11 @@ def receiver() -> Iterator[Receiver]:
         yield running
 
 
-@pytest.fixture
-def server(tmp_path: Path, receiver: Receiver) -> Iterator[Server]:
+def deployment(receiver: Receiver) -> dict[str, Any]:
     """github events of type `push` go to `ok`, those of type `fail` to `failing`, which
     answers 500 and gives up after 2 attempts."""
     retry = {"initial_interval_seconds": 0.05, "max_interval_seconds": 0.1}
-    document = {
+    return {
         "storage": {"path": "whp.db"},
         "sources": {"github": {"verify": "github", "secret": "env:MET_GH_SECRET"}},
         "destinations": {
@@ -54,8 +56,12 @@ def server(tmp_path: Path, receiver: Receiver) -> Iterator[Server]:
             {"name": "failures", "destination": "failing", "pattern": {"detail-type": ["fail"]}},
         ],
     }
+
+
+@pytest.fixture
+def server(tmp_path: Path, receiver: Receiver) -> Iterator[Server]:
     config = tmp_path / "whp.yaml"
-    config.write_text(yaml.safe_dump(document, sort_keys=False))
+    config.write_text(yaml.safe_dump(deployment(receiver), sort_keys=False))
     running = start_server(config, ENV)
     yield running
     running.stop()
@@ -162,3 +168,43 @@ def test_metrics_count_a_known_sequence_of_webhooks_and_deliveries(
         assert value(samples, "whp_deliveries_pending", destination=name) == 0
         assert value(samples, "whp_deliveries_in_flight", destination=name) == 0
         assert value(samples, "whp_oldest_pending_delivery_age_seconds", destination=name) == 0
+
+
+def test_a_destination_added_by_a_reload_is_counted_and_shown_under_its_name(
+    server: Server, receiver: Receiver
+) -> None:
+    document = deployment(receiver)
+    document["destinations"]["later"] = {
+        "url": receiver.url("/later"),
+        "signing_secret": "env:MET_SIGNING_SECRET",
+    }
+    document["routes"].append(
+        {"name": "later", "destination": "later", "pattern": {"detail-type": ["later"]}}
+    )
+    server.config.write_text(yaml.safe_dump(document, sort_keys=False))
+    os.kill(server.process.pid, signal.SIGHUP)
+    wait_for(
+        lambda: "config reloaded: 1 source, 3 destinations, 3 routes" in server.stderr(),
+        TIMEOUT,
+        what=f"the reload in the log:\n{server.stderr()[-3000:]}",
+    )
+    body = json.dumps({"order": uuid.uuid4().hex}).encode()
+    with httpx.Client(timeout=30.0) as client:
+        assert post(client, server, body, github_headers(GH_SECRET, body, event="later")) == 202
+    receiver.wait_for_arrivals(1, TIMEOUT, path="/later")
+    samples: Samples = {}
+
+    def counted() -> bool:
+        nonlocal samples
+        samples = scrape(server)
+        return value(samples, "whp_deliveries_pending", destination="later") == 0
+
+    wait_for(counted, TIMEOUT, interval=0.3, what="the destination's gauges")
+    attempts = "whp_delivery_attempts_total"
+    wait_for(
+        lambda: value(scrape(server), attempts, destination="later", outcome="delivered") == 1,
+        TIMEOUT,
+        interval=0.1,
+        what="the attempt counted under the destination's name",
+    )
+    assert not any(dict(labels).get("destination") == "(unknown)" for _, labels in samples)
