@@ -32,7 +32,7 @@ STANDIN_MODULES = [
     "webhook_processor.patterns",
     "webhook_processor.services",
     "webhook_processor.services.worker",
-    "webhook_processor.adapters.http",
+    "webhook_processor.adapters.http.outbound",
     "webhook_processor.adapters.aws.names",
     "jsonschema",
     "orjson",

@@ -25,7 +25,8 @@ from webhook_processor import (
     services,
     wiring,
 )
-from webhook_processor.adapters import http, prometheus
+from webhook_processor.adapters import prometheus
+from webhook_processor.adapters.http import outbound
 from webhook_processor.adapters.sqlite import db as sqlite_db
 from webhook_processor.adapters.sqlite import events as sqlite_events
 from webhook_processor.adapters.sqlite import operations as sqlite_operations
@@ -111,7 +112,7 @@ def alert_receivers(
     ]
 
 
-def alert_sender(cfg: config.Config, file: str, env: Mapping[str, str]) -> http.HttpSender:
+def alert_sender(cfg: config.Config, file: str, env: Mapping[str, str]) -> outbound.HttpSender:
     """The sender of alert notifications, apart from the deliveries' (connections of its own):
     each receiver goes out the way `delivery:` says for every destination."""
     problems: list[str] = []
@@ -158,7 +159,7 @@ def processor(
     )
 
 
-def http_sender(cfg: config.Config, file: str, env: Mapping[str, str]) -> http.HttpSender:
+def http_sender(cfg: config.Config, file: str, env: Mapping[str, str]) -> outbound.HttpSender:
     """The sender of deliveries, each destination on its way out (egress.py). `proxy: env` reads
     `env` here, once; a proxy from there may carry credentials (never repeated in an error)."""
     problems: list[str] = []
@@ -186,11 +187,11 @@ def _route(
     return egress.Route(proxy, chosen.ca_file, chosen.client_cert, chosen.client_key)
 
 
-def _sender(routes: dict[str, egress.Route], file: str, problems: list[str]) -> http.HttpSender:
+def _sender(routes: dict[str, egress.Route], file: str, problems: list[str]) -> outbound.HttpSender:
     if problems:
         raise errors.ConfigError(file, problems)
     try:
-        return http.HttpSender(routes=routes)
+        return outbound.HttpSender(routes=routes)
     except (OSError, ValueError) as exc:  # the files changed since the config was checked
         raise errors.ConfigError(file, [f"delivery: cannot load a certificate: {exc}"]) from None
 

@@ -21,9 +21,7 @@ def run(args: argparse.Namespace) -> int:
     parts = local.ingestion(cfg, args.config, os.environ)
     worker = next(s for s in parts.services if isinstance(s, services.worker.Worker))
     # SIGHUP reloads sources, destinations and routes (the reloader stops first, on shutdown).
-    hangup = reload.Reloader(
-        args.config, os.environ, cfg, worker, parts.ingest, also=parts.reconfigure
-    )
+    hangup = reload.Reloader(args.config, os.environ, cfg, worker, parts.ingest, parts.reconfigure)
     app = web.App(
         parts.ingest,
         [*parts.services, hangup],
