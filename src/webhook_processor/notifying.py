@@ -134,7 +134,10 @@ class Notifier:
                 wakeup.clear()
                 await wakeup.wait()
             notification = self._sending[index] = queue.popleft()
-            await self._send(destination, notification)
+            try:
+                await self._send(destination, notification)
+            except Exception:  # a bug: said, and the next notifications still go
+                log.exception("alert notification failed", extra={"receiver": receiver.where})
             self._sending[index] = None
 
     async def _send(

@@ -165,7 +165,8 @@ class PrometheusMetrics(Collector):
             received[source] += count
         yield _counter(
             "whp_webhooks_received",
-            "Webhooks answered at /webhooks/{source}: accepted, duplicates and rejected.",
+            "Webhooks answered at /webhooks/{source}: accepted, duplicates and rejected "
+            '(under "(unknown)" too: requests refused before their source was known).',
             ["source"],
             {(s,): n for s, n in received.items()},
         )
