@@ -33,7 +33,8 @@ ENV = {
 }
 TIMEOUT = 30.0  # seconds: generous, for a slow 2-core machine
 QUIET_SECONDS = 3.5  # three evaluations and more: a rule still holding says nothing again
-WINDOW = 4  # seconds, of the failure-rate rule
+WINDOW = 4  # seconds, of the windowed rules
+BEHIND = 3  # seconds a delivery may wait
 
 
 @pytest.fixture
@@ -70,6 +71,19 @@ def config(tmp_path: Path, receiver: Receiver) -> Path:
                     "metric": "failure_rate",
                     "destination": "orders",
                     "above": 0.5,
+                    "window_seconds": WINDOW,
+                },
+                {
+                    "name": "orders-behind",
+                    "metric": "oldest_pending_seconds",
+                    "destination": "orders",
+                    "above": BEHIND,
+                },
+                {
+                    "name": "github-forged",
+                    "metric": "rejected_signatures",
+                    "source": "github",
+                    "above": 1,
                     "window_seconds": WINDOW,
                 },
             ],
@@ -179,3 +193,36 @@ def test_a_signed_notification_verifies_with_the_official_library(
     # signed with the alerts' secret, not with a destination's
     with pytest.raises(Exception, match="signature"):
         Webhook(SIGNING_SECRET).verify(arrival.body, arrival.headers)
+
+
+def test_forged_signatures_and_a_delivery_held_back_fire_and_resolve_once(
+    server: Server, receiver: Receiver, config: Path
+) -> None:
+    body = json.dumps({"order": uuid.uuid4().hex}).encode()
+    forged = github_headers(GH_SECRET, body)
+    forged["X-Hub-Signature-256"] = "sha256=" + "0" * 64
+    with httpx.Client(timeout=30.0) as client:
+        for _ in range(2):
+            response = client.post(server.webhook("github"), content=body, headers=forged)
+            assert response.status_code == 401, response.text
+    [fired] = wait_notified(receiver, server, "github-forged", 1)
+    assert (fired["state"], fired["value"], fired["source"]) == ("firing", 2, "github")
+    assert "destination" not in fired
+    [_, resolved] = wait_notified(receiver, server, "github-forged", 2, timeout=WINDOW + TIMEOUT)
+    assert (resolved["state"], resolved["value"]) == ("resolved", 0)
+
+    def whp(*args: str) -> None:
+        done = run_whp([*args, "--config", str(config)], env=ENV)
+        assert done.returncode == 0, describe(done)
+
+    whp("destinations", "pause", "orders")
+    send(server)  # held: pending, and older every second
+    [behind] = wait_notified(receiver, server, "orders-behind", 1)
+    assert behind["state"] == "firing"
+    assert behind["value"] > BEHIND
+    whp("destinations", "resume", "orders")
+    receiver.wait_for_arrivals(1, TIMEOUT, path="/orders")
+    [_, caught_up] = wait_notified(receiver, server, "orders-behind", 2)
+    assert (caught_up["state"], caught_up["value"]) == ("resolved", 0)
+    assert_quiet(receiver, 4)
+    assert {n["alert"] for n in notified(receiver)} == {"github-forged", "orders-behind"}
