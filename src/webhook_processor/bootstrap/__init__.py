@@ -153,8 +153,10 @@ def schema_check(path: str) -> services.ingest.SchemaCheck:
                 "payload nests too deeply to be checked against the source's schema"
             ) from None
         if error is not None:
+            # The message quotes the payload's value, which may be as long as the body allows.
             raise errors.SchemaViolation(
-                f"payload does not match the source's schema: {error.message} at {error.json_path}"
+                f"payload does not match the source's schema: {errors.cut(error.message, 300)}"
+                f" at {errors.cut(error.json_path, 200)}"
             )
 
     return check
