@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     parts = local.ingestion(cfg, args.config, os.environ)
     worker = next(s for s in parts.services if isinstance(s, services.worker.Worker))
     # SIGHUP reloads sources, destinations and routes (the reloader stops first, on shutdown).
-    hangup = reload.Reloader(args.config, os.environ, cfg, worker, parts.ingest)
+    hangup = reload.Reloader(args.config, os.environ, cfg, worker, parts.ingest, parts.reconfigure)
     host = args.host or cfg.server.host
     sock = listen(host, cfg.server.port if args.port is None else args.port)
     port = sock.getsockname()[1]  # the one the system chose, for port 0
@@ -37,7 +37,13 @@ def run(args: argparse.Namespace) -> int:
             cfg.storage.path,
         )
 
-    app = web.App(parts.ingest, [*parts.services, hangup], parts.registry, started)
+    app = web.App(
+        parts.ingest,
+        [*parts.services, hangup],
+        parts.registry,
+        started,
+        before_scrape=parts.readings.refresh,
+    )
     server = uvicorn.Server(
         uvicorn.Config(
             app,
