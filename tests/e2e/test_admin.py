@@ -52,6 +52,13 @@ def config_document(receiver: Receiver, extra: dict[str, Any] | None = None) -> 
             {"name": kind, "destination": kind, "pattern": {"detail-type": [kind]}}
             for kind in KINDS
         ],
+        "alerts": {
+            "interval_seconds": 1,
+            "rules": [
+                {"name": "redrive-dead", "metric": "dead_deliveries", "destination": "redrive"}
+                | {"above": 0}
+            ],
+        },
     }
 
 
@@ -168,12 +175,17 @@ def test_a_dead_delivery_is_found_and_redriven(deployment: Deployment) -> None:
         500,
     )
 
+    alert = {"name": "redrive-dead", "state": "firing"}
+    wait_for(lambda: alert in deployment.get("/api/stats")["alerts"], TIMEOUT, what="firing")
+
     deployment.receiver.script("/redrive", Reply(200))
     ids = [letter["delivery_id"]]
     assert deployment.post("/api/dlq/redrive", {"ids": ids}) == {"redriven": 1}
     again = deployment.receiver.wait_for_arrivals(3, TIMEOUT, path="/redrive")[2]
     assert (again.webhook_id, again.attempt, again.answered) == (event_id, 1, 200)
     assert deployment.get("/api/dlq", destination="redrive")["data"] == []
+    resolved = {"name": "redrive-dead", "state": "ok"}
+    wait_for(lambda: resolved in deployment.get("/api/stats")["alerts"], TIMEOUT, what="ok")
 
 
 def test_pause_holds_deliveries_until_resume(deployment: Deployment) -> None:

@@ -16,7 +16,6 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from webhook_processor import errors, services
-from webhook_processor.entrypoints import web
 
 log = logging.getLogger("whp.ingest")
 MAX_HEAD_BYTES = 64 * 1024  # a request's line and headers; providers send a few KB
@@ -189,7 +188,7 @@ class HttpProtocol(HttpToolsProtocol):
         log.info("request rejected: %s", error.detail, extra={"status": error.status})
         if self.ingest is not None:
             self.ingest.reject(None, error)
-        body = web.error_body(error.code, error.detail)
+        body = services.ingest.error_body(error.code, error.detail)
         content = [STATUS_LINE[error.status]]
         for name, value in self.server_state.default_headers:
             content += (name, b": ", value, b"\r\n")

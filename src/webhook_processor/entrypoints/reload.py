@@ -32,14 +32,15 @@ class Reloader:
         ingest: services.ingest.Ingest | None = None,
         on_reload: Callable[[config.Config], None] | None = None,
     ) -> None:
-        """`on_reload` is told each config taken on (the admin API's view of destinations)."""
+        """`on_reload` is told each config taken on (the metrics' and the admin API's views of
+        destinations)."""
         self._file = file
+        self._on_reload = on_reload
         self._env = env
         self._started = started  # what needs a restart is compared with this
         self._current = started
         self._worker = worker
         self._ingest = ingest
-        self._on_reload = on_reload
         self._task: asyncio.Task[None] | None = None
         self._again = False  # a SIGHUP came during a reload: reload once more after it
 
@@ -90,9 +91,9 @@ class Reloader:
             log.exception("config not reloaded, still running the previous one")
             return False
         bootstrap.apply(new, self._worker, self._ingest, self._current)
-        self._current = new.config
         if self._on_reload is not None:
             self._on_reload(new.config)
+        self._current = new.config
         cfg = new.config
         counts = [(len(cfg.destinations), "destination"), (len(cfg.routes), "route")]
         if self._ingest is not None:

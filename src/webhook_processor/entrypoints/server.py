@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     operator = None if token is None else local.operator(cfg, create=True, in_server=True)
 
     def reloaded(new: config.Config) -> None:
+        parts.reconfigure(new)  # the metrics' destinations
         if operator is not None:
             operator.reconfigure(bootstrap.destination_configs(new))
 
@@ -50,7 +51,12 @@ def run(args: argparse.Namespace) -> int:
         [*parts.services, hangup],
         parts.registry,
         started,
-        admin=None if operator is None or token is None else admin.app(operator, token),
+        before_scrape=parts.readings.refresh,
+        admin=(
+            None
+            if operator is None or token is None
+            else admin.app(operator, token, alerts=parts.monitor.states)
+        ),
     )
     server = uvicorn.Server(
         uvicorn.Config(

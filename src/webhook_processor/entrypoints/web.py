@@ -3,18 +3,18 @@
 `POST /webhooks/{source}` is served by a raw ASGI handler: it is the hot path, and every
 microsecond of framework work there is a request per second lost. Everything else (health,
 metrics, OpenAPI) is a small Starlette app behind it. Every answer is JSON, errors in the API's
-shape (`error_body`), those of unknown paths and wrong methods included. The HTTP protocol
-under the app, with its own limits and answers, is in protocol.py.
+shape (`services.ingest.error_body`), those of unknown paths and wrong methods included. The HTTP
+protocol under the app, with its own limits and answers, is in protocol.py.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
-import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -43,14 +43,17 @@ class App:
         services: Sequence[ports.Service],
         registry: CollectorRegistry,
         started: Callable[[], None] = lambda: None,
+        before_scrape: Callable[[], Awaitable[object]] | None = None,
         admin: ASGIApp | None = None,
     ) -> None:
-        """`admin`: the admin API (entrypoints/admin.py), mounted at /api; without one (no
+        """`before_scrape` refreshes what the registry reads from the store (off the loop).
+        `admin`: the admin API (entrypoints/admin.py), mounted at /api; without one (no
         `admin.token` configured), /api/* answers 404 like any unknown path."""
         self._ingest = ingest
         self._services = list(services)
         self._registry = registry
         self._started = started  # called once every service has started
+        self._before_scrape = before_scrape
         routes: list[BaseRoute] = [
             Route("/healthz", self.healthz),
             Route("/readyz", self.readyz),
@@ -73,7 +76,9 @@ class App:
                 await _reply(
                     send,
                     405,
-                    error_body(errors.MethodNotAllowed.code, "webhooks are received with POST"),
+                    services.ingest.error_body(
+                        errors.MethodNotAllowed.code, "webhooks are received with POST"
+                    ),
                     [(b"allow", b"POST")],
                 )
             return
@@ -91,10 +96,20 @@ class App:
                 await service.stop()
 
     async def _receive_webhook(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        label = await self._answer_webhook(scope, receive, send)
+        if label is not None:
+            self._ingest.answered(label, time.perf_counter() - started)
+
+    async def _answer_webhook(self, scope: Scope, receive: Receive, send: Send) -> str | None:
+        """Answer one webhook; the source's name it was counted under (None: not answered, the
+        sender left)."""
         name = scope["path"][len(PREFIX) :]
         headers = _headers(scope["headers"])
+        label = services.ingest.UNKNOWN_SOURCE_LABEL
         try:
             source = self._ingest.source(name)
+            label = source.name
             try:
                 body = await _read_body(
                     receive, source.max_body_bytes, headers.get("content-length")
@@ -107,13 +122,6 @@ class App:
                 else ""
             )
             stored = await self._ingest.receive(source, body, headers, url)
-        except errors.RateLimited as exc:
-            await _reply(
-                send,
-                exc.status,
-                error_body(exc.code, exc.detail),
-                [(b"retry-after", str(exc.retry_after).encode())],
-            )
         except errors.WhpError as exc:
             if not isinstance(exc, errors.StoreUnavailable):  # the store logs those, with counts
                 log.info(
@@ -121,15 +129,17 @@ class App:
                     exc.detail,
                     extra={"source": name[:64], "status": exc.status},
                 )
-            await _reply(send, exc.status, error_body(exc.code, exc.detail))
+            await _answer(send, services.ingest.refusal(exc))
         except ClientGone:
-            return
+            return None
         except Exception:  # a bug: said as one, and answered in the API's shape, not uvicorn's
             log.exception("webhook failed: internal error", extra={"source": name[:64]})
             await _reply(
                 send,
                 500,
-                error_body("internal_error", "the server failed on this webhook; send it again"),
+                services.ingest.error_body(
+                    "internal_error", "the server failed on this webhook; send it again"
+                ),
             )
         else:
             if log.isEnabledFor(logging.DEBUG):  # one line per webhook: too costly at INFO
@@ -137,12 +147,8 @@ class App:
                     "webhook stored",
                     extra={"event_id": stored.id, "source": name, "duplicate": stored.duplicate},
                 )
-            if stored.challenge is not None:  # stored, and answered as the handshake asks
-                await _reply(send, 200, orjson.dumps({"challenge": stored.challenge}))
-            elif stored.duplicate:
-                await _reply(send, 200, b'{"id":"%s","duplicate":true}' % stored.id.encode())
-            else:
-                await _reply(send, 202, b'{"id":"%s","duplicate":false}' % stored.id.encode())
+            await _answer(send, services.ingest.answer(stored))
+        return label
 
     async def healthz(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -159,6 +165,8 @@ class App:
         )
 
     async def metrics(self, request: Request) -> Response:
+        if self._before_scrape is not None:
+            await self._before_scrape()
         return Response(generate_latest(self._registry), media_type=CONTENT_TYPE_LATEST)
 
     async def openapi(self, request: Request) -> Response:
@@ -211,12 +219,16 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         code, detail = errors.NotFound.code, f"nothing is served at {path}"
     else:
         code, detail = "http_error", str(exc.detail)
-    return Response(error_body(code, detail), exc.status_code, exc.headers, "application/json")
+    return Response(
+        services.ingest.error_body(code, detail), exc.status_code, exc.headers, "application/json"
+    )
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
     # Starlette raises the exception on after this answer, and uvicorn logs it with its traceback.
-    body = error_body("internal_error", "the server failed on this request; send it again")
+    body = services.ingest.error_body(
+        "internal_error", "the server failed on this request; send it again"
+    )
     return Response(body, 500, media_type="application/json")
 
 
@@ -225,9 +237,10 @@ def _received_url(scope: Scope, headers: dict[str, str]) -> str:
     return f"{scope['scheme']}://{host}{scope['path']}"
 
 
-def error_body(code: str, detail: str) -> bytes:
-    """The API's error shape: {"error": code, "detail": what is wrong, in words}."""
-    return orjson.dumps({"error": code, "detail": detail})
+async def _answer(send: Send, answer: services.ingest.Answer) -> None:
+    """What services.ingest says the sender gets (the same on AWS)."""
+    extra = [(name.encode(), value.encode()) for name, value in answer.headers]
+    await _reply(send, answer.status, answer.body, extra)
 
 
 async def _reply(
