@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from webhook_processor import alerts, errors, monitoring, services
+from webhook_processor import alerts, errors, services
 from webhook_processor.adapters import prometheus
 from webhook_processor.testing import FakeClock
 
@@ -46,7 +46,7 @@ def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
 
 def test_the_store_is_read_off_the_event_loop_at_most_once_a_second() -> None:
     store, clock = Store(), FakeClock()
-    readings = monitoring.Readings(store.read, clock, max_age=1.0)
+    readings = services.monitoring.Readings(store.read, clock, max_age=1.0)
 
     async def scenario() -> None:
         # a scrape and the rules at once, and more scrapes within the second: one read
@@ -69,7 +69,7 @@ def test_a_store_that_cannot_be_read_is_logged_and_keeps_the_last_good_reading(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     store, clock = Store(), FakeClock()
-    readings = monitoring.Readings(store.read, clock)
+    readings = services.monitoring.Readings(store.read, clock)
 
     async def scenario() -> None:
         await readings.refresh()
@@ -101,8 +101,8 @@ def test_rules_measure_the_store_and_the_counts_of_this_process() -> None:
     store, clock = Store(), FakeClock()
     metrics = prometheus.PrometheusMetrics(CollectorRegistry(), ["orders"])
     notifications = Notifications()
-    monitor = monitoring.Monitor(
-        RULES, 10, monitoring.Readings(store.read, clock), metrics, notifications, clock
+    monitor = services.monitoring.Monitor(
+        RULES, 10, services.monitoring.Readings(store.read, clock), metrics, notifications, clock
     )
 
     def said() -> list[tuple[str, str]]:
@@ -152,10 +152,10 @@ def test_the_monitor_evaluates_every_interval_until_stopped() -> None:
     store = Store()
     store.views = [view("orders", dead=1)]
     notifications = Notifications()
-    monitor = monitoring.Monitor(
+    monitor = services.monitoring.Monitor(
         RULES[:1],
         0.01,
-        monitoring.Readings(store.read, max_age=0),
+        services.monitoring.Readings(store.read, max_age=0),
         prometheus.PrometheusMetrics(CollectorRegistry()),
         notifications,
     )

@@ -1,4 +1,4 @@
-"""Alert notifications on their way (notifying.Notifier) against the FakeSender: what a
+"""Alert notifications on their way (services.notifying.Notifier) against the FakeSender: what a
 receiver of alerts gets, and how failures are retried without holding anything else up."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from webhook_processor import alerts, notifying, retry
+from webhook_processor import alerts, retry, services
 from webhook_processor.testing import FakeSender
 
 KEY = b"0123456789abcdef0123456789abcdef"
@@ -41,7 +41,9 @@ async def until(condition: Callable[[], bool]) -> None:
 
 def test_a_notification_is_posted_as_json_signed_with_standard_webhooks_headers() -> None:
     sender = FakeSender()
-    notifier = notifying.Notifier([notifying.Receiver("alerts.notify[0]", A, KEY)], sender)
+    notifier = services.notifying.Notifier(
+        [services.notifying.Receiver("alerts.notify[0]", A, KEY)], sender
+    )
 
     async def scenario() -> None:
         notifier.start()
@@ -62,7 +64,9 @@ def test_a_notification_is_posted_as_json_signed_with_standard_webhooks_headers(
 
 def test_a_receiver_without_a_signing_secret_gets_no_signature() -> None:
     sender = FakeSender()
-    notifier = notifying.Notifier([notifying.Receiver("alerts.notify[0]", A)], sender)
+    notifier = services.notifying.Notifier(
+        [services.notifying.Receiver("alerts.notify[0]", A)], sender
+    )
 
     async def scenario() -> None:
         notifier.start()
@@ -77,7 +81,9 @@ def test_a_receiver_without_a_signing_secret_gets_no_signature() -> None:
 
 def test_a_failed_notification_is_retried_with_the_same_id_until_it_is_delivered() -> None:
     sender = FakeSender({A: [503, 500, 200]})
-    notifier = notifying.Notifier([notifying.Receiver("r", A, KEY)], sender, policy=FAST)
+    notifier = services.notifying.Notifier(
+        [services.notifying.Receiver("r", A, KEY)], sender, policy=FAST
+    )
 
     async def scenario() -> None:
         notifier.start()
@@ -97,7 +103,9 @@ def test_a_resolution_never_overtakes_its_firing_and_a_dead_one_lets_the_next_go
     """The firing fails every attempt of the policy (dead: logged as an error); the resolution
     goes after it, never before."""
     sender = FakeSender({A: [500, 500, 500, 200]})
-    notifier = notifying.Notifier([notifying.Receiver("alerts.notify[0]", A)], sender, policy=FAST)
+    notifier = services.notifying.Notifier(
+        [services.notifying.Receiver("alerts.notify[0]", A)], sender, policy=FAST
+    )
 
     async def scenario() -> None:
         notifier.start()
@@ -120,8 +128,8 @@ def test_a_resolution_never_overtakes_its_firing_and_a_dead_one_lets_the_next_go
 
 def test_a_receiver_that_is_down_holds_up_neither_the_others_nor_the_caller() -> None:
     sender = FakeSender({A: [500]})
-    notifier = notifying.Notifier(
-        [notifying.Receiver("down", A), notifying.Receiver("up", B)],
+    notifier = services.notifying.Notifier(
+        [services.notifying.Receiver("down", A), services.notifying.Receiver("up", B)],
         sender,
         policy=retry.Policy(max_attempts=8, initial_interval_seconds=60),
     )
@@ -141,7 +149,9 @@ def test_a_full_queue_drops_its_oldest_notification_and_says_so(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     sender = FakeSender()
-    notifier = notifying.Notifier([notifying.Receiver("r", A)], sender, queue_size=2)
+    notifier = services.notifying.Notifier(
+        [services.notifying.Receiver("r", A)], sender, queue_size=2
+    )
 
     async def scenario() -> None:
         gate = sender.gate = asyncio.Event()

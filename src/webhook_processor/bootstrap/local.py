@@ -21,8 +21,6 @@ from webhook_processor import (
     config,
     egress,
     errors,
-    monitoring,
-    notifying,
     ports,
     services,
     wiring,
@@ -47,10 +45,10 @@ class Ingestion:
 
     ingest: services.ingest.Ingest
     store: sqlite_events.GroupCommitStore
-    services: list[ports.Service]
+    lifecycle: list[ports.Service]  # started in this order, stopped in the reverse
     registry: CollectorRegistry
-    readings: monitoring.Readings
-    monitor: monitoring.Monitor
+    readings: services.monitoring.Readings
+    monitor: services.monitoring.Monitor
     metrics: prometheus.PrometheusMetrics
     store_ops: ports.Operations  # the readings', on a read-only connection of their own
 
@@ -66,7 +64,7 @@ def ingestion(
     sources = bootstrap.source_runtimes(cfg, file, env, clock)
     store = sqlite_events.GroupCommitStore(cfg.storage.path, cfg.storage.busy_timeout_seconds)
     store_ops = operations(cfg, readonly=True)  # the store exists: its writer made it
-    readings = monitoring.Readings(destination_views(cfg, store_ops))
+    readings = services.monitoring.Readings(destination_views(cfg, store_ops))
     registry = CollectorRegistry()
     metrics = prometheus.PrometheusMetrics(registry, cfg.destinations, lambda: readings.latest)
     worker = processor(cfg, file, env, clock, writer=store.writer, metrics=metrics)
@@ -75,8 +73,10 @@ def ingestion(
     ingest = services.ingest.Ingest(
         sources, store, metrics, clock, on_stored=worker.wake if cfg.routes else lambda: None
     )
-    notifier = notifying.Notifier(alert_receivers(cfg, file, env), alert_sender(cfg, file, env))
-    monitor = monitoring.Monitor(
+    notifier = services.notifying.Notifier(
+        alert_receivers(cfg, file, env), alert_sender(cfg, file, env)
+    )
+    monitor = services.monitoring.Monitor(
         wiring.alert_rules(cfg), cfg.alerts.interval_seconds, readings, metrics, notifier, clock
     )
     return Ingestion(
@@ -104,14 +104,14 @@ def destination_views(
 
 def alert_receivers(
     cfg: config.Config, file: str, env: Mapping[str, str]
-) -> list[notifying.Receiver]:
+) -> list[services.notifying.Receiver]:
     """`alerts.notify`, with the signing keys resolved; one ConfigError for every problem."""
     problems: list[str] = []
     keys = bootstrap.alert_keys(cfg, env, problems)
     if problems:
         raise errors.ConfigError(file, problems)
     return [
-        notifying.Receiver(f"alerts.notify[{i}]", receiver.url, key)
+        services.notifying.Receiver(f"alerts.notify[{i}]", receiver.url, key)
         for i, (receiver, key) in enumerate(zip(cfg.alerts.notify, keys, strict=True))
     ]
 

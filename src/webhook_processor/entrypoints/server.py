@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = bootstrap.load(args.config, os.environ)  # every problem of the file at once
     logs.configure(args.log_level or cfg.logging.level, args.log_format or cfg.logging.format)
     parts = local.ingestion(cfg, args.config, os.environ)
-    worker = next(s for s in parts.services if isinstance(s, services.worker.Worker))
+    worker = next(s for s in parts.lifecycle if isinstance(s, services.worker.Worker))
     token = bootstrap.admin_token(cfg, args.config, os.environ)
     # The admin API (only with admin.token), over the store on a connection of its own.
     operator = None if token is None else local.operator(cfg, create=True, in_server=True)
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     app = web.App(
         parts.ingest,
-        [*parts.services, hangup],
+        [*parts.lifecycle, hangup],
         parts.registry,
         started,
         before_scrape=parts.readings.refresh,

@@ -19,11 +19,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from webhook_processor import alerts, services
+from webhook_processor import alerts
+from webhook_processor.services import operations
 
 log = logging.getLogger("whp.alerts")
 Clock = Callable[[], float]
-Views = Sequence[services.operations.DestinationView]
+Views = Sequence[operations.DestinationView]
 READ_AT_MOST_EVERY = 1.0  # seconds: a scrape every second, and the rules, share one read
 
 
