@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 
-from webhook_processor import bootstrap, config, egress, errors, ports, services, wiring
+from webhook_processor import bootstrap, config, ports, services, wiring
 from webhook_processor.adapters import http, prometheus
 from webhook_processor.adapters.sqlite import db as sqlite_db
 from webhook_processor.adapters.sqlite import events as sqlite_events
@@ -89,30 +89,7 @@ def processor(
 
 
 def http_sender(cfg: config.Config, file: str, env: Mapping[str, str]) -> http.HttpSender:
-    """The sender of deliveries, each destination on its way out (egress.py). `proxy: env` reads
-    `env` here, once; a proxy from there may carry credentials (never repeated in an error)."""
-    problems: list[str] = []
-    routes = {}
-    for name, dest in cfg.destinations.items():
-        chosen = cfg.egress_of(name)
-        proxy = chosen.proxy
-        if proxy == egress.PROXY_FROM_ENV:
-            found = egress.proxy_from_environment(dest.url, env)
-            proxy = found[1] if found else None
-            if found:
-                try:
-                    egress.check_proxy(found[1], credentials=True)
-                except ValueError as exc:
-                    problems.append(f"destinations.{name}.proxy: env: {found[0]}: {exc}")
-        elif proxy == egress.NO_PROXY:
-            proxy = None
-        routes[name] = egress.Route(proxy, chosen.ca_file, chosen.client_cert, chosen.client_key)
-    if problems:
-        raise errors.ConfigError(file, problems)
-    try:
-        return http.HttpSender(routes=routes)
-    except (OSError, ValueError) as exc:  # the files changed since the config was checked
-        raise errors.ConfigError(file, [f"delivery: cannot load a certificate: {exc}"]) from None
+    return bootstrap.http_sender(cfg, file, env)
 
 
 def event_reader(cfg: config.Config) -> ports.EventReader:
