@@ -8,14 +8,12 @@ import base64
 import copy
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.aws import lambdas_config, layout, runtime
-from tests.e2e import receiver as receivers
 from webhook_processor import config, errors, verify, wiring
 from webhook_processor.bootstrap import aws as bootstrap_aws
 from webhook_processor.entrypoints.lambdas import ingest
@@ -26,28 +24,6 @@ EVENTS = Path(__file__).parents[1] / "events"
 def _sample(name: str) -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads((EVENTS / name).read_text(encoding="utf-8"))
     return loaded
-
-
-@pytest.fixture
-def receiver() -> Iterator[receivers.Receiver]:
-    with receivers.Receiver(receivers.new_signing_secret()) as r:
-        yield r
-
-
-@pytest.fixture
-def rt(
-    aws: layout.Aws,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    receiver: receivers.Receiver,
-) -> Iterator[runtime.Runtime]:
-    secrets = dict(lambdas_config.SECRETS)
-    secrets |= {"orders": receivers.new_signing_secret(), "audit": receivers.new_signing_secret()}
-    deployed = runtime.deploy(
-        aws, tmp_path, lambdas_config.config_text(receiver), monkeypatch, secrets
-    )
-    yield deployed
-    deployed.reset()
 
 
 def _cfg(rt: runtime.Runtime) -> config.Config:

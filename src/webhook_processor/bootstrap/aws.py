@@ -168,6 +168,14 @@ class Container:
         # One loop for the container's life: the delivery transport's pooled connections
         # belong to it, and are reused by the next invocation.
         self.loop = asyncio.new_event_loop()
+        self._senders: list[Any] = []
+
+    def close(self) -> None:
+        """Close the delivery transport's connections, then the loop (tests; Lambda just ends
+        the container)."""
+        for sender in self._senders:
+            self.run(sender.aclose())
+        self.loop.close()
 
     def run(self, work: Coroutine[Any, Any, T]) -> T:
         return self.loop.run_until_complete(work)
@@ -211,10 +219,12 @@ class Container:
             lambda: bootstrap.destination_runtimes(cfg, self.file, self.env, self.secrets.current),
         )
         queues = {names.destination_queue(self.deployment.prefix, n): n for n in cfg.destinations}
+        sender = bootstrap.http_sender(cfg, self.file, self.env)
+        self._senders.append(sender)
         return deliverer.Deliverer(
             records.Records(self.table),
             destinations,
-            bootstrap.http_sender(cfg, self.file, self.env),
+            sender,
             queues,
             self.destination_queue,
             self.clock,
@@ -289,7 +299,7 @@ def reset() -> None:
     global _container  # noqa: PLW0603
     with _lock:
         if _container is not None:
-            _container.loop.close()
+            _container.close()
         _container = None
 
 
