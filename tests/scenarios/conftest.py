@@ -11,10 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.aws.conftest import aws, moto_endpoint  # noqa: F401  (fixtures, used by name)
 from tests.e2e import receiver as receiving
 from tests.scenarios import runtimes, whp_config
 
-RUNTIMES = ("local",)  # aws: once the Lambda handlers are merged
+RUNTIMES = ("local", "aws")
 
 
 @pytest.fixture
@@ -42,7 +44,15 @@ def runtime(
 
         made = local.LocalRuntime(tmp_path, receiver, held)
     else:
-        raise AssertionError(f"no runtime {request.param!r}")
+        from tests.scenarios import aws as aws_runtime  # noqa: PLC0415
+
+        made = aws_runtime.AwsRuntime(
+            tmp_path,
+            receiver,
+            held,
+            request.getfixturevalue("aws"),
+            request.getfixturevalue("monkeypatch"),
+        )
     try:
         yield made
     finally:

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from tests.e2e import helpers
 from tests.e2e import receiver as receiving
 from tests.scenarios import runtimes, whp_config
-
 from webhook_processor import config, services
 from webhook_processor.bootstrap import local
 

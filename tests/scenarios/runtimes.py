@@ -19,7 +19,6 @@ from typing import Any, Protocol
 
 from tests.e2e import receiver as receiving
 from tests.scenarios import whp_config
-
 from webhook_processor import config, models, ports, services
 
 SETTLE_TIMEOUT = 30.0  # seconds: generous, for a loaded 2-core machine

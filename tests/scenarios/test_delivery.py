@@ -8,6 +8,7 @@ import json
 import uuid
 
 import pytest
+
 from tests.e2e import receiver as receiving
 from tests.scenarios import runtimes, signers
 

@@ -9,6 +9,7 @@ import secrets
 import uuid
 
 import pytest
+
 from tests.scenarios import runtimes, signers
 
 pytestmark = pytest.mark.scenarios
