@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping
 
 from tests.e2e import receiver as receivers
-from webhook_processor import config, sending, wiring
+from webhook_processor import config, provider, wiring
 
 SECRETS = {
     "github": "whp-test-github-secret",  # tests/events/apiGatewayProxyEvent.json's
@@ -63,11 +63,11 @@ def signed(
     secret: str | None = None,
     event_type: str | None = None,
     headers: dict[str, str] | None = None,
-) -> sending.Outgoing:
+) -> provider.Outgoing:
     """A correctly signed webhook of `source`, as `whp send` signs it (`.headers`, and `.url`
     with any query the scheme signs)."""
     spec = wiring.source_spec(cfg.sources[source])
-    return sending.build(
+    return provider.build(
         spec,
         SECRETS[source] if secret is None else secret,
         body,

@@ -158,6 +158,24 @@ def test_schema_violation_names_the_problem(tmp_path: Path) -> None:
     assert len(world.store.events) == 1
 
 
+def test_what_an_error_quotes_of_a_request_is_cut_short(tmp_path: Path) -> None:
+    """A 60 KB source name, a header or a payload value was echoed whole, in the answer and in
+    the log line of every such request."""
+    (tmp_path / "schema.json").write_text(json.dumps({"properties": {"n": {"type": "integer"}}}))
+    world = World(tmp_path, "  github: {verify: github, secret: env:GH, schema: schema.json}\n")
+    body = json.dumps({"n": "x" * 100_000}).encode()
+    with pytest.raises(errors.SchemaViolation) as violation:
+        world.receive("github", body, signed(body))
+    with pytest.raises(errors.UnknownSource) as unknown:
+        world.ingest.source("s" * 60_000)
+    with pytest.raises(errors.UnsupportedMediaType) as encoding:
+        world.receive("github", b"{}", {**signed(b"{}"), "content-encoding": "e" * 60_000})
+    for error, quoted in [(violation, "'xxxx"), (unknown, "'ssss"), (encoding, "'eeee")]:
+        assert quoted in error.value.detail
+        assert len(error.value.detail) < 500, error.value.detail[:1000]
+        assert "characters)" in error.value.detail
+
+
 def test_a_payload_too_deep_to_check_is_a_violation_not_a_crash(tmp_path: Path) -> None:
     """jsonschema recurses along the payload, and so does the repr in its error message."""
     schema = {"type": "object", "properties": {"body": {"type": "string"}}}

@@ -37,7 +37,7 @@ from webhook_processor import (
 from webhook_processor import problems as wording
 
 if TYPE_CHECKING:
-    from webhook_processor.adapters.http import HttpSender
+    from webhook_processor.adapters.http.outbound import HttpSender
 
 Clock = Callable[[], float]
 # Every value a secret reference may hold now: one for `env:` and `file:`; on AWS, AWSCURRENT then
@@ -176,8 +176,10 @@ def schema_check(path: str) -> services.ingest.SchemaCheck:
                 "payload nests too deeply to be checked against the source's schema"
             ) from None
         if error is not None:
+            # The message quotes the payload's value, which may be as long as the body allows.
             raise errors.SchemaViolation(
-                f"payload does not match the source's schema: {error.message} at {error.json_path}"
+                f"payload does not match the source's schema: {errors.cut(error.message, 300)}"
+                f" at {errors.cut(error.json_path, 200)}"
             )
 
     return check
@@ -211,7 +213,7 @@ def http_sender(cfg: config.Config, file: str, env: Mapping[str, str]) -> HttpSe
     """The sender of deliveries, each destination on its way out (egress.py). `proxy: env` reads
     `env` here, once; a proxy from there may carry credentials (never repeated in an error)."""
     problems: list[str] = []
-    from webhook_processor.adapters import http  # noqa: PLC0415 - httpx: for deliveries only
+    from webhook_processor.adapters.http import outbound  # noqa: PLC0415 - httpx: deliveries only
 
     routes = {}
     for name, dest in cfg.destinations.items():
@@ -231,7 +233,7 @@ def http_sender(cfg: config.Config, file: str, env: Mapping[str, str]) -> HttpSe
     if problems:
         raise errors.ConfigError(file, problems)
     try:
-        return http.HttpSender(routes=routes)
+        return outbound.HttpSender(routes=routes)
     except (OSError, ValueError) as exc:  # the files changed since the config was checked
         raise errors.ConfigError(file, [f"delivery: cannot load a certificate: {exc}"]) from None
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry
 
 from webhook_processor import bootstrap, config, ports, services, wiring
-from webhook_processor.adapters import http, prometheus
+from webhook_processor.adapters import prometheus
+from webhook_processor.adapters.http import outbound
 from webhook_processor.adapters.sqlite import db as sqlite_db
 from webhook_processor.adapters.sqlite import events as sqlite_events
 from webhook_processor.adapters.sqlite import operations as sqlite_operations
@@ -88,7 +89,7 @@ def processor(
     )
 
 
-def http_sender(cfg: config.Config, file: str, env: Mapping[str, str]) -> http.HttpSender:
+def http_sender(cfg: config.Config, file: str, env: Mapping[str, str]) -> outbound.HttpSender:
     return bootstrap.http_sender(cfg, file, env)
 
 

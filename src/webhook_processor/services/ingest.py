@@ -76,7 +76,9 @@ class Ingest:
         except KeyError:
             # One label for every unknown name: URLs are unauthenticated, label values are not free.
             self._metrics.rejected(UNKNOWN_SOURCE_LABEL, errors.UnknownSource.code)
-            raise errors.UnknownSource(f"no source named {name!r} is configured") from None
+            raise errors.UnknownSource(
+                f"no source named {errors.shown(name)} is configured"
+            ) from None
 
     def reject(self, source: SourceRuntime | None, error: errors.Rejected) -> errors.Rejected:
         """Count a rejection decided outside `receive`: the entrypoint's size limit, or the HTTP
