@@ -18,7 +18,7 @@ from tests.aws import runtime as driver
 from tests.e2e import receiver as receiving
 from tests.scenarios import runtimes, whp_config
 from webhook_processor import config
-from webhook_processor.adapters.aws import items
+from webhook_processor.adapters.aws import items, sqs
 from webhook_processor.bootstrap import aws as bootstrap_aws
 
 POLL_SECONDS = 0.1
@@ -34,8 +34,10 @@ class AwsRuntime(runtimes.Operated):
         held: whp_config.Secrets,
         aws: layout.Aws,
         monkeypatch: pytest.MonkeyPatch,
+        api: driver.Api = "rest",
     ) -> None:
         self.receiver = receiver
+        self._api: driver.Api = api  # REST API (payload 1.0, base64 body) or HTTP API (2.0)
         self.secrets = held
         self._aws = aws
         text = whp_config.render("aws", receiver.url(""), held)
@@ -49,7 +51,7 @@ class AwsRuntime(runtimes.Operated):
         self.operator = bootstrap_aws.operator(config.load(self._rt.config_file), str(outputs))
 
     def send(self, source: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, Any]:
-        answer = self._rt.post(source, body, headers)
+        answer = self._rt.post(source, body, headers, api=self._api)
         return answer.status, answer.json()
 
     def settle(self) -> None:
@@ -67,26 +69,14 @@ class AwsRuntime(runtimes.Operated):
         assert self.pending() == (0, 0), self.pending()
 
     def _depths(self) -> dict[str, tuple[int, int]]:
-        out = {}
-        for url in self._queues:
-            got = self._sqs.get_queue_attributes(
-                QueueUrl=url,
-                AttributeNames=[
-                    "ApproximateNumberOfMessages",
-                    "ApproximateNumberOfMessagesNotVisible",
-                ],
-            )["Attributes"]
-            out[url.rsplit("/", 1)[-1]] = (
-                int(got["ApproximateNumberOfMessages"]),
-                int(got["ApproximateNumberOfMessagesNotVisible"]),
-            )
-        return out
+        """(waiting, in flight) of every queue a function reads, by queue name."""
+        return {url.rsplit("/", 1)[-1]: sqs.Queue(url, self._sqs).depth() for url in self._queues}
 
     def _quiet(self) -> bool:
         return all(depth == (0, 0) for depth in self._depths().values())
 
     def _left(self) -> str:
-        return f"(visible, in flight) by queue: {self._depths()}"
+        return f"(waiting, in flight) by queue: {self._depths()}"
 
     def rotate_secret(self, name: str, new_value: str) -> None:
         """PutSecretValue moves AWSCURRENT to the new value and AWSPREVIOUS to the old one. A

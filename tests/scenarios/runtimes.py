@@ -14,13 +14,16 @@ as the CLI builds it. The operations are the same code on both runtimes (Operate
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
+
+import pytest
 
 from tests.e2e import receiver as receiving
 from tests.scenarios import whp_config
 from webhook_processor import config, models, ports, services
 
+RUNTIMES = ("local", "aws")
 SETTLE_TIMEOUT = 30.0  # seconds: generous, for a loaded 2-core machine
 PAGE = 100
 
@@ -109,3 +112,31 @@ def wait_until(done: Callable[[], bool], what: Callable[[], str], step: Callable
         if time.monotonic() > deadline:
             raise AssertionError(f"not settled within {SETTLE_TIMEOUT} s: {what()}")
         step()
+
+
+def started(request: pytest.FixtureRequest) -> Iterator[Runtime]:
+    """The runtime `request.param` names (RUNTIMES, or "aws-http": AWS behind the HTTP API),
+    for one test."""
+    receiver = request.getfixturevalue("receiver")
+    held = request.getfixturevalue("held")
+    folder = request.getfixturevalue("tmp_path")
+    made: Runtime
+    if request.param == "local":
+        from tests.scenarios import local  # noqa: PLC0415
+
+        made = local.LocalRuntime(folder, receiver, held)
+    else:
+        from tests.scenarios import aws as aws_runtime  # noqa: PLC0415
+
+        made = aws_runtime.AwsRuntime(
+            folder,
+            receiver,
+            held,
+            request.getfixturevalue("aws"),
+            request.getfixturevalue("monkeypatch"),
+            api="http" if request.param == "aws-http" else "rest",
+        )
+    try:
+        yield made
+    finally:
+        made.close()

@@ -8,6 +8,7 @@ import json
 import secrets
 import time
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
@@ -16,6 +17,12 @@ from tests.scenarios import aws, runtimes, signers, whp_config
 pytestmark = pytest.mark.scenarios
 
 ITEM_LIMIT = 400 * 1024  # DynamoDB's item size: what the AWS runtime offloads to S3
+
+
+@pytest.fixture(params=(*runtimes.RUNTIMES, "aws-http"))
+def runtime(request: pytest.FixtureRequest) -> Iterator[runtimes.Runtime]:
+    """Also through the HTTP API, whose events carry a UTF-8 body as text, not base64."""
+    yield from runtimes.started(request)
 
 
 def push(**fields: object) -> bytes:
