@@ -106,7 +106,7 @@ class Operated:
 
 
 def wait_until(done: Callable[[], bool], what: Callable[[], str], step: Callable[[], None]) -> None:
-    """Run `step` until `done`, for at most SETTLE_TIMEOUT; fail with `what` is left."""
+    """Run `step` until `done`, for at most SETTLE_TIMEOUT; then fail, saying `what` is left."""
     deadline = time.monotonic() + SETTLE_TIMEOUT
     while not done():
         if time.monotonic() > deadline:
@@ -116,7 +116,7 @@ def wait_until(done: Callable[[], bool], what: Callable[[], str], step: Callable
 
 def started(request: pytest.FixtureRequest) -> Iterator[Runtime]:
     """The runtime `request.param` names (RUNTIMES, or "aws-http": AWS behind the HTTP API),
-    for one test."""
+    for one test. (Imported here: each runtime's module imports this one.)"""
     receiver = request.getfixturevalue("receiver")
     held = request.getfixturevalue("held")
     folder = request.getfixturevalue("tmp_path")
