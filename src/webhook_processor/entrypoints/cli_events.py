@@ -17,6 +17,7 @@ import orjson
 from webhook_processor import config, errors, models, payload, ports
 from webhook_processor.adapters.sqlite import queue as sqlite_queue
 from webhook_processor.bootstrap import local
+from webhook_processor.entrypoints import cli_backend
 
 _RELATIVE = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -38,6 +39,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=positive_int, default=50, help="events per page (50)")
     p.add_argument("--cursor", help="the next page: the cursor the previous page printed")
     p.add_argument("--json", action="store_true", help="JSON lines, for scripts")
+    cli_backend.add_flags(p)
     p.set_defaults(handler=cmd_list)
 
     p = esub.add_parser(
@@ -45,6 +47,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("id")
     p.add_argument("--json", action="store_true")
+    cli_backend.add_flags(p)
     p.set_defaults(handler=cmd_show)
 
 
@@ -110,6 +113,8 @@ def summary(event: models.Event) -> dict[str, Any]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    if (op := cli_backend.operator(args)) is not None:
+        return cli_backend.events_list(op, args)
     cfg = config.load(args.config)
     now = time.time()
     where = event_filter(args, now)
@@ -209,6 +214,8 @@ def delivery_json(
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    if (op := cli_backend.operator(args)) is not None:
+        return cli_backend.events_show(op, args)
     cfg = config.load(args.config)
     event = local.event_reader(cfg).get(args.id)
     if event is None:

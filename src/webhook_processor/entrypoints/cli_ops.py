@@ -24,7 +24,7 @@ import orjson
 from webhook_processor import config, errors, models, ports
 from webhook_processor.adapters.sqlite import queue as sqlite_queue
 from webhook_processor.bootstrap import local
-from webhook_processor.entrypoints import cli_events
+from webhook_processor.entrypoints import cli_backend, cli_events
 
 BATCH = 500
 MAX_PAUSE = 0.1  # seconds between two batches, at most
@@ -47,6 +47,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         "--new-id", action="store_true", help="fresh webhook-ids, so receivers process them again"
     )
     p.add_argument("--yes", action="store_true", help="replay by filter without asking")
+    cli_backend.add_flags(p)
     p.set_defaults(handler=cmd_replay)
 
     dlq = sub.add_parser("dlq", help="the dead-letter queue: list and redrive dead deliveries")
@@ -56,13 +57,15 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=cli_events.positive_int, default=50)
     p.add_argument("--before", type=int, metavar="ID", help="only ids below this one (paging)")
     p.add_argument("--json", action="store_true", help="JSON lines, for scripts")
+    cli_backend.add_flags(p)
     p.set_defaults(handler=cmd_dlq_list)
     p = dsub.add_parser(
         "redrive", parents=[common], help="retry dead deliveries, attempts starting again at 1"
     )
-    p.add_argument("ids", nargs="*", type=int, metavar="ID", help="delivery ids")
+    p.add_argument("ids", nargs="*", metavar="ID", help="delivery ids")
     p.add_argument("--all", action="store_true", help="every dead delivery")
     p.add_argument("--destination", help="every dead delivery of this destination")
+    cli_backend.add_flags(p)
     p.set_defaults(handler=cmd_dlq_redrive)
 
     p = sub.add_parser(
@@ -85,9 +88,11 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_destinations_list)
     p = tsub.add_parser("pause", parents=[common], help="hold its deliveries, queued")
     p.add_argument("name")
+    cli_backend.add_flags(p)
     p.set_defaults(handler=cmd_destinations_pause)
     p = tsub.add_parser("resume", parents=[common], help="deliver again after a pause")
     p.add_argument("name")
+    cli_backend.add_flags(p)
     p.set_defaults(handler=cmd_destinations_resume)
 
 
@@ -95,6 +100,8 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    if (op := cli_backend.operator(args)) is not None:
+        return cli_backend.replay(op, args, _confirm)
     cfg = config.load(args.config)
     where = _filter(args)
     if args.ids and where is not None:
@@ -147,6 +154,8 @@ def _filter(args: argparse.Namespace) -> ports.EventFilter | None:
 
 
 def cmd_dlq_list(args: argparse.Namespace) -> int:
+    if (op := cli_backend.operator(args)) is not None:
+        return cli_backend.dlq_list(op, args)
     cfg = config.load(args.config)
     dead = _queue(cfg, readonly=True).dead(args.destination, args.limit, args.before)
     if args.json:
@@ -184,7 +193,10 @@ def _last_outcome(d: sqlite_queue.DeadLetter, width: int = 60) -> str:
 
 
 def cmd_dlq_redrive(args: argparse.Namespace) -> int:
+    if (op := cli_backend.operator(args)) is not None:
+        return cli_backend.dlq_redrive(op, args)
     cfg = config.load(args.config)
+    args.ids = [_local_id(i) for i in args.ids]
     if sum((bool(args.ids), args.all, args.destination is not None)) != 1:
         raise errors.UsageError("give delivery ids, --all or --destination NAME (one of them)")
     if args.destination is not None:
@@ -310,6 +322,8 @@ def _count(n: int | None) -> str:
 
 
 def cmd_destinations_pause(args: argparse.Namespace) -> int:
+    if (op := cli_backend.operator(args)) is not None:
+        return cli_backend.set_paused(op, args.name, True)
     cfg = config.load(args.config)
     dest = _check_destination(cfg, args.name, "NAME")
     queue = _queue(cfg, create=True)
@@ -326,6 +340,8 @@ def cmd_destinations_pause(args: argparse.Namespace) -> int:
 
 
 def cmd_destinations_resume(args: argparse.Namespace) -> int:
+    if (op := cli_backend.operator(args)) is not None:
+        return cli_backend.set_paused(op, args.name, False)
     cfg = config.load(args.config)
     dest = _check_destination(cfg, args.name, "NAME")
     queue = _queue(cfg, create=True)
@@ -342,6 +358,17 @@ def cmd_destinations_resume(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def _local_id(text: str) -> int:
+    """A delivery id of the local store: a whole number (AWS's are `<event>:<round>:<route>`)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise errors.UsageError(
+            f"{text!r} is not a delivery id of the local store (a whole number); an AWS "
+            "deployment's takes --backend aws --outputs FILE"
+        ) from None
 
 
 def _check_destination(cfg: config.Config, name: str, flag: str) -> config.Destination:

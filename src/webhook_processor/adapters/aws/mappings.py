@@ -5,8 +5,8 @@ the delivery function's `live` alias: Lambda stops receiving from the queue, who
 (14 days' retention, docs/aws.md) and keep their receive counts, so a pause uses up no attempt.
 An invocation already under way finishes its batch. `resume` enables the mapping again.
 
-The mapping is found by listing every mapping and keeping the one whose EventSourceArn is the
-queue's and whose FunctionArn is the delivery function's (its `live` alias, or the function):
+The mapping is found by listing the mappings of the queue's ARN and keeping the one whose
+FunctionArn is the delivery function's (its `live` alias, else any qualifier of it):
 ListEventSourceMappings filters on the literal FunctionName a mapping was made with, so a
 mapping made on the alias's ARN is not found by the function's name (moto and AWS alike).
 """
@@ -75,8 +75,11 @@ class Mappings:
                 f"no event source mapping from {arn} to {self._function} (:{ALIAS}); is the "
                 "deployment's delivery function named so?"
             )
-        return str(found[0]["UUID"])
+        live = [m for m in found if m.get("FunctionArn", "").endswith(f":{ALIAS}")]
+        return str((live or found)[0]["UUID"])
 
     def _ours(self, function_arn: str) -> bool:
+        """The delivery function, unqualified or with a qualifier: AWS gives the alias's ARN
+        for a mapping made on `live`, moto the version's the alias pointed to."""
         name = function_arn.split(":function:", 1)[-1]
-        return name in (self._function, f"{self._function}:{ALIAS}")
+        return name.partition(":")[0] == self._function
