@@ -46,9 +46,11 @@ class AwsRuntime(runtimes.Operated):
         self._sqs = aws.sqs()
         deployed = self._rt.deployed
         self._queues = [deployed.ingest_queue_url, *deployed.destination_queue_urls.values()]
-        outputs = folder / "outputs.json"
-        outputs.write_text(json.dumps(terraform_outputs(deployed)), encoding="utf-8")
-        self.operator = bootstrap_aws.operator(config.load(self._rt.config_file), str(outputs))
+        self._outputs = folder / "outputs.json"
+        self._outputs.write_text(json.dumps(terraform_outputs(deployed)), encoding="utf-8")
+        self._config = config.load(self._rt.config_file)
+        self.operator = bootstrap_aws.operator(self._config, str(self._outputs))
+        self.moves: list[sqs.Redriven] = []  # the whole-DLQ redrives, as they went
 
     def send(self, source: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, Any]:
         answer = self._rt.post(source, body, headers, api=self._api)
@@ -77,6 +79,14 @@ class AwsRuntime(runtimes.Operated):
 
     def _left(self) -> str:
         return f"(waiting, in flight) by queue: {self._depths()}"
+
+    def redrive_destination(self, destination: str) -> int:
+        """As the CLI does it on AWS: the destination's DLQ moved back to its queue (a message
+        move task, or the bounded loop where there is none); the delivery function revives each
+        dead delivery as its message comes."""
+        moved = bootstrap_aws.redrive_queues(self._config, str(self._outputs), destination)
+        self.moves += moved.values()
+        return sum(done.moved for done in moved.values())
 
     def rotate_secret(self, name: str, new_value: str) -> None:
         """PutSecretValue moves AWSCURRENT to the new value and AWSPREVIOUS to the old one. A

@@ -52,6 +52,9 @@ class LocalRuntime(runtimes.Operated):
             lambda: time.sleep(POLL_SECONDS),
         )
 
+    def redrive_destination(self, destination: str) -> int:
+        return self.operator.redrive_all(destination)
+
     def rotate_secret(self, name: str, new_value: str) -> None:
         """Locally a rotation is `secrets: [new, old]` in whp.yaml. The values are `env:`
         references, and a running process cannot be given a new environment, so whp serve

@@ -55,6 +55,10 @@ class Runtime(Protocol):
 
     def redrive(self, delivery_ids: Sequence[str]) -> int: ...
 
+    def redrive_destination(self, destination: str) -> int:
+        """`whp dlq redrive --destination NAME`: its whole dead-letter queue back; how many."""
+        ...
+
     def rotate_secret(self, name: str, new_value: str) -> None:
         """Make `new_value` the current value of secret `name`, its current one the previous."""
         ...

@@ -1,6 +1,7 @@
 """What receivers and operators see, on both runtimes: one event fanned out to two destinations, a
-failing destination's delivery reaching the dead-letter queue after max_attempts, its redrive,
-and replays with the same webhook-id and with a fresh one."""
+failing destination's delivery reaching the dead-letter queue after max_attempts, its redrive
+(by id, and the destination's whole DLQ), and replays with the same webhook-id and with a fresh
+one."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import uuid
 import pytest
 
 from tests.e2e import receiver as receiving
-from tests.scenarios import runtimes, signers
+from tests.scenarios import aws, runtimes, signers
 
 pytestmark = pytest.mark.scenarios
 
@@ -89,6 +90,26 @@ def test_a_redriven_delivery_starts_again_at_attempt_1_and_is_delivered(
     (delivered,) = runtime.event(event_id).deliveries
     assert (delivered.status, delivered.attempts) == ("delivered", 1)
     assert [a.status_code for a in delivered.history] == [500, 500, 200]
+
+
+def test_a_destination_whose_dlq_is_redriven_whole_gets_its_deliveries(
+    runtime: runtimes.Runtime, receiver: receiving.Receiver
+) -> None:
+    event_id = fail_to_the_dlq(runtime, receiver)
+    receiver.script("/flaky", receiving.Reply(200))
+    assert runtime.redrive_destination("flaky") == 1
+    if isinstance(runtime, aws.AwsRuntime):
+        # moto 5.2 has no StartMessageMoveTask (TOOLING.md): the messages were moved one by
+        # one (sqs.redrive's fallback); on AWS a message move task moves them, and its handle
+        # is what `whp dlq redrive` prints
+        assert [(done.moved, done.task) for done in runtime.moves] == [(1, None)]
+    runtime.settle()
+    tries = runtime.deliveries_received("flaky")
+    assert [(a.attempt, a.answered, a.webhook_id) for a in tries][-1] == (1, 200, event_id)
+    assert len(tries) == 3
+    assert runtime.dlq() == []
+    (delivered,) = runtime.event(event_id).deliveries
+    assert (delivered.status, delivered.attempts) == ("delivered", 1)
 
 
 def test_a_replay_delivers_again_with_the_same_webhook_id(runtime: runtimes.Runtime) -> None:
