@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.aws import layout
+from tests.aws import lambdas_config, layout, runtime
+from tests.e2e import receiver as receivers
 
 moto_server = pytest.importorskip(
     "moto.server", reason="moto[server] is not installed: pip install -e '.[test]'"
@@ -66,3 +67,35 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> layout.Aws:
 def deployed(aws: layout.Aws, tmp_path: Path) -> layout.Layout:
     """docs/aws.md's resources for CONFIG, under the prefix wh-test."""
     return layout.create_layout("wh-test", layout.config_from(CONFIG, tmp_path))
+
+
+# -- the Lambda handlers' tests: tests/aws/lambdas_config.py's deployment, in-process ----------
+
+
+@pytest.fixture
+def receiver() -> Iterator[receivers.Receiver]:
+    """A loopback receiver checking every delivery with the official standardwebhooks library,
+    with the destinations' signing secrets (`signing` below)."""
+    with receivers.Receiver(
+        receivers.new_signing_secret(), lambdas_config.receiver_secrets(SIGNING)
+    ) as r:
+        yield r
+
+
+SIGNING = {"orders": receivers.new_signing_secret(), "audit": receivers.new_signing_secret()}
+
+
+@pytest.fixture
+def rt(
+    aws: layout.Aws,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    receiver: receivers.Receiver,
+) -> Iterator[runtime.Runtime]:
+    """lambdas_config's deployment in moto, its secrets put, the handlers' environment set."""
+    secrets = {**lambdas_config.SECRETS, **SIGNING}
+    deployed = runtime.deploy(
+        aws, tmp_path, lambdas_config.config_text(receiver), monkeypatch, secrets
+    )
+    yield deployed
+    deployed.reset()

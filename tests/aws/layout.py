@@ -235,7 +235,7 @@ def _create_secrets(prefix: str, config: config_module.Config) -> dict[str, str]
     refs += [ref for source in config.sources.values() for ref in source.secret_refs]
     refs += [d.signing_secret for d in config.destinations.values()]
     out = {}
-    for ref in refs:
+    for ref in dict.fromkeys(refs):  # one secret per name, however many keys refer to it
         if ref is None or not ref.startswith("aws-sm:") or ref.startswith("aws-sm:arn:"):
             continue
         name = ref.removeprefix("aws-sm:")

@@ -11,10 +11,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import pydantic
@@ -24,6 +24,7 @@ from jsonschema import exceptions as jsonschema_errors
 from webhook_processor import (
     config,
     delivery,
+    egress,
     errors,
     presets,
     ratelimit,
@@ -35,7 +36,13 @@ from webhook_processor import (
 )
 from webhook_processor import problems as wording
 
+if TYPE_CHECKING:
+    from webhook_processor.adapters.http.outbound import HttpSender
+
 Clock = Callable[[], float]
+# Every value a secret reference may hold now: one for `env:` and `file:`; on AWS, AWSCURRENT then
+# AWSPREVIOUS (bootstrap/aws.py), so that verification accepts both during a rotation.
+Resolve = Callable[[str], Sequence[str]]
 
 
 def load(file: str, env: Mapping[str, str]) -> config.Config:
@@ -65,23 +72,33 @@ def startup_problems(cfg: config.Config, env: Mapping[str, str]) -> list[str]:
 
 
 def source_runtimes(
-    cfg: config.Config, file: str, env: Mapping[str, str], clock: Clock = time.time
+    cfg: config.Config,
+    file: str,
+    env: Mapping[str, str],
+    clock: Clock = time.time,
+    resolve: Resolve | None = None,
 ) -> dict[str, services.ingest.SourceRuntime]:
-    """Everything ingest needs per source. Collects every problem into one ConfigError."""
+    """Everything ingest needs per source, each secret reference giving every value `resolve`
+    finds for it (default: the one of `env:` or `file:`). Collects every problem into one
+    ConfigError."""
     problems: list[str] = []
-    out = _source_runtimes(cfg, env, clock, problems)
+    out = _source_runtimes(cfg, env, clock, problems, resolve)
     if problems:
         raise errors.ConfigError(file, problems)
     return out
 
 
 def _source_runtimes(
-    cfg: config.Config, env: Mapping[str, str], clock: Clock, problems: list[str]
+    cfg: config.Config,
+    env: Mapping[str, str],
+    clock: Clock,
+    problems: list[str],
+    resolve: Resolve | None = None,
 ) -> dict[str, services.ingest.SourceRuntime]:
     out = {}
     for name, src in cfg.sources.items():
         where = f"sources.{name}"
-        values = _source_secrets(src, where, env, problems)
+        values = _source_secrets(src, where, resolve or _resolver(env), problems)
         spec = wiring.source_spec(src)
         try:
             check = verify.verifier(spec, values)
@@ -116,16 +133,23 @@ def _source_runtimes(
 
 
 def _source_secrets(
-    src: config.Source, where: str, env: Mapping[str, str], problems: list[str]
+    src: config.Source, where: str, resolve: Resolve, problems: list[str]
 ) -> list[str]:
-    values = []
+    values: list[str] = []
     for i, ref in enumerate(src.secret_refs):
         key = f"secrets[{i}]" if src.secrets is not None else "secret"
         try:
-            values.append(secrets.resolve(ref, env))
+            values += resolve(ref)
         except errors.SecretError as exc:
             problems.append(f"{where}.{key}: {exc.detail}")
     return values
+
+
+def _resolver(env: Mapping[str, str]) -> Resolve:
+    def resolve(ref: str) -> Sequence[str]:
+        return (secrets.resolve(ref, env),)
+
+    return resolve
 
 
 def schema_check(path: str) -> services.ingest.SchemaCheck:
@@ -170,15 +194,17 @@ def resolve_secret(ref: str, where: str, file: str, env: Mapping[str, str]) -> s
 
 
 def signing_keys(
-    cfg: config.Config, env: Mapping[str, str], problems: list[str]
+    cfg: config.Config, env: Mapping[str, str], problems: list[str], resolve: Resolve | None = None
 ) -> dict[str, bytes | None]:
-    """Each destination's signing key (None: deliveries go unsigned); `problems` gets the rest."""
+    """Each destination's signing key (None: deliveries go unsigned), from the first value
+    `resolve` gives (AWSCURRENT on AWS); `problems` gets the rest."""
     keys: dict[str, bytes | None] = {}
+    resolve = resolve or _resolver(env)
     for name, dest in cfg.destinations.items():
         keys[name] = None
         if dest.signing_secret is not None:
             try:
-                keys[name] = delivery.signing_key(secrets.resolve(dest.signing_secret, env))
+                keys[name] = delivery.signing_key(resolve(dest.signing_secret)[0])
             except (errors.SecretError, ValueError) as exc:
                 problems.append(f"destinations.{name}.signing_secret: {exc}")
     return keys
@@ -214,6 +240,47 @@ def alert_keys(
     return keys
 
 
+def http_sender(cfg: config.Config, file: str, env: Mapping[str, str]) -> HttpSender:
+    """The sender of deliveries, each destination on its way out (egress.py). `proxy: env` reads
+    `env` here, once; a proxy from there may carry credentials (never repeated in an error)."""
+    problems: list[str] = []
+    routes = {
+        name: egress_route(cfg.egress_of(name), dest.url, f"destinations.{name}", env, problems)
+        for name, dest in cfg.destinations.items()
+    }
+    return sender_for(routes, file, problems)
+
+
+def egress_route(
+    chosen: config.Egress, url: str, where: str, env: Mapping[str, str], problems: list[str]
+) -> egress.Route:
+    proxy = chosen.proxy
+    if proxy == egress.PROXY_FROM_ENV:
+        found = egress.proxy_from_environment(url, env)
+        proxy = found[1] if found else None
+        if found:
+            try:
+                egress.check_proxy(found[1], credentials=True)
+            except ValueError as exc:
+                problems.append(f"{where}.proxy: env: {found[0]}: {exc}")
+    elif proxy == egress.NO_PROXY:
+        proxy = None
+    return egress.Route(proxy, chosen.ca_file, chosen.client_cert, chosen.client_key)
+
+
+def sender_for(routes: dict[str, egress.Route], file: str, problems: list[str]) -> HttpSender:
+    # Imported here, not with this module: httpx imports its own CLI (rich, pygments) wherever
+    # click is installed, which every `whp` command, `whp --help` included, would pay for.
+    from webhook_processor.adapters.http import outbound  # noqa: PLC0415
+
+    if problems:
+        raise errors.ConfigError(file, problems)
+    try:
+        return outbound.HttpSender(routes=routes)
+    except (OSError, ValueError) as exc:  # the files changed since the config was checked
+        raise errors.ConfigError(file, [f"delivery: cannot load a certificate: {exc}"]) from None
+
+
 # -- reloading the config (SIGHUP) ---------------------------------------------------------------
 
 # What a running process takes on from a reload; any other change waits for a restart.
@@ -222,11 +289,11 @@ _SERVE_ONLY = frozenset({"sources", "server", "admin", "alerts"})  # `whp worker
 
 
 def destination_runtimes(
-    cfg: config.Config, file: str, env: Mapping[str, str]
+    cfg: config.Config, file: str, env: Mapping[str, str], resolve: Resolve | None = None
 ) -> dict[str, delivery.Destination]:
     """The destinations with their signing keys resolved; one ConfigError for every problem."""
     problems: list[str] = []
-    keys = signing_keys(cfg, env, problems)
+    keys = signing_keys(cfg, env, problems, resolve)
     if problems:
         raise errors.ConfigError(file, problems)
     return {

@@ -19,7 +19,6 @@ from prometheus_client import CollectorRegistry
 from webhook_processor import (
     bootstrap,
     config,
-    egress,
     errors,
     ports,
     services,
@@ -123,8 +122,8 @@ def alert_sender(cfg: config.Config, file: str, env: Mapping[str, str]) -> outbo
     routes = {}
     for i, receiver in enumerate(cfg.alerts.notify):
         where = f"alerts.notify[{i}]"
-        routes[where] = _route(cfg.delivery, receiver.url, where, env, problems)
-    return _sender(routes, file, problems)
+        routes[where] = bootstrap.egress_route(cfg.delivery, receiver.url, where, env, problems)
+    return bootstrap.sender_for(routes, file, problems)
 
 
 def processor(
@@ -138,7 +137,7 @@ def processor(
     """The worker, with its destinations' signing keys resolved (every problem reported). Its
     writes run on `writer` (in `whp serve`, the store's writer thread), or on threads of its own."""
     destinations = bootstrap.destination_runtimes(cfg, file, env)
-    sender = http_sender(cfg, file, env)
+    sender = bootstrap.http_sender(cfg, file, env)
     queue = delivery_queue(cfg, checkpoints=writer is None)  # in serve, the store checkpoints
     # The worker's own writes (routing, attempts) need no fsync of their own: a crash can only
     # lose the latest of them, and the events, fsynced at ingest, are then routed or attempted
@@ -161,47 +160,6 @@ def processor(
         writer=writer,
         metrics=metrics,
     )
-
-
-def http_sender(cfg: config.Config, file: str, env: Mapping[str, str]) -> outbound.HttpSender:
-    """The sender of deliveries, each destination on its way out (egress.py). `proxy: env` reads
-    `env` here, once; a proxy from there may carry credentials (never repeated in an error)."""
-    problems: list[str] = []
-    routes = {
-        name: _route(cfg.egress_of(name), dest.url, f"destinations.{name}", env, problems)
-        for name, dest in cfg.destinations.items()
-    }
-    return _sender(routes, file, problems)
-
-
-def _route(
-    chosen: config.Egress, url: str, where: str, env: Mapping[str, str], problems: list[str]
-) -> egress.Route:
-    proxy = chosen.proxy
-    if proxy == egress.PROXY_FROM_ENV:
-        found = egress.proxy_from_environment(url, env)
-        proxy = found[1] if found else None
-        if found:
-            try:
-                egress.check_proxy(found[1], credentials=True)
-            except ValueError as exc:
-                problems.append(f"{where}.proxy: env: {found[0]}: {exc}")
-    elif proxy == egress.NO_PROXY:
-        proxy = None
-    return egress.Route(proxy, chosen.ca_file, chosen.client_cert, chosen.client_key)
-
-
-def _sender(routes: dict[str, egress.Route], file: str, problems: list[str]) -> outbound.HttpSender:
-    # Imported here, not with this module: httpx imports its own CLI (rich, pygments) wherever
-    # click is installed, which every `whp` command, `whp --help` included, would pay for.
-    from webhook_processor.adapters.http import outbound  # noqa: PLC0415
-
-    if problems:
-        raise errors.ConfigError(file, problems)
-    try:
-        return outbound.HttpSender(routes=routes)
-    except (OSError, ValueError) as exc:  # the files changed since the config was checked
-        raise errors.ConfigError(file, [f"delivery: cannot load a certificate: {exc}"]) from None
 
 
 def event_reader(cfg: config.Config) -> ports.EventReader:

@@ -1,5 +1,7 @@
 """Where the operator's commands act: the local store (`Local`, services.operations.Operator
-from the composition root), or with `--url` a running server's admin API (`Remote`, token from
+from the composition root), an AWS deployment with `--backend aws --outputs FILE` (`Aws`: the
+same Operator over the deployment's table and queues, the JSON of `terraform output -json`
+naming them), or with `--url` a running server's admin API (`Remote`, token from
 $WHP_ADMIN_TOKEN). Both answer with the admin API's JSON views (entrypoints/views.py), so that a
 command prints the same whichever it talks to, and each error is the errors tree's: a 400 of the
 API is a UsageError (exit 2), a 404 a NotFound, a 503 StoreUnavailable (exit 3).
@@ -67,19 +69,40 @@ class Backend(Protocol):
     def set_paused(self, name: str, paused: bool) -> JSON: ...
 
 
-def add_url(p: argparse.ArgumentParser) -> None:
+OUTPUTS_HELP = "the JSON of `terraform output -json` of the deployment (with --backend aws)"
+
+
+def add_target(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--url",
         help="act through a running server's admin API (e.g. http://127.0.0.1:8080) instead "
         f"of the local store; the token is read from ${TOKEN_VARIABLE}",
     )
+    p.add_argument(
+        "--backend",
+        choices=["local", "aws"],
+        default="local",
+        help="the local store (default) or an AWS deployment (with --outputs)",
+    )
+    p.add_argument("--outputs", metavar="FILE", help=OUTPUTS_HELP)
 
 
 def backend(args: argparse.Namespace, *, readonly: bool = False, create: bool = False) -> Backend:
-    """The server at `--url`, or the store of `--config` (which must exist unless `create`)."""
+    """The server at `--url`, the AWS deployment of `--outputs`, or the store of `--config`
+    (which must exist unless `create`)."""
+    if args.backend != "aws" and args.outputs is not None:
+        raise errors.UsageError("--outputs goes with --backend aws")
     if args.url is not None:
+        if args.backend == "aws":
+            raise errors.UsageError("give --url or --backend aws, not both")
         return Remote.at(args.url, os.environ.get(TOKEN_VARIABLE, ""))
     cfg = config.load(args.config)
+    if args.backend == "aws":
+        if not args.outputs:
+            raise errors.UsageError(f"--backend aws needs --outputs FILE ({OUTPUTS_HELP})")
+        from webhook_processor.bootstrap import aws  # noqa: PLC0415 - boto3 for this backend only
+
+        return Aws(aws.operator(cfg, args.outputs), cfg, args.outputs)
     return Local(local.operator(cfg, readonly=readonly, create=create))
 
 
@@ -134,6 +157,29 @@ class Local:
 
     def set_paused(self, name: str, paused: bool) -> JSON:
         return views.destination(self._op.pause(name) if paused else self._op.resume(name))
+
+
+class Aws(Local):
+    """An AWS deployment: the Operator over its table and queues, except that a whole DLQ goes
+    back to its queue at once (an SQS message move task where the endpoint has them, else a
+    bounded receive/send/delete loop), and the delivery function revives what it carries."""
+
+    def __init__(
+        self, operator: services.operations.Operator, cfg: config.Config, outputs: str
+    ) -> None:
+        super().__init__(operator)
+        self._cfg = cfg
+        self._outputs = outputs
+
+    def redrive_all(self, destination: str | None, progress: Progress) -> int:
+        from webhook_processor.bootstrap import aws  # noqa: PLC0415 - boto3 for this backend only
+
+        if destination is not None:
+            self._op.destination(destination)  # NotFound names the known ones
+        moved = aws.redrive_queues(self._cfg, self._outputs, destination)
+        total = sum(done.moved for done in moved.values())
+        progress(total)
+        return total
 
 
 class Remote:

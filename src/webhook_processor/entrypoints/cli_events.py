@@ -32,7 +32,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=limit, default=50, help="events per page (50, at most 500)")
     p.add_argument("--cursor", help="the next page: the cursor the previous page printed")
     p.add_argument("--json", action="store_true", help="JSON lines, for scripts")
-    cli_admin.add_url(p)
+    cli_admin.add_target(p)
     p.set_defaults(handler=cmd_list)
 
     p = esub.add_parser(
@@ -40,7 +40,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("id")
     p.add_argument("--json", action="store_true", help="one line of JSON, for scripts")
-    cli_admin.add_url(p)
+    cli_admin.add_target(p)
     p.set_defaults(handler=cmd_show)
 
 

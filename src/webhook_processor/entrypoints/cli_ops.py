@@ -42,7 +42,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         "--new-id", action="store_true", help="fresh webhook-ids, so receivers process them again"
     )
     p.add_argument("--yes", action="store_true", help="replay by filter without asking")
-    cli_admin.add_url(p)
+    cli_admin.add_target(p)
     p.set_defaults(handler=cmd_replay)
 
     dlq = sub.add_parser("dlq", help="the dead-letter queue: list and redrive dead deliveries")
@@ -52,7 +52,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=cli_events.limit, default=50, help="per page (50)")
     p.add_argument("--cursor", help="the next page: the cursor the previous page printed")
     p.add_argument("--json", action="store_true", help="JSON lines, for scripts")
-    cli_admin.add_url(p)
+    cli_admin.add_target(p)
     p.set_defaults(handler=cmd_dlq_list)
     p = dsub.add_parser(
         "redrive", parents=[common], help="retry dead deliveries, attempts starting again at 1"
@@ -60,7 +60,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("ids", nargs="*", metavar="ID", help="delivery ids")
     p.add_argument("--all", action="store_true", help="every dead delivery")
     p.add_argument("--destination", help="every dead delivery of this destination")
-    cli_admin.add_url(p)
+    cli_admin.add_target(p)
     p.set_defaults(handler=cmd_dlq_redrive)
 
     p = sub.add_parser(
@@ -80,7 +80,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     tsub = dest.add_subparsers(required=True, metavar="ACTION")
     p = tsub.add_parser("list", parents=[common], help="destinations with their state")
     p.add_argument("--json", action="store_true", help="JSON lines, for scripts")
-    cli_admin.add_url(p)
+    cli_admin.add_target(p)
     p.set_defaults(handler=cmd_destinations_list)
     for action, text in (
         ("pause", "hold its deliveries, queued"),
@@ -88,7 +88,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     ):
         p = tsub.add_parser(action, parents=[common], help=text)
         p.add_argument("name")
-        cli_admin.add_url(p)
+        cli_admin.add_target(p)
         p.set_defaults(handler=cmd_destinations_pause if action == "pause" else cmd_resume)
 
 

@@ -19,6 +19,7 @@ import botocore.exceptions
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
@@ -53,6 +54,10 @@ def events(**kwargs: Any) -> EventBridgeClient:
 
 def secretsmanager(**kwargs: Any) -> SecretsManagerClient:
     return boto3.client("secretsmanager", config=CONFIG, **kwargs)
+
+
+def lambda_(**kwargs: Any) -> LambdaClient:
+    return boto3.client("lambda", config=CONFIG, **kwargs)
 
 
 def error_code(exc: BaseException) -> str:

@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 
 from webhook_processor import errors, models, ports
-from webhook_processor.adapters.aws import items, query, records, sqs
+from webhook_processor.adapters.aws import items, mappings, query, records, sqs
 from webhook_processor.adapters.aws.dynamodb import Table, unavailable
 
 CLOCK_SKEW_MS = 5 * 60_000  # another function's clock may run ahead of ours
@@ -41,7 +41,8 @@ DELIVERY_STATUSES = ("pending", "delivered", "dead")
 class Operations:
     """ports.Operations for the AWS runtime. `destinations` are the config's (the store also
     knows those with a runtime pause); `ingest` and `queue_for` (a destination's queue) are
-    needed by replay and redrive only."""
+    needed by replay and redrive only; `event_sources`, by a pause that stops the delivery function
+    (mappings.py): without it a pause is only recorded."""
 
     def __init__(
         self,
@@ -51,8 +52,10 @@ class Operations:
         ingest: sqs.Queue | None = None,
         queue_for: Callable[[str], sqs.Queue] | None = None,
         clock: Callable[[], float] = time.time,
+        event_sources: mappings.Mappings | None = None,
     ) -> None:
         self._table = table
+        self._mappings = event_sources
         self._records = records.Records(table)
         self._retention_days = retention_days
         self._destinations = frozenset(destinations)
@@ -205,6 +208,9 @@ class Operations:
     # -- destinations --------------------------------------------------------------------------
 
     def set_paused(self, destination: str, paused: bool, now_ms: int) -> None:
+        """The mapping first (what stops deliveries), then the record operators read back."""
+        if self._mappings is not None:
+            self._mappings.set_enabled(destination, not paused)
         with unavailable(f"pausing {destination}"):
             self._table.dynamodb.put_item(
                 TableName=self._table.name,

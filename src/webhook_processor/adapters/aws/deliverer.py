@@ -1,0 +1,163 @@
+"""The delivery function's work on one message of a destination queue.
+
+    the destination (the queue's name in eventSourceARN) and the event (the whp event id in the
+    EventBridge event's resources) -> records.begin: the pending delivery of the event's current
+    round (revived first for a redriven message), or nothing to do -> delivery.attempt, the same
+    attempt as the local worker's: the original body bytes and content type from the table, not
+    the re-serialised detail; webhook-id the event id (or a `--new-id` replay's); attempt number
+    the SQS receive count -> records.record -> the message's fate:
+
+    delivered   acknowledged (the batch reports it done; Lambda deletes it)
+    retry       its visibility timeout becomes the backoff of the destination's retry policy
+                (within SQS's 12 hours), and the batch reports it failed: SQS keeps it
+    dead        the last attempt (receive count = max_attempts = the redrive policy's
+                maxReceiveCount): recorded dead, made visible at once and reported failed, so
+                SQS moves it to the destination's DLQ when it is received next
+
+A crashed or timed-out invocation records nothing for the message; its receive count goes up all
+the same (an attempt used up, as DESIGN.md says), and the next receive attempts it again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from webhook_processor import delivery, errors, models, routing
+from webhook_processor.adapters.aws import records, sqs
+
+log = logging.getLogger(__name__)
+Fate = Literal["delivered", "retry", "dead", "nothing to do"]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """What became of one message: `visibility` is its new visibility timeout in seconds when
+    SQS keeps it (retry, dead), None when it is acknowledged."""
+
+    fate: Fate
+    destination: str
+    event_id: str | None = None
+    attempt: int | None = None
+    visibility: int | None = None
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.visibility is None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A destination queue's message, read: `{"route", "event", "generation"?}`."""
+
+    route: str
+    event_id: str
+    generation: int
+
+    @classmethod
+    def parse(cls, body: str) -> Message:
+        try:
+            doc = json.loads(body)
+            route, generation = doc["route"], doc.get("generation", 0)
+            event_id = routing.event_id_of(doc["event"])
+            if not isinstance(route, str) or not isinstance(generation, int) or event_id is None:
+                raise TypeError
+        except (ValueError, TypeError, KeyError, AttributeError):
+            raise errors.WhpError(
+                'not a message of a destination queue (want {"route": ..., "event": <an '
+                f"EventBridge event whose resources name whp:event:<id>>}}): {body[:200]!r}"
+            ) from None
+        return cls(route, event_id, generation)
+
+
+class Deliverer:
+    def __init__(
+        self,
+        records_: records.Records,
+        destinations: Callable[[], Mapping[str, delivery.Destination]],
+        sender: delivery.Sender,
+        queues: Mapping[str, str],
+        queue: Callable[[str], sqs.Queue],
+        clock: Callable[[], float] = time.time,
+        uniform: Callable[[], float] = random.random,
+    ) -> None:
+        """`destinations` gives the configured destinations now (their signing keys follow a
+        rotation); `queues` maps a destination queue's name to its destination; `queue` gives
+        the queue of a destination, for visibility changes."""
+        self._records = records_
+        self._destinations = destinations
+        self._sender = sender
+        self._queues = dict(queues)
+        self._queue = queue
+        self._clock = clock
+        self._uniform = uniform
+
+    def destination_of(self, record: Mapping[str, Any]) -> str:
+        """The destination whose queue a Lambda SQS record comes from."""
+        arn = str(record.get("eventSourceARN", ""))
+        name = arn.rsplit(":", 1)[-1]
+        found = self._queues.get(name)
+        if found is None:
+            raise errors.WhpError(
+                f"message from {arn or 'no eventSourceARN'}: not the queue of a destination of "
+                f"this function's whp.yaml (expected one of {', '.join(sorted(self._queues))}); "
+                "is the package built from the deployed config?"
+            )
+        return found
+
+    async def deliver(self, record: Mapping[str, Any], invoked: float) -> Delivered:
+        """One SQS record of a destination queue; `invoked` is when the invocation began
+        (time.monotonic), from which the 12 hours of a visibility change are counted."""
+        destination = self.destination_of(record)
+        message = Message.parse(str(record.get("body", "")))
+        number = sqs.receive_count(record)
+        loaded = self._records.load(message.event_id)
+        if loaded is None:  # expired (retention) or never acknowledged
+            log.warning(
+                "no such event: nothing to deliver",
+                extra={"event_id": message.event_id, "destination": destination},
+            )
+            return Delivered("nothing to do", destination, message.event_id)
+        now_ms = int(self._clock() * 1000)
+        tracked = self._records.begin(loaded, message.route, message.generation, now_ms)
+        if tracked is None:  # delivered already, a stale message, or a later round
+            return Delivered("nothing to do", destination, message.event_id)
+        d = tracked.delivery
+        claim = models.Claim(d.id, d.route, d.destination, d.webhook_id, number, loaded.event)
+        done = await delivery.attempt(
+            loaded.event,
+            self._destinations().get(d.destination),
+            d.webhook_id,
+            number,
+            self._sender,
+            self._clock,
+            self._uniform,
+            destination_name=d.destination,
+        )
+        kept = delivery.record(claim, done)
+        attempt = models.Attempt(
+            kept.attempt,
+            kept.started_ms,
+            kept.duration_ms,
+            kept.status_code,
+            kept.error,
+            kept.excerpt,
+        )
+        self._records.record(
+            tracked, attempt, kept.outcome, int(self._clock() * 1000), kept.next_attempt_ms
+        )
+        if kept.outcome == "delivered":
+            return Delivered("delivered", destination, loaded.event.id, number)
+        if kept.outcome == "dead":
+            seconds = 0  # SQS moves it to the DLQ at its next receive
+        else:
+            assert kept.next_attempt_ms is not None  # a retry has its time
+            delay = kept.next_attempt_ms / 1000 - self._clock()
+            seconds = sqs.visibility_timeout(delay, time.monotonic() - invoked)
+        self._queue(destination).change_visibility(str(record["receiptHandle"]), seconds)
+        return Delivered(kept.outcome, destination, loaded.event.id, number, seconds)
