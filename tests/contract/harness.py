@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import itertools
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -44,19 +45,7 @@ class SqliteHarness:
         self._conn.close()
 
     def add(self, event: models.Event) -> None:
-        self._conn.execute(
-            db.QUERIES["insert_event"],
-            (
-                event.id,
-                event.source,
-                event.event_type,
-                event.idempotency_key,
-                event.received_ms,
-                event.content_type,
-                orjson.dumps(event.headers),
-                event.body,
-            ),
-        )
+        insert_event(self._conn, event)
 
     def route(self, event_id: str, targets: Sequence[tuple[str, str]], at: int = NOW) -> None:
         self.sqlite.queue.route(event_id, targets, at)
@@ -84,6 +73,23 @@ class SqliteHarness:
             ),
             at,
         )
+
+
+def insert_event(conn: sqlite3.Connection, event: models.Event) -> None:
+    """An event as the ingest writer stores it (the same INSERT, one row)."""
+    conn.execute(
+        db.QUERIES["insert_event"],
+        (
+            event.id,
+            event.source,
+            event.event_type,
+            event.idempotency_key,
+            event.received_ms,
+            event.content_type,
+            orjson.dumps(event.headers),
+            event.body,
+        ),
+    )
 
 
 def event(
