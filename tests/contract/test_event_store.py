@@ -123,3 +123,13 @@ def test_a_body_of_up_to_1_mib_comes_back_byte_for_byte(h: StoreHarness, size: i
     h.add(e)
     assert h.read(e.id) == e
 
+
+def test_a_body_at_the_limit_kept_inline_beside_headers_of_accented_text(h: StoreHarness) -> None:
+    """5,000 accented characters of header (10 KB in UTF-8: API Gateway's limit for a request's
+    headers), which JSON escapes to six bytes each, beside the largest body that DynamoDB's store
+    keeps in the item: the item must still fit (400 KB), or every retry of the webhook is a 503."""
+    headers = {"x-note": "\u00e9" * 5_000}
+    body = b"x" * (items.INLINE_MAX - 2 * (len("x-note") + 5_000))
+    e = dataclasses.replace(event(), body=body, headers=headers)
+    assert h.add(e) == [models.Stored(e.id, False)]
+    assert h.read(e.id) == e
