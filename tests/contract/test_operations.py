@@ -202,6 +202,21 @@ def test_redrive_brings_dead_deliveries_back_with_attempts_from_one(store: Harne
     assert store.ops.redrive([letter.delivery_id], NOW + 6) == 0  # not dead any more
 
 
+def test_redrive_refuses_an_id_the_store_could_not_have_made_and_redrives_nothing(
+    store: Harness,
+) -> None:
+    """An operator's typo is named, not counted as "not dead": and refused before anything is
+    redriven, so the command can be run again once corrected."""
+    dead = stored(store, event())[0]
+    store.route(dead.id, [("r", "orders")])
+    store.attempt(dead.id, "r", 500, "HTTP 500", dead=True, at=NOW)
+    letter = store.ops.dead_letters(None, 10).items[0]
+    for bad in ("nonsense", "\u00b2", "", "1 "):
+        with pytest.raises(errors.UsageError, match=re.escape(f"{bad!r} is not a delivery id")):
+            store.ops.redrive([letter.delivery_id, bad], NOW + 5)
+    assert [d.delivery_id for d in store.ops.dead_letters(None, 10).items] == [letter.delivery_id]
+
+
 def test_pause_resume_and_destination_health(store: Harness) -> None:
     a, b, c = stored(store, event(), event(), event())
     for e in (a, b, c):

@@ -188,9 +188,9 @@ class Operations:
         dropped as stale if a whole-queue redrive moves it."""
         if self._queue_for is None:
             raise errors.UsageError("redriving on AWS needs the destination queues (--outputs)")
+        keys = [items.parse_delivery_id(i) for i in dict.fromkeys(delivery_ids)]  # all, first
         revived = 0
-        for delivery_id in dict.fromkeys(delivery_ids):
-            key = items.parse_delivery_id(delivery_id)
+        for key in keys:
             tracked = self._records.delivery(key.event_id, key.round, key.route)
             meta = self._table.get(items.event_key(key.event_id))
             if tracked is None or meta is None or tracked.delivery.status != "dead":
