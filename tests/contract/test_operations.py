@@ -92,6 +92,12 @@ def test_an_event_whose_delivery_died_is_found_with_status_dead(store: Harness) 
     assert ids(store.ops.events(ports.EventFilter(status="dead"), 50)) == [dead.id]
 
 
+def test_a_status_that_is_none_of_the_events_is_a_usage_error(store: Harness) -> None:
+    stored(store, event())
+    with pytest.raises(errors.UsageError, match="status 'bogus' is not one of"):
+        store.ops.events(ports.EventFilter(status="bogus"), 10)
+
+
 def test_a_cursor_that_is_not_one_of_ours_is_a_usage_error(store: Harness) -> None:
     stored(store, event())
     # the last two hold the right keys with values that are no position: {"seq": "x", "id":

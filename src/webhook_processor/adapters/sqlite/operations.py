@@ -8,12 +8,14 @@ dead letters newest first by delivery id. Cursors are those positions, made opaq
 from __future__ import annotations
 
 import sqlite3
+import typing
 from collections.abc import Mapping, Sequence
 
 from webhook_processor import cursors, errors, models, ports
 from webhook_processor.adapters.sqlite import db, events, queue
 
 Q = db.named_queries("operations.sql")
+_STATUSES = (*typing.get_args(models.EventStatus), "dead")  # dead: with a dead delivery
 _EQUALS = (
     ("source", "source"),
     ("event_type", "event_type"),
@@ -35,6 +37,10 @@ class SqliteOperations:
     def events(
         self, where: ports.EventFilter, limit: int, cursor: str | None = None
     ) -> ports.Page[models.Event]:
+        if where.status is not None and where.status not in _STATUSES:
+            raise errors.UsageError(
+                f"status {where.status[:100]!r} is not one of {', '.join(_STATUSES)}"
+            )
         clauses: list[str] = []
         args: list[object] = []
         for field, column in _EQUALS:
