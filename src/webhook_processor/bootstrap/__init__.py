@@ -55,6 +55,7 @@ def startup_problems(cfg: config.Config, env: Mapping[str, str]) -> list[str]:
     problems: list[str] = []
     _source_runtimes(cfg, env, time.time, problems)
     signing_keys(cfg, env, problems)
+    alert_keys(cfg, env, problems)
     if cfg.admin.token is not None:
         try:
             secrets.resolve(cfg.admin.token, env)
@@ -183,11 +184,41 @@ def signing_keys(
     return keys
 
 
+def destination_configs(cfg: config.Config) -> dict[str, services.operations.DestinationConfig]:
+    """What operators see of each destination's config (the Operator's view, both runtimes)."""
+    return {
+        name: services.operations.DestinationConfig(dest.url, dest.paused)
+        for name, dest in cfg.destinations.items()
+    }
+
+
+def admin_token(cfg: config.Config, file: str, env: Mapping[str, str]) -> str | None:
+    """The admin API's bearer token (None: no `admin.token`, so no admin API)."""
+    if cfg.admin.token is None:
+        return None
+    return resolve_secret(cfg.admin.token, "admin.token", file, env)
+
+
+def alert_keys(
+    cfg: config.Config, env: Mapping[str, str], problems: list[str]
+) -> list[bytes | None]:
+    """Each `alerts.notify` receiver's signing key (None: unsigned); `problems` gets the rest."""
+    keys: list[bytes | None] = []
+    for i, receiver in enumerate(cfg.alerts.notify):
+        keys.append(None)
+        if receiver.signing_secret is not None:
+            try:
+                keys[-1] = delivery.signing_key(secrets.resolve(receiver.signing_secret, env))
+            except (errors.SecretError, ValueError) as exc:
+                problems.append(f"alerts.notify[{i}].signing_secret: {exc}")
+    return keys
+
+
 # -- reloading the config (SIGHUP) ---------------------------------------------------------------
 
 # What a running process takes on from a reload; any other change waits for a restart.
 _LIVE_SECTIONS = frozenset({"sources", "destinations", "routes"})
-_SERVE_ONLY = frozenset({"sources", "server", "admin"})  # `whp worker` does not use these
+_SERVE_ONLY = frozenset({"sources", "server", "admin", "alerts"})  # `whp worker` uses none
 
 
 def destination_runtimes(
