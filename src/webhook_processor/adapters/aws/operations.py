@@ -302,7 +302,10 @@ class Operations:
         return ports.Activity(received, delivered, failed)
 
     def purge(self, older_than_ms: int, cursor: str | None = None) -> ports.PurgeBatch:
-        """Nothing to do: DynamoDB's TTL (`expires_at`) deletes expired items itself."""
+        """Nothing to do: DynamoDB's TTL (`expires_at`) deletes expired items itself. So purge
+        makes no cursor, and any it is handed is not one of its own (ports.Page)."""
+        if cursor is not None:
+            raise errors.UsageError(f"cursor {cursor[:40]!r} was not made by purge")
         return ports.PurgeBatch(0, 0, None)
 
     def _now_s(self) -> int:
