@@ -1,8 +1,10 @@
-"""The Operations port's contract, run against every implementation (SQLite on a real file now;
-DynamoDB on moto joins through its own harness in tests/aws).
+"""The Operations port's contract, run against every implementation: SQLite on a real file and
+DynamoDB on moto (harness.py, aws.py). There is no in-memory fake of this port: the services'
+tests use the SQLite adapter on a temporary file.
 
 A harness puts a store in a known state through the implementation's own write paths (ingest,
-routing, attempts), so each test reads as an operator's view of what happened."""
+routing, attempts), so each test reads as an operator's view of what happened. Where the AWS
+runtime differs by design (docs/aws.md), the test says so and asserts what it does instead."""
 
 from __future__ import annotations
 
