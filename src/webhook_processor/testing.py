@@ -106,8 +106,10 @@ class RecordedAttempt:
     delivery_id: int
     number: int
     started_ms: int
+    duration_ms: int
     status_code: int | None
     error: str | None
+    excerpt: str | None
     outcome: models.Outcome
     next_attempt_ms: int | None
 
@@ -146,7 +148,7 @@ class MemoryQueue:
                 if event is None or event.status != "pending":
                     continue  # routed already: never double its deliveries
                 status: models.EventStatus = "routed" if targets else "unrouted"
-                self.store.events[event_id] = dataclasses.replace(event, status=status)
+                event = self.store.events[event_id] = dataclasses.replace(event, status=status)
                 for route, destination in targets:
                     new_id = next(self._ids)
                     self.deliveries[new_id] = QueuedDelivery(
@@ -219,8 +221,10 @@ class MemoryQueue:
                 int(r.delivery_id),
                 r.attempt,
                 r.started_ms,
+                r.duration_ms,
                 r.status_code,
                 r.error,
+                r.excerpt,
                 r.outcome,
                 r.next_attempt_ms,
             )

@@ -213,7 +213,12 @@ def test_redrive_by_ids_destination_and_all(api: Admin) -> None:
         api.kill(e, "everything")
     dead = {d["delivery_id"]: d for d in api.get("/api/dlq")["data"]}
     one = next(i for i, d in dead.items() if d["destination"] == "audit")
-    assert api.post("/api/dlq/redrive", {"ids": [one, "99999", "not-a-number"]}) == {"redriven": 1}
+    # an id the store could not have made is named, and nothing of that request is redriven
+    assert api.post("/api/dlq/redrive", {"ids": [one, "not-a-number"]}, status=400) == {
+        "error": "invalid_request",
+        "detail": "'not-a-number' is not a delivery id of the SQLite store (a whole number)",
+    }
+    assert api.post("/api/dlq/redrive", {"ids": [one, "99999"]}) == {"redriven": 1}
     assert api.post("/api/dlq/redrive", {"ids": [one]}) == {"redriven": 0}  # no longer dead
     assert api.post("/api/dlq/redrive", {"destination": "orders"}) == {"redriven": 2}
     assert [d["destination"] for d in api.get("/api/dlq")["data"]] == ["audit"]

@@ -1,4 +1,6 @@
-"""The SQLite store on real files: durability, dedupe, failure, migrations, reading back."""
+"""The SQLite store on real files: durability, batches, outages, migrations, reading back, the
+WAL. Dedupe and refusing while it cannot commit are the EventStore contract, which SQLite runs
+with the other stores in tests/contract/test_event_store.py."""
 
 from __future__ import annotations
 
@@ -78,52 +80,6 @@ def test_a_resolved_add_is_on_disk_before_the_store_stops(tmp_path: Path) -> Non
         return [r for r in rows(path) if r[0] == stored.id]  # read by another connection
 
     assert len(with_store(path, 5, body)) == 1
-
-
-def test_duplicates_within_one_batch_and_across_batches(tmp_path: Path) -> None:
-    path = tmp_path / "whp.db"
-    first, same_batch, other_source, unkeyed = (
-        event(1, key="k"),
-        event(2, key="k"),
-        event(3, key="k", source="stripe"),
-        event(4),
-    )
-
-    async def body(store: events.GroupCommitStore) -> list[models.Stored]:
-        together = await asyncio.gather(
-            *(store.add(e) for e in (first, same_batch, other_source, unkeyed))
-        )
-        later = await store.add(event(5, key="k"))
-        return [*together, later]
-
-    got = with_store(path, 5, body)
-    assert got == [
-        models.Stored(first.id, False),
-        models.Stored(first.id, True),
-        models.Stored(other_source.id, False),
-        models.Stored(unkeyed.id, False),
-        models.Stored(first.id, True),
-    ]
-    assert len(rows(path)) == 3
-
-
-def test_a_held_lock_makes_adds_fail_then_recover(tmp_path: Path) -> None:
-    path = tmp_path / "whp.db"
-    db.connect(str(path), 1).close()  # create and migrate
-    blocker = sqlite3.connect(path, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")
-
-    async def body(store: events.GroupCommitStore) -> models.Stored:
-        with pytest.raises(errors.StoreUnavailable, match="could not commit: database is locked"):
-            await store.add(event(1))
-        blocker.execute("ROLLBACK")
-        return await store.add(event(2))
-
-    try:
-        stored = with_store(path, 0.2, body)
-    finally:
-        blocker.close()
-    assert [r[0] for r in rows(path)] == [stored.id]
 
 
 async def until(predicate: Callable[[], bool], timeout: float) -> bool:
