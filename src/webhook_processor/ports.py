@@ -35,16 +35,6 @@ class EventFilter:
     until_ms: int | None = None
 
 
-class EventReader(Protocol):
-    def get(self, event_id: str) -> models.Event | None: ...
-
-    def list(
-        self, where: EventFilter, limit: int, before: str | None = None
-    ) -> Sequence[models.Event]:
-        """Newest first; `before` is the id of the last event of the previous page."""
-        ...
-
-
 T = TypeVar("T")
 
 

@@ -14,7 +14,7 @@ from webhook_processor import delivery, errors, models, ports, ratelimit
 
 
 class MemoryStore:
-    """EventStore + EventReader in a dict. `fail = True` makes commits fail (503)."""
+    """EventStore in a dict. `fail = True` makes commits fail (503)."""
 
     def __init__(self) -> None:
         self.events: dict[str, models.Event] = {}
@@ -37,25 +37,6 @@ class MemoryStore:
 
     def get(self, event_id: str) -> models.Event | None:
         return self.events.get(event_id)
-
-    def list(
-        self, where: ports.EventFilter, limit: int, before: str | None = None
-    ) -> Sequence[models.Event]:
-        found = sorted(self.events.values(), key=lambda e: e.id, reverse=True)
-        if before is not None:
-            found = [e for e in found if e.id < before]
-        wanted = (
-            ("source", where.source),
-            ("event_type", where.event_type),
-            ("status", where.status),
-            ("idempotency_key", where.idempotency_key),
-        )
-        found = [e for e in found if all(v is None or getattr(e, k) == v for k, v in wanted)]
-        if where.since_ms is not None:
-            found = [e for e in found if e.received_ms >= where.since_ms]
-        if where.until_ms is not None:
-            found = [e for e in found if e.received_ms < where.until_ms]
-        return found[:limit]
 
 
 class MemoryMetrics:

@@ -162,12 +162,6 @@ def processor(
     )
 
 
-def event_reader(cfg: config.Config) -> ports.EventReader:
-    return sqlite_events.Reader(
-        sqlite_db.connect(cfg.storage.path, cfg.storage.busy_timeout_seconds, readonly=True)
-    )
-
-
 def operations(cfg: config.Config, *, readonly: bool = False) -> sqlite_operations.SqliteOperations:
     """What operators read and change in the store, over its own connection (migrating the store
     unless `readonly`); its `queue` is the delivery queue on the same connection."""
