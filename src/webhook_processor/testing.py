@@ -14,7 +14,7 @@ from webhook_processor import delivery, errors, models, ports, ratelimit
 
 
 class MemoryStore:
-    """EventStore + EventReader in a dict. `fail = True` makes commits fail (503)."""
+    """EventStore in a dict. `fail = True` makes commits fail (503)."""
 
     def __init__(self) -> None:
         self.events: dict[str, models.Event] = {}
@@ -38,36 +38,27 @@ class MemoryStore:
     def get(self, event_id: str) -> models.Event | None:
         return self.events.get(event_id)
 
-    def list(
-        self, where: ports.EventFilter, limit: int, before: str | None = None
-    ) -> Sequence[models.Event]:
-        found = sorted(self.events.values(), key=lambda e: e.id, reverse=True)
-        if before is not None:
-            found = [e for e in found if e.id < before]
-        wanted = (
-            ("source", where.source),
-            ("event_type", where.event_type),
-            ("status", where.status),
-            ("idempotency_key", where.idempotency_key),
-        )
-        found = [e for e in found if all(v is None or getattr(e, k) == v for k, v in wanted)]
-        if where.since_ms is not None:
-            found = [e for e in found if e.received_ms >= where.since_ms]
-        if where.until_ms is not None:
-            found = [e for e in found if e.received_ms < where.until_ms]
-        return found[:limit]
-
 
 class MemoryMetrics:
     def __init__(self) -> None:
         self.accepted_by: Counter[tuple[str, bool]] = Counter()
         self.rejected_by: Counter[tuple[str, str]] = Counter()
+        self.answers: list[tuple[str, float]] = []
+        self.attempts: list[tuple[str, models.Outcome, float, float | None]] = []
 
     def accepted(self, source: str, duplicate: bool) -> None:
         self.accepted_by[(source, duplicate)] += 1
 
     def rejected(self, source: str, reason: str) -> None:
         self.rejected_by[(source, reason)] += 1
+
+    def answered(self, source: str, seconds: float) -> None:
+        self.answers.append((source, seconds))
+
+    def attempted(
+        self, destination: str, outcome: models.Outcome, seconds: float, latency: float | None
+    ) -> None:
+        self.attempts.append((destination, outcome, seconds, latency))
 
 
 class FakeClock:
@@ -96,8 +87,10 @@ class RecordedAttempt:
     delivery_id: int
     number: int
     started_ms: int
+    duration_ms: int
     status_code: int | None
     error: str | None
+    excerpt: str | None
     outcome: models.Outcome
     next_attempt_ms: int | None
 
@@ -136,7 +129,7 @@ class MemoryQueue:
                 if event is None or event.status != "pending":
                     continue  # routed already: never double its deliveries
                 status: models.EventStatus = "routed" if targets else "unrouted"
-                self.store.events[event_id] = dataclasses.replace(event, status=status)
+                event = self.store.events[event_id] = dataclasses.replace(event, status=status)
                 for route, destination in targets:
                     new_id = next(self._ids)
                     self.deliveries[new_id] = QueuedDelivery(
@@ -209,8 +202,10 @@ class MemoryQueue:
                 int(r.delivery_id),
                 r.attempt,
                 r.started_ms,
+                r.duration_ms,
                 r.status_code,
                 r.error,
+                r.excerpt,
                 r.outcome,
                 r.next_attempt_ms,
             )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from webhook_processor import delivery, retry, routing, verify
+from webhook_processor import alerts, delivery, retry, routing, verify
 
 if TYPE_CHECKING:  # config's attributes only: no pydantic for the AWS runtime's cold start
     from webhook_processor import config
@@ -64,3 +64,10 @@ def destination(name: str, dest: config.Destination, key: bytes | None) -> deliv
         ),
         paused=dest.paused,
     )
+
+
+def alert_rules(cfg: config.Config) -> list[alerts.Rule]:
+    return [
+        alerts.Rule(rule.name, rule.metric, rule.subject, rule.above, rule.window)
+        for rule in cfg.alerts.rules
+    ]

@@ -118,7 +118,7 @@ def create_layout(prefix: str, config: config_module.Config) -> Layout:
     queues: SQSClient = boto3.client("sqs")
     events: EventBridgeClient = boto3.client("events")
     table = f"{prefix}-events"
-    _create_table(ddb, table)
+    create_table(ddb, table)
     bucket = f"{prefix}-bodies-{ACCOUNT}"
     boto3.client("s3").create_bucket(Bucket=bucket)
     bus = f"{prefix}-bus"
@@ -158,7 +158,8 @@ def create_layout(prefix: str, config: config_module.Config) -> Layout:
     )
 
 
-def _create_table(dynamodb: DynamoDBClient, name: str) -> None:
+def create_table(dynamodb: DynamoDBClient, name: str) -> None:
+    """The events table: keys, the indexes of items.INDEXES, TTL on `expires_at`."""
     attributes = {"pk", "sk"} | {a for pair in items.INDEXES.values() for a in pair}
     dynamodb.create_table(
         TableName=name,
@@ -235,7 +236,7 @@ def _create_secrets(prefix: str, config: config_module.Config) -> dict[str, str]
     refs += [ref for source in config.sources.values() for ref in source.secret_refs]
     refs += [d.signing_secret for d in config.destinations.values()]
     out = {}
-    for ref in refs:
+    for ref in dict.fromkeys(refs):  # one secret per name, however many keys refer to it
         if ref is None or not ref.startswith("aws-sm:") or ref.startswith("aws-sm:arn:"):
             continue
         name = ref.removeprefix("aws-sm:")

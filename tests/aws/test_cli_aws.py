@@ -82,7 +82,7 @@ def test_events_replay_and_the_dlq_on_aws(
     assert shown["body"] == '{"ref": "refs/heads/main"}'
     by_route = {d["route"]: d for d in shown["deliveries"]}
     assert by_route["github-pushes"]["status"] == "dead"
-    assert [a["status_code"] for a in by_route["github-pushes"]["attempts_detail"]] == [500] * 3
+    assert [a["status_code"] for a in by_route["github-pushes"]["attempts"]] == [500] * 3
     code, out, _ = _whp(capsys, rt, outputs, "dlq", "list", "--json")
     (letter,) = [json.loads(line) for line in out.splitlines()]
     assert (code, letter["event_id"], letter["destination"]) == (0, event_id, "orders")
@@ -90,7 +90,7 @@ def test_events_replay_and_the_dlq_on_aws(
     receiver.script("/orders", receivers.Reply(200))
     code, out, _ = _whp(capsys, rt, outputs, "dlq", "redrive", "--destination", "orders")
     assert code == 0
-    assert "orders: 1 message back to its queue" in out  # moto: no move tasks, the loop
+    assert "redrove 1 delivery" in out  # the DLQ's message back to its queue (moto: the loop)
     rt.settle()
     assert layout.messages(aws.sqs(), rt.deployed.destination_dlq_urls["orders"]) == []
     code, out, _ = _whp(capsys, rt, outputs, "dlq", "list", "--json")
@@ -103,7 +103,7 @@ def test_events_replay_and_the_dlq_on_aws(
     fresh = receiver.arrivals("/orders")[-1]
     assert fresh.verified
     assert fresh.webhook_id.startswith("msg_")
-    code, _, err = _whp(capsys, rt, outputs, "dlq", "redrive", letter["id"])
+    code, _, err = _whp(capsys, rt, outputs, "dlq", "redrive", letter["delivery_id"])
     assert code == 2  # delivered now: not in the dead-letter queue
     assert "not in the dead-letter queue" in err
 

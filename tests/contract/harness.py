@@ -1,9 +1,11 @@
 """Harnesses that put a store in a known state through each implementation's own write paths
-(ingest, routing, attempts): the contract suites and the services' tests share them."""
+(ingest, routing, attempts): the Operations contract and the services' tests share them. This
+one is SQLite's; the DynamoDB one is in aws.py."""
 
 from __future__ import annotations
 
 import itertools
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -19,11 +21,21 @@ _serial = itertools.count(1)
 
 class Harness(Protocol):
     ops: ports.Operations
+    runtime: str  # "local" or "aws": where the implementations differ by design, tests say so
 
     def add(self, event: models.Event) -> None: ...
 
+    def catch_up(self) -> None:
+        """What the runtime does after an operator's call, in the background: on AWS the router
+        takes the ingest queue's messages (a replay's round begins); SQLite did it in the call."""
+        ...
+
     def route(self, event_id: str, targets: Sequence[tuple[str, str]], at: int = NOW) -> None:
         """Route the event as the router would at `at`: one delivery per target, due then."""
+        ...
+
+    def start_attempt(self, event_id: str, route: str, at: int) -> object:
+        """Take the event's delivery of `route` for an attempt that is still under way."""
         ...
 
     def attempt(
@@ -33,8 +45,13 @@ class Harness(Protocol):
         `error` is None, else failed (retried, or dead with `dead`)."""
         ...
 
+    def close(self) -> None: ...
+
 
 class SqliteHarness:
+    runtime = "local"
+    LEASE_MS = 30_000
+
     def __init__(self, path: Path) -> None:
         self._conn = db.connect(str(path), 5)
         self.sqlite = operations.SqliteOperations(self._conn)
@@ -44,22 +61,22 @@ class SqliteHarness:
         self._conn.close()
 
     def add(self, event: models.Event) -> None:
-        self._conn.execute(
-            db.QUERIES["insert_event"],
-            (
-                event.id,
-                event.source,
-                event.event_type,
-                event.idempotency_key,
-                event.received_ms,
-                event.content_type,
-                orjson.dumps(event.headers),
-                event.body,
-            ),
-        )
+        insert_event(self._conn, event)
+
+    def catch_up(self) -> None:
+        pass
 
     def route(self, event_id: str, targets: Sequence[tuple[str, str]], at: int = NOW) -> None:
         self.sqlite.queue.route(event_id, targets, at)
+
+    def start_attempt(self, event_id: str, route: str, at: int) -> models.Claim:
+        """Claimed by a worker, leased for LEASE_MS (with every other delivery due at `at`:
+        call it when this one is the only one)."""
+        queue = self.sqlite.queue
+        mine = next(d for d in queue.deliveries_of(event_id) if d.route == route)
+        claimed = [c for c in queue.claim(at, self.LEASE_MS, 500) if c.delivery_id == str(mine.id)]
+        assert claimed, "the delivery is not due"
+        return claimed[0]
 
     def attempt(
         self, event_id: str, route: str, status: int | None, error: str | None, dead: bool, at: int
@@ -84,6 +101,23 @@ class SqliteHarness:
             ),
             at,
         )
+
+
+def insert_event(conn: sqlite3.Connection, event: models.Event) -> None:
+    """An event as the ingest writer stores it (the same INSERT, one row)."""
+    conn.execute(
+        db.QUERIES["insert_event"],
+        (
+            event.id,
+            event.source,
+            event.event_type,
+            event.idempotency_key,
+            event.received_ms,
+            event.content_type,
+            orjson.dumps(event.headers),
+            event.body,
+        ),
+    )
 
 
 def event(

@@ -16,9 +16,8 @@ import pytest
 
 from tests.e2e.pki import Pki, private_ca
 from tests.e2e.proxy import ForwardProxy
-from webhook_processor import config, delivery
+from webhook_processor import bootstrap, config, delivery
 from webhook_processor.adapters.http import http1, outbound
-from webhook_processor.bootstrap import local
 
 from .mtls import MtlsReceiver
 from .test_http_delivery import (
@@ -66,7 +65,7 @@ def sender(
     file = tmp_path / "whp.yaml"
     file.write_text(text)
     cfg = config.load(file)
-    return local.http_sender(cfg, str(file), env or {}), cfg
+    return bootstrap.http_sender(cfg, str(file), env or {}), cfg
 
 
 def deliver(made: outbound.HttpSender, *requests: tuple[str, str]) -> list[delivery.Result]:

@@ -1,4 +1,7 @@
-"""The SQLite delivery queue on real files: routing, leases, outcomes, DLQ, replay, purge."""
+"""The SQLite delivery queue on real files: what only SQLite has (replays and the routing cursor,
+the DLQ and redrive by row id, purge by row order, claims that read no backlog, the busy timeout,
+the ingest writer beside it, migrations). The port's contract (routing, leases, outcomes, rate
+limits, purge) runs over SQLite and the in-memory fake alike in tests/contract."""
 
 from __future__ import annotations
 
@@ -11,9 +14,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import orjson
 import pytest
 
+from tests.contract import harness
 from webhook_processor import errors, models, ports
 from webhook_processor.adapters.sqlite import db, events, queue
 
@@ -37,19 +40,7 @@ def event(n: int, source: str = "stripe", event_type: str = "charge.succeeded") 
 
 def add(conn: sqlite3.Connection, *made: models.Event) -> None:
     for e in made:
-        conn.execute(
-            db.QUERIES["insert_event"],
-            (
-                e.id,
-                e.source,
-                e.event_type,
-                e.idempotency_key,
-                e.received_ms,
-                e.content_type,
-                orjson.dumps(e.headers),
-                e.body,
-            ),
-        )
+        harness.insert_event(conn, e)
 
 
 @pytest.fixture
@@ -89,130 +80,35 @@ def settle(q: queue.DeliveryQueue, c: models.Claim, outcome: models.Outcome, at:
     )
 
 
-def test_an_event_fans_out_to_every_route_and_no_route_means_unrouted(
-    tmp_path: Path, q: queue.DeliveryQueue
-) -> None:
-    a, b = event(1), event(2)
-
-    async def ingest() -> None:  # through the real ingest writer
-        store = events.GroupCommitStore(str(tmp_path / "whp.db"), 5)
-        store.start()
-        await asyncio.gather(store.add(a), store.add(b))
-        await store.stop()
-
-    asyncio.run(ingest())
-    assert [e.id for e in q.pending_events(10)] == [a.id, b.id]
-    assert q.pending_events(10)[0].body == a.body
-    light = q.pending_events(10, payload=False)  # what routes on metadata only read
-    assert [(e.id, e.source, e.event_type, e.body, e.headers) for e in light] == [
-        (a.id, a.source, a.event_type, b"", {}),
-        (b.id, b.source, b.event_type, b"", {}),
-    ]
-    assert q.route(a.id, [("payments", "orders"), ("audit", "archive")], NOW) == 2
-    assert q.route(b.id, [], NOW) == 0
-    assert q.pending_events(10) == []
-    got = q.deliveries_of(a.id)
-    assert [(d.route, d.destination, d.status, d.attempts) for d in got] == [
-        ("payments", "orders", "pending", 0),
-        ("audit", "archive", "pending", 0),
-    ]
-    assert {d.webhook_id for d in got} == {a.id}
-    assert q.deliveries_of(b.id) == []
-    assert q.counts() == {
-        "events": {"pending": 0, "routed": 1, "unrouted": 1},
-        "deliveries": {"pending": 2, "delivered": 0, "dead": 0},
-    }
-
-
-def test_without_routes_every_pending_event_is_unrouted_at_once(
+def test_without_routes_a_replay_is_settled_too_without_a_new_delivery(
     conn: sqlite3.Connection, q: queue.DeliveryQueue
 ) -> None:
     old = routed(q, conn, ("r", "orders"))
-    add(conn, event(31), event(32))
+    add(conn, event(31))
     q.replay([old], NOW)
-    assert q.route_none() == 3  # two new events and a replay
+    assert q.route_none() == 2  # a new event and a replay
     assert q.pending_events(10) == []
-    assert q.counts()["events"] == {"pending": 0, "routed": 1, "unrouted": 2}
+    assert q.counts()["events"] == {"pending": 0, "routed": 1, "unrouted": 1}
     assert len(q.deliveries_of(old)) == 1  # the replay made no new delivery
-    assert q.route_none() == 0
-    add(conn, event(33))
-    assert q.route_none() == 1
 
 
-def test_routing_an_event_twice_creates_its_deliveries_once(
+def test_a_batch_routes_replays_and_new_events_once_each(
     conn: sqlite3.Connection, q: queue.DeliveryQueue
 ) -> None:
-    add(conn, event(1))
-    assert q.route(event(1).id, [("r", "orders")], NOW) == 1
-    assert q.route(event(1).id, [("r", "orders"), ("s", "other")], NOW) == 0  # already routed
-    assert q.route("evt_missing", [("r", "orders")], NOW) == 0
-    assert len(q.deliveries_of(event(1).id)) == 1
-
-
-def test_a_batch_routes_new_events_and_replays_once_each_even_out_of_order(
-    conn: sqlite3.Connection, q: queue.DeliveryQueue
-) -> None:
+    """A replay is pending beside the new events (both in store order) and routed in the same
+    batch, once; tests/contract has the rest of routing, on every implementation."""
     old = routed(q, conn, ("r", "orders"))
     q.replay([old], NOW)
-    one, two, three, four = event(11), event(12), event(13), event(14)
-    add(conn, one, two, three, four)
-    assert [e.id for e in q.pending_events(10)] == [old, one.id, two.id, three.id, four.id]
+    one, two, three = event(11), event(12), event(13)
+    add(conn, one, two, three)
+    assert [e.id for e in q.pending_events(10)] == [old, one.id, two.id, three.id]
 
     batch = [(old, [("r", "orders")]), (one.id, [("r", "orders"), ("s", "other")])]
-    batch += [(two.id, []), (one.id, [("r", "orders")])]  # one given twice: routed once
+    batch += [(two.id, []), (old, [("r", "orders")])]  # the replay given twice: routed once
     assert q.route_many(batch, NOW) == 3
-    assert [e.id for e in q.pending_events(10)] == [three.id, four.id]
-    assert [d.destination for d in q.deliveries_of(one.id)] == ["orders", "other"]
-    assert len(q.deliveries_of(old)) == 2
-    assert q.deliveries_of(two.id) == []
-
-    # Four before three: the cursor cannot pass three, which stays pending until routed.
-    assert q.route_many([(four.id, [("r", "orders")])], NOW) == 1
     assert [e.id for e in q.pending_events(10)] == [three.id]
-    assert q.route_many([(four.id, [("r", "orders")]), (three.id, [])], NOW) == 0
-    assert q.pending_events(10) == []
-    assert len(q.deliveries_of(four.id)) == 1
-    assert q.counts()["events"] == {"pending": 0, "routed": 3, "unrouted": 2}
-
-
-def test_claim_leases_due_deliveries_and_an_expired_lease_frees_them(
-    conn: sqlite3.Connection, q: queue.DeliveryQueue
-) -> None:
-    eid = routed(q, conn, ("r", "orders"))
-    assert q.claim(NOW - 1, LEASE, 10) == []  # not due yet
-    [c] = q.claim(NOW, LEASE, 10)
-    assert (c.route, c.destination, c.webhook_id, c.attempt) == ("r", "orders", eid, 1)
-    assert c.lease_until_ms == NOW + LEASE
-    assert c.event.id == eid
-    assert c.event.body.startswith(b'{"n": ')
-    assert c.event.headers == {"stripe-signature": "t=1,v1=x"}
-    assert (c.event.source, c.event.event_type, c.event.content_type) == (
-        "stripe",
-        "charge.succeeded",
-        "application/json",
-    )
-    assert q.claim(NOW + LEASE - 1, LEASE, 10) == []  # leased
-    # The worker crashed: once the lease expires, the same attempt is claimed again.
-    [again] = q.claim(NOW + LEASE, LEASE, 10)
-    assert (again.delivery_id, again.attempt) == (c.delivery_id, 1)
-
-
-def test_claim_skips_paused_destinations_and_caps_each_destination_in_flight(
-    conn: sqlite3.Connection, q: queue.DeliveryQueue
-) -> None:
-    for _ in range(5):
-        routed(q, conn, ("r", "busy"))  # first in due order
-    routed(q, conn, ("r", "calm"))
-    routed(q, conn, ("r", "paused"))
-    caps = {"busy": 2}
-    first = q.claim(NOW, LEASE, 3, paused={"paused"}, per_destination_limit=caps)
-    assert [c.destination for c in first] == ["busy", "busy", "calm"]
-    # Two busy deliveries are in flight: no more of them, though three are due.
-    assert q.claim(NOW, LEASE, 10, paused={"paused"}, per_destination_limit=caps) == []
-    settle(q, first[0], "delivered", NOW)
-    second = q.claim(NOW, LEASE, 10, paused={"paused"}, per_destination_limit=caps)
-    assert [c.destination for c in second] == ["busy"]
-    assert [c.destination for c in q.claim(NOW, LEASE, 10)] == ["busy", "busy", "paused"]
+    assert len(q.deliveries_of(old)) == 2
+    assert q.counts()["events"] == {"pending": 1, "routed": 2, "unrouted": 1}
 
 
 def test_a_claim_does_not_read_the_backlog_of_paused_or_full_destinations(
@@ -256,111 +152,6 @@ def test_a_claim_does_not_read_the_backlog_of_paused_or_full_destinations(
         if n == 10:
             small = steps
     assert steps < small * 1.5, f"a claim ran {steps} VM steps with 5,000 waiting, {small} with 10"
-
-
-def test_a_rate_limit_is_kept_by_the_store_for_every_worker_claiming_from_it(
-    conn: sqlite3.Connection, q: queue.DeliveryQueue, tmp_path: Path
-) -> None:
-    """Two workers (two connections to one file) claim for a destination limited to 2/s with a
-    burst of 2: each claim books starts after the last one booked, whoever booked it, up to
-    ratelimit.BOOK_AHEAD_MS (1 s) ahead."""
-    other_conn = db.connect(str(tmp_path / "whp.db"), 5)
-    other = queue.DeliveryQueue(other_conn)
-    for _ in range(6):
-        routed(q, conn, ("r", "limited"))
-    routed(q, conn, ("r", "free"))
-    limits = {"limited": (2.0, 2)}
-
-    first = q.claim(NOW, LEASE, 10, rate_limits=limits)
-    assert [(c.destination, c.not_before_ms) for c in first] == [
-        ("limited", NOW),
-        ("limited", NOW),
-        ("limited", NOW + 500),
-        ("limited", NOW + 1000),
-        ("free", None),
-    ]
-    assert other.claim(NOW, LEASE, 10, rate_limits=limits) == []  # next start: NOW + 1500
-    [later] = other.claim(NOW + 600, LEASE, 10, rate_limits=limits)
-    assert (later.destination, later.not_before_ms) == ("limited", NOW + 1500)
-    # A minute on (every lease has expired): the burst is back, and no more.
-    again = q.claim(NOW + 60_000, LEASE, 10, rate_limits={"limited": (0.5, 2)})
-    assert [c.not_before_ms for c in again if c.destination == "limited"] == [NOW + 60_000] * 2
-    other_conn.close()
-
-
-def test_record_delivered_retry_and_dead_with_their_attempts(
-    conn: sqlite3.Connection, q: queue.DeliveryQueue
-) -> None:
-    eid = routed(q, conn, ("r", "orders"), ("s", "other"))
-    one, two = q.claim(NOW, LEASE, 10)
-    assert q.record(
-        models.AttemptRecord(
-            one.delivery_id,
-            1,
-            started_ms=NOW,
-            duration_ms=40,
-            status_code=204,
-            error=None,
-            excerpt="",
-            outcome="delivered",
-            next_attempt_ms=None,
-        ),
-        NOW + 40,
-    )
-    assert settle(q, two, "retry", NOW)
-    assert q.claim(NOW + 4999, LEASE, 10) == []  # the retry is due at NOW + 5000, lease gone
-    [retry] = q.claim(NOW + 5000, LEASE, 10)
-    assert (retry.delivery_id, retry.attempt) == (two.delivery_id, 2)
-    assert settle(q, retry, "dead", NOW + 5000)
-    assert q.claim(NOW + 10**9, LEASE, 10) == []
-    by_route = {d.route: d for d in q.deliveries_of(eid)}
-    assert (by_route["r"].status, by_route["r"].attempts) == ("delivered", 1)
-    assert (by_route["s"].status, by_route["s"].attempts) == ("dead", 2)
-    assert by_route["s"].lease_until_ms is None
-    assert q.attempts_of(int(one.delivery_id)) == [queue.Attempt(1, NOW, 40, 204, None, "")]
-    assert [(a.number, a.status_code) for a in q.attempts_of(int(two.delivery_id))] == [
-        (1, 500),
-        (2, 500),
-    ]
-    with pytest.raises(ValueError, match="next_attempt_ms"):  # a retry says when
-        models.AttemptRecord(one.delivery_id, 2, NOW, 1, None, "timeout", None, "retry")
-
-
-def test_a_worker_that_lost_its_lease_keeps_its_attempt_but_not_the_delivery(
-    conn: sqlite3.Connection, q: queue.DeliveryQueue
-) -> None:
-    eid = routed(q, conn, ("r", "orders"))
-    [slow] = q.claim(NOW, LEASE, 10)
-    [fast] = q.claim(NOW + LEASE, LEASE, 10)  # the slow worker's lease expired
-    assert settle(q, fast, "delivered", NOW + LEASE)
-    assert not settle(q, slow, "retry", NOW + LEASE + 1)  # must not undo the delivery
-    [d] = q.deliveries_of(eid)
-    assert (d.status, d.attempts) == ("delivered", 1)
-    assert len(q.attempts_of(d.id)) == 2
-    q.purge(NOW + 10**9)
-    assert not settle(q, slow, "retry", NOW + LEASE + 2)  # purged meanwhile: nothing to keep
-
-
-def test_outcomes_recorded_together_apply_in_order(
-    conn: sqlite3.Connection, q: queue.DeliveryQueue
-) -> None:
-    eid = routed(q, conn, ("r", "orders"), ("s", "other"))
-    first, other = q.claim(NOW, LEASE, 10)
-
-    def outcome(c: models.Claim, attempt: int, what: models.Outcome) -> models.AttemptRecord:
-        retry_at = NOW + 1 if what == "retry" else None
-        return models.AttemptRecord(c.delivery_id, attempt, NOW, 5, 503, None, None, what, retry_at)
-
-    # A retry then the next attempt's success of one delivery, a stale attempt 1 of it after
-    # that, and the other delivery dead: one transaction, applied in the order given.
-    records = [outcome(first, 1, "retry"), outcome(other, 1, "dead")]
-    records += [outcome(first, 2, "delivered"), outcome(first, 1, "retry")]
-    assert q.record_many(records, NOW + 10) == 3
-    by_route = {d.route: d for d in q.deliveries_of(eid)}
-    assert (by_route["r"].status, by_route["r"].attempts) == ("delivered", 2)
-    assert (by_route["s"].status, by_route["s"].attempts) == ("dead", 1)
-    assert [a.number for a in q.attempts_of(int(first.delivery_id))] == [1, 2, 1]  # all kept
-    assert q.claim(NOW + 10**6, LEASE, 10) == []
 
 
 def test_the_dlq_lists_dead_deliveries_and_a_redrive_starts_again_at_attempt_1(

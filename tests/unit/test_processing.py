@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from webhook_processor import config, delivery, models, retry, routing, services, signing, wiring
-from webhook_processor.testing import FakeClock, FakeSender, MemoryQueue
+from webhook_processor.testing import FakeClock, FakeSender, MemoryMetrics, MemoryQueue
 
 UNIFORM = 0.5
 KEY = b"0123456789abcdef0123456789abcdef"
@@ -46,6 +46,7 @@ class World:
         self.queue = MemoryQueue()
         self.sender = FakeSender(script)
         self.paused: set[str] = set()
+        self.metrics = MemoryMetrics()
         self.runtimes = {
             name: wiring.destination(name, d, (keys or {}).get(name))
             for name, d in destinations.items()
@@ -63,6 +64,7 @@ class World:
             self.clock,
             self.settings,
             uniform=lambda: UNIFORM,
+            metrics=self.metrics,
         )
         return self.processor
 
@@ -220,6 +222,24 @@ def test_failed_attempt_is_retried_after_the_backoff_with_the_same_webhook_id() 
         assert world.outcomes() == ["retry", "delivered"]
         (queued,) = world.queue.deliveries.values()
         assert (queued.status, queued.attempts) == ("delivered", 2)
+
+    run(scenario)
+
+
+def test_each_attempt_is_counted_with_its_outcome_and_a_delivery_with_its_latency() -> None:
+    """What /metrics counts: every attempt with its outcome and duration; the time from receipt
+    to delivery for the one that delivered, its backoff included."""
+    world = World({"a": dest(A)}, [GITHUB_TO_A], script={A: [500, 200]})
+
+    async def scenario() -> None:
+        world.receive()
+        await world.step()
+        world.clock.now += delay_after(1)
+        await world.step()
+        assert world.metrics.attempts == [
+            ("a", "retry", 0.001, None),  # FakeSender's attempts take 1 ms
+            ("a", "delivered", 0.001, delay_after(1)),
+        ]
 
     run(scenario)
 

@@ -34,7 +34,7 @@ from webhook_processor import (
 )
 
 if TYPE_CHECKING:
-    from webhook_processor import config
+    from webhook_processor import config, egress
     from webhook_processor.adapters.http.outbound import HttpSender
 
 Clock = Callable[[], float]
@@ -63,6 +63,7 @@ def startup_problems(cfg: config.Config, env: Mapping[str, str]) -> list[str]:
     problems: list[str] = []
     _source_runtimes(cfg, env, time.time, problems)
     signing_keys(cfg, env, problems)
+    alert_keys(cfg, env, problems)
     if cfg.admin.token is not None:
         try:
             secrets.resolve(cfg.admin.token, env)
@@ -214,28 +215,71 @@ def signing_keys(
     return keys
 
 
+def destination_configs(cfg: config.Config) -> dict[str, services.operations.DestinationConfig]:
+    """What operators see of each destination's config (the Operator's view, both runtimes)."""
+    return {
+        name: services.operations.DestinationConfig(dest.url, dest.paused)
+        for name, dest in cfg.destinations.items()
+    }
+
+
+def admin_token(cfg: config.Config, file: str, env: Mapping[str, str]) -> str | None:
+    """The admin API's bearer token (None: no `admin.token`, so no admin API)."""
+    if cfg.admin.token is None:
+        return None
+    return resolve_secret(cfg.admin.token, "admin.token", file, env)
+
+
+def alert_keys(
+    cfg: config.Config, env: Mapping[str, str], problems: list[str]
+) -> list[bytes | None]:
+    """Each `alerts.notify` receiver's signing key (None: unsigned); `problems` gets the rest."""
+    keys: list[bytes | None] = []
+    for i, receiver in enumerate(cfg.alerts.notify):
+        keys.append(None)
+        if receiver.signing_secret is not None:
+            try:
+                keys[-1] = delivery.signing_key(secrets.resolve(receiver.signing_secret, env))
+            except (errors.SecretError, ValueError) as exc:
+                problems.append(f"alerts.notify[{i}].signing_secret: {exc}")
+    return keys
+
+
 def http_sender(cfg: config.Config, file: str, env: Mapping[str, str]) -> HttpSender:
     """The sender of deliveries, each destination on its way out (egress.py). `proxy: env` reads
     `env` here, once; a proxy from there may carry credentials (never repeated in an error)."""
     problems: list[str] = []
-    from webhook_processor import egress  # noqa: PLC0415 - cryptography's x509: deliveries only
-    from webhook_processor.adapters.http import outbound  # noqa: PLC0415 - httpx too
+    routes = {
+        name: egress_route(cfg.egress_of(name), dest.url, f"destinations.{name}", env, problems)
+        for name, dest in cfg.destinations.items()
+    }
+    return sender_for(routes, file, problems)
 
-    routes = {}
-    for name, dest in cfg.destinations.items():
-        chosen = cfg.egress_of(name)
-        proxy = chosen.proxy
-        if proxy == egress.PROXY_FROM_ENV:
-            found = egress.proxy_from_environment(dest.url, env)
-            proxy = found[1] if found else None
-            if found:
-                try:
-                    egress.check_proxy(found[1], credentials=True)
-                except ValueError as exc:
-                    problems.append(f"destinations.{name}.proxy: env: {found[0]}: {exc}")
-        elif proxy == egress.NO_PROXY:
-            proxy = None
-        routes[name] = egress.Route(proxy, chosen.ca_file, chosen.client_cert, chosen.client_key)
+
+def egress_route(
+    chosen: config.Egress, url: str, where: str, env: Mapping[str, str], problems: list[str]
+) -> egress.Route:
+    from webhook_processor import egress  # noqa: PLC0415 - cryptography's x509: deliveries only
+
+    proxy = chosen.proxy
+    if proxy == egress.PROXY_FROM_ENV:
+        found = egress.proxy_from_environment(url, env)
+        proxy = found[1] if found else None
+        if found:
+            try:
+                egress.check_proxy(found[1], credentials=True)
+            except ValueError as exc:
+                problems.append(f"{where}.proxy: env: {found[0]}: {exc}")
+    elif proxy == egress.NO_PROXY:
+        proxy = None
+    return egress.Route(proxy, chosen.ca_file, chosen.client_cert, chosen.client_key)
+
+
+def sender_for(routes: dict[str, egress.Route], file: str, problems: list[str]) -> HttpSender:
+    # Imported here, not with this module: httpx imports its own CLI (rich, pygments) wherever
+    # click is installed, which every `whp` command, `whp --help` included, would pay for.
+    from webhook_processor.adapters.http import outbound  # noqa: PLC0415
+
     if problems:
         raise errors.ConfigError(file, problems)
     try:
@@ -248,7 +292,7 @@ def http_sender(cfg: config.Config, file: str, env: Mapping[str, str]) -> HttpSe
 
 # What a running process takes on from a reload; any other change waits for a restart.
 _LIVE_SECTIONS = frozenset({"sources", "destinations", "routes"})
-_SERVE_ONLY = frozenset({"sources", "server", "admin"})  # `whp worker` does not use these
+_SERVE_ONLY = frozenset({"sources", "server", "admin", "alerts"})  # `whp worker` uses none
 
 
 def destination_runtimes(

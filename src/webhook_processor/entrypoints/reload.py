@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from webhook_processor import bootstrap, config, errors, services
 
@@ -30,8 +30,12 @@ class Reloader:
         started: config.Config,
         worker: services.worker.Worker,
         ingest: services.ingest.Ingest | None = None,
+        on_reload: Callable[[config.Config], None] | None = None,
     ) -> None:
+        """`on_reload` is told each config taken on (the metrics' and the admin API's views of
+        destinations)."""
         self._file = file
+        self._on_reload = on_reload
         self._env = env
         self._started = started  # what needs a restart is compared with this
         self._current = started
@@ -87,6 +91,8 @@ class Reloader:
             log.exception("config not reloaded, still running the previous one")
             return False
         bootstrap.apply(new, self._worker, self._ingest, self._current)
+        if self._on_reload is not None:
+            self._on_reload(new.config)
         self._current = new.config
         cfg = new.config
         counts = [(len(cfg.destinations), "destination"), (len(cfg.routes), "route")]

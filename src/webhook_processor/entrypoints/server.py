@@ -9,9 +9,9 @@ import socket
 
 import uvicorn
 
-from webhook_processor import bootstrap, errors, logs, services
+from webhook_processor import bootstrap, config, errors, logs, services
 from webhook_processor.bootstrap import local
-from webhook_processor.entrypoints import protocol, reload, runtime, web
+from webhook_processor.entrypoints import admin, protocol, reload, runtime, web
 
 log = logging.getLogger("whp")
 BACKLOG = 4096
@@ -21,9 +21,18 @@ def run(args: argparse.Namespace) -> int:
     cfg = bootstrap.load(args.config, os.environ)  # every problem of the file at once
     logs.configure(args.log_level or cfg.logging.level, args.log_format or cfg.logging.format)
     parts = local.ingestion(cfg, args.config, os.environ)
-    worker = next(s for s in parts.services if isinstance(s, services.worker.Worker))
+    worker = next(s for s in parts.lifecycle if isinstance(s, services.worker.Worker))
+    token = bootstrap.admin_token(cfg, args.config, os.environ)
+    # The admin API (only with admin.token), over the store on a connection of its own.
+    operator = None if token is None else local.operator(cfg, create=True, in_server=True)
+
+    def reloaded(new: config.Config) -> None:
+        parts.reconfigure(new)  # the metrics' destinations
+        if operator is not None:
+            operator.reconfigure(bootstrap.destination_configs(new))
+
     # SIGHUP reloads sources, destinations and routes (the reloader stops first, on shutdown).
-    hangup = reload.Reloader(args.config, os.environ, cfg, worker, parts.ingest)
+    hangup = reload.Reloader(args.config, os.environ, cfg, worker, parts.ingest, reloaded)
     host = args.host or cfg.server.host
     sock = listen(host, cfg.server.port if args.port is None else args.port)
     port = sock.getsockname()[1]  # the one the system chose, for port 0
@@ -37,7 +46,18 @@ def run(args: argparse.Namespace) -> int:
             cfg.storage.path,
         )
 
-    app = web.App(parts.ingest, [*parts.services, hangup], parts.registry, started)
+    app = web.App(
+        parts.ingest,
+        [*parts.lifecycle, hangup],
+        parts.registry,
+        started,
+        before_scrape=parts.readings.refresh,
+        admin=(
+            None
+            if operator is None or token is None
+            else admin.app(operator, token, alerts=parts.monitor.states)
+        ),
+    )
     server = uvicorn.Server(
         uvicorn.Config(
             app,

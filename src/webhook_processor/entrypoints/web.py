@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -19,10 +20,11 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from webhook_processor import errors, ports, services
+from webhook_processor.entrypoints import admin as admin_api
 from webhook_processor.entrypoints import openapi
 
 log = logging.getLogger("whp.ingest")
@@ -41,18 +43,27 @@ class App:
         services: Sequence[ports.Service],
         registry: CollectorRegistry,
         started: Callable[[], None] = lambda: None,
+        before_scrape: Callable[[], Awaitable[object]] | None = None,
+        admin: ASGIApp | None = None,
     ) -> None:
+        """`before_scrape` refreshes what the registry reads from the store (off the loop).
+        `admin`: the admin API (entrypoints/admin.py), mounted at /api; without one (no
+        `admin.token` configured), /api/* answers 404 like any unknown path."""
         self._ingest = ingest
         self._services = list(services)
         self._registry = registry
         self._started = started  # called once every service has started
+        self._before_scrape = before_scrape
+        routes: list[BaseRoute] = [
+            Route("/healthz", self.healthz),
+            Route("/readyz", self.readyz),
+            Route("/metrics", self.metrics),
+            Route("/openapi.json", self.openapi),
+        ]
+        if admin is not None:
+            routes.append(admin_api.mount(admin))
         self._other = Starlette(
-            routes=[
-                Route("/healthz", self.healthz),
-                Route("/readyz", self.readyz),
-                Route("/metrics", self.metrics),
-                Route("/openapi.json", self.openapi),
-            ],
+            routes=routes,
             lifespan=self._lifespan,
             exception_handlers={HTTPException: _http_error, Exception: _internal_error},
         )
@@ -85,10 +96,20 @@ class App:
                 await service.stop()
 
     async def _receive_webhook(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        label = await self._answer_webhook(scope, receive, send)
+        if label is not None:
+            self._ingest.answered(label, time.perf_counter() - started)
+
+    async def _answer_webhook(self, scope: Scope, receive: Receive, send: Send) -> str | None:
+        """Answer one webhook; the source's name it was counted under (None: not answered, the
+        sender left)."""
         name = scope["path"][len(PREFIX) :]
         headers = _headers(scope["headers"])
+        label = services.ingest.UNKNOWN_SOURCE_LABEL
         try:
             source = self._ingest.source(name)
+            label = source.name
             try:
                 body = await _read_body(
                     receive, source.max_body_bytes, headers.get("content-length")
@@ -110,7 +131,7 @@ class App:
                 )
             await _answer(send, services.ingest.refusal(exc))
         except ClientGone:
-            return
+            return None
         except Exception:  # a bug: said as one, and answered in the API's shape, not uvicorn's
             log.exception("webhook failed: internal error", extra={"source": name[:64]})
             await _reply(
@@ -127,6 +148,7 @@ class App:
                     extra={"event_id": stored.id, "source": name, "duplicate": stored.duplicate},
                 )
             await _answer(send, services.ingest.answer(stored))
+        return label
 
     async def healthz(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -143,6 +165,8 @@ class App:
         )
 
     async def metrics(self, request: Request) -> Response:
+        if self._before_scrape is not None:
+            await self._before_scrape()
         return Response(generate_latest(self._registry), media_type=CONTENT_TYPE_LATEST)
 
     async def openapi(self, request: Request) -> Response:

@@ -86,6 +86,12 @@ class Ingest:
         self._metrics.rejected(UNKNOWN_SOURCE_LABEL if source is None else source.name, error.code)
         return error
 
+    def answered(self, source: str, seconds: float) -> None:
+        """A webhook answered `seconds` after its request arrived (the entrypoint times it, the
+        reading of the body and the writing of the answer included). `source`: a configured
+        source's name, or UNKNOWN_SOURCE_LABEL."""
+        self._metrics.answered(source, seconds)
+
     async def receive(
         self, source: SourceRuntime, body: bytes, headers: Mapping[str, str], url: str = ""
     ) -> models.Stored:

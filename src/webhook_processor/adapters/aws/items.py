@@ -254,7 +254,7 @@ def body_item(event: models.Event, expires: int, ref: str | None) -> Item:
         "pk": s(event_pk(event.id)),
         "sk": s(BODY_SK),
         "kind": s("body"),
-        "headers": s(json.dumps(event.headers, separators=(",", ":"))),
+        "headers": s(headers_text(event.headers)),
         "body_bytes": n(len(event.body)),
         "expires_at": n(expires),
     }
@@ -265,10 +265,15 @@ def body_item(event: models.Event, expires: int, ref: str | None) -> Item:
     return item
 
 
+def headers_text(headers: Mapping[str, str]) -> str:
+    """The headers as the body item keeps them: JSON, ASCII only (so its length is its size)."""
+    return json.dumps(headers, separators=(",", ":"))
+
+
 def inline(event: models.Event) -> bool:
-    """Whether the body fits in its item beside the headers."""
-    headers = sum(len(k) + len(v) for k, v in event.headers.items()) * 2  # JSON, escapes
-    return len(event.body) + headers <= INLINE_MAX
+    """Whether the body fits in its item beside the headers, measured as stored: JSON escapes
+    a character to up to 12 bytes (an accented one to 6), so their text length is no bound."""
+    return len(event.body) + len(headers_text(event.headers)) <= INLINE_MAX
 
 
 def body_ref(event_id: str) -> str:

@@ -23,6 +23,8 @@ from typing import Any
 from aws_lambda_powertools import Metrics as _Powertools
 from aws_lambda_powertools.metrics import MetricUnit
 
+from webhook_processor import models
+
 DELIVERY_METRICS = {
     "delivered": "Delivered",
     "retry": "DeliveryAttemptsFailed",
@@ -48,6 +50,24 @@ class Metrics:
 
     def rejected(self, source: str, reason: str) -> None:
         self._count("WebhooksRejected", source=source, reason=reason)
+
+    def answered(self, source: str, seconds: float) -> None:
+        self._metrics.add_metric(
+            name="IngestDuration", unit=MetricUnit.Milliseconds, value=seconds * 1000
+        )
+
+    def attempted(
+        self, destination: str, outcome: models.Outcome, seconds: float, latency: float | None
+    ) -> None:
+        """The attempt's duration, and when it delivered, the time since the event was received
+        (its count is `delivered`'s, by the delivery function)."""
+        self._metrics.add_metric(
+            name="DeliveryAttemptDuration", unit=MetricUnit.Milliseconds, value=seconds * 1000
+        )
+        if latency is not None:
+            self._metrics.add_metric(
+                name="DeliveryLatency", unit=MetricUnit.Milliseconds, value=latency * 1000
+            )
 
     def messages(self, function: str, count: int) -> None:
         self._metrics.add_dimension(name="function", value=function)

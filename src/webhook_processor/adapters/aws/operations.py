@@ -191,9 +191,9 @@ class Operations:
         dropped as stale if a whole-queue redrive moves it."""
         if self._queue_for is None:
             raise errors.UsageError("redriving on AWS needs the destination queues (--outputs)")
+        keys = [items.parse_delivery_id(i) for i in dict.fromkeys(delivery_ids)]  # all, first
         revived = 0
-        for delivery_id in dict.fromkeys(delivery_ids):
-            key = items.parse_delivery_id(delivery_id)
+        for key in keys:
             tracked = self._records.delivery(key.event_id, key.round, key.route)
             meta = self._table.get(items.event_key(key.event_id))
             if tracked is None or meta is None or tracked.delivery.status != "dead":
@@ -308,7 +308,10 @@ class Operations:
         return ports.Activity(received, delivered, failed)
 
     def purge(self, older_than_ms: int, cursor: str | None = None) -> ports.PurgeBatch:
-        """Nothing to do: DynamoDB's TTL (`expires_at`) deletes expired items itself."""
+        """Nothing to do: DynamoDB's TTL (`expires_at`) deletes expired items itself. So purge
+        makes no cursor, and any it is handed is not one of its own (ports.Page)."""
+        if cursor is not None:
+            raise errors.UsageError(f"cursor {cursor[:40]!r} was not made by purge")
         return ports.PurgeBatch(0, 0, None)
 
     def _now_s(self) -> int:

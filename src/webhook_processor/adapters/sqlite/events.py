@@ -40,12 +40,12 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 
 import orjson
 
-from webhook_processor import errors, models, ports
+from webhook_processor import errors, models
 from webhook_processor.adapters.sqlite import db
 
 log = logging.getLogger("whp.store")
@@ -393,7 +393,7 @@ def checkpoint(conn: sqlite3.Connection, mode: str) -> int:
 
 
 class Reader:
-    """The EventReader port over a store file."""
+    """Reads one event back from a store file (the operator's detail view)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
@@ -403,35 +403,6 @@ class Reader:
             db.QUERIES["select_events"] + " WHERE id = ?", (event_id,)
         ).fetchone()
         return event_from_row(row) if row else None
-
-    def list(
-        self, where: ports.EventFilter, limit: int, before: str | None = None
-    ) -> Sequence[models.Event]:
-        clauses: list[str] = []
-        args: list[object] = []
-        for column, value in (
-            ("source", where.source),
-            ("event_type", where.event_type),
-            ("status", where.status),
-            ("idempotency_key", where.idempotency_key),
-        ):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                args.append(value)
-        if where.since_ms is not None:
-            clauses.append("received_ms >= ?")
-            args.append(where.since_ms)
-        if where.until_ms is not None:
-            clauses.append("received_ms < ?")
-            args.append(where.until_ms)
-        if before is not None:
-            clauses.append("seq < (SELECT seq FROM events WHERE id = ?)")
-            args.append(before)
-        sql = db.QUERIES["select_events"]
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        sql += " ORDER BY seq DESC LIMIT ?"
-        return [event_from_row(row) for row in self._conn.execute(sql, (*args, limit))]
 
 
 def event_from_row(row: tuple[object, ...]) -> models.Event:

@@ -8,12 +8,14 @@ dead letters newest first by delivery id. Cursors are those positions, made opaq
 from __future__ import annotations
 
 import sqlite3
+import typing
 from collections.abc import Mapping, Sequence
 
-from webhook_processor import cursors, models, ports
+from webhook_processor import cursors, errors, models, ports
 from webhook_processor.adapters.sqlite import db, events, queue
 
 Q = db.named_queries("operations.sql")
+_STATUSES = (*typing.get_args(models.EventStatus), "dead")  # dead: with a dead delivery
 _EQUALS = (
     ("source", "source"),
     ("event_type", "event_type"),
@@ -35,6 +37,10 @@ class SqliteOperations:
     def events(
         self, where: ports.EventFilter, limit: int, cursor: str | None = None
     ) -> ports.Page[models.Event]:
+        if where.status is not None and where.status not in _STATUSES:
+            raise errors.UsageError(
+                f"status {where.status[:100]!r} is not one of {', '.join(_STATUSES)}"
+            )
         clauses: list[str] = []
         args: list[object] = []
         for field, column in _EQUALS:
@@ -127,7 +133,7 @@ class SqliteOperations:
         return ports.Page(page, cursors.encode({"id": found[limit - 1].id}) if more else None)
 
     def redrive(self, delivery_ids: Sequence[str], now_ms: int) -> int:
-        ids = [int(i) for i in delivery_ids if i.isdigit()]
+        ids = [_delivery_id(i) for i in delivery_ids]  # every one checked before any is redriven
         return self._queue.redrive(ids, now_ms=now_ms) if ids else 0
 
     # -- destinations and counts ------------------------------------------------------------
@@ -175,3 +181,11 @@ class SqliteOperations:
             else cursors.encode({"ms": done.after[0], "seq": done.after[1]})
         )
         return ports.PurgeBatch(done.deleted, done.looked_at, go_on)
+
+
+def _delivery_id(value: str) -> int:
+    if not (value.isascii() and value.isdigit()):
+        raise errors.UsageError(
+            f"{value[:100]!r} is not a delivery id of the SQLite store (a whole number)"
+        )
+    return int(value)
