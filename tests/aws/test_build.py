@@ -108,6 +108,8 @@ def test_the_closure_holds_what_the_handlers_import_and_not_the_local_server(
         assert name in pins, name
     for name in ("uvicorn", "starlette", "prometheus-client", "uvloop", "boto3", "botocore"):
         assert name not in pins, name
+    assert "rich" not in pins  # the CLI's tables
+    assert "pygments" not in pins
     # the config is validated at build time (whp-config.json): pydantic stays out, with its core
     for name in ("pydantic", "pydantic-core", "annotated-types", "typing-inspection"):
         assert name not in pins, name

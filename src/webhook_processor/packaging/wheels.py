@@ -29,8 +29,8 @@ from webhook_processor import errors
 PROJECT = "webhook-processor"
 PROJECT_EXTRAS = frozenset({"aws"})
 # What the handlers do not import: the local server's stack (entrypoints/web.py, server.py,
-# worker.py) and what only `whp aws build` itself uses.
-LOCAL_ONLY = frozenset({"uvicorn", "starlette", "prometheus-client", "packaging"})
+# worker.py), the CLI's tables (rich) and what only `whp aws build` itself uses.
+LOCAL_ONLY = frozenset({"uvicorn", "starlette", "prometheus-client", "packaging", "rich"})
 # In every Lambda Python runtime. jmespath is there too (botocore's), but it is not left out:
 # powertools needs it, and ours is pinned to the version the tests ran with.
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
