@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from webhook_processor.adapters.aws import secrets
+from webhook_processor.bootstrap import aws_secrets
 
 
 class SlowSecretsManager:
@@ -43,3 +44,27 @@ def test_signing_reads_only_awscurrent() -> None:
     resolver = secrets.Resolver("wh-x", client=client)  # type: ignore[arg-type]
     assert resolver.current("orders") == "wh-x/orders@AWSCURRENT"
     assert client.calls == [("wh-x/orders", "AWSCURRENT")]
+
+
+def test_a_warm_container_rebuilds_what_a_rotated_secret_changed() -> None:
+
+    now = [0.0]
+    values: dict[str, tuple[str, ...]] = {"aws-sm:github": ("old",)}
+    builds: list[tuple[str, ...]] = []
+
+    def build() -> tuple[str, ...]:
+        builds.append(values["aws-sm:github"])
+        return values["aws-sm:github"]
+
+    refreshed = aws_secrets.Refreshed(
+        ["aws-sm:github"], values.__getitem__, build, every=300, clock=lambda: now[0]
+    )
+    assert refreshed() == ("old",)
+    values["aws-sm:github"] = ("new", "old")  # rotated: AWSCURRENT new, AWSPREVIOUS old
+    now[0] = 299.0
+    assert refreshed() == ("old",)  # not looked at again yet
+    now[0] = 301.0
+    assert refreshed() == ("new", "old")
+    now[0] = 700.0
+    assert refreshed() == ("new", "old")
+    assert builds == [("old",), ("new", "old")]  # rebuilt once, when it changed

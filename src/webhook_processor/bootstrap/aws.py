@@ -23,12 +23,12 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from webhook_processor import bootstrap, config_snapshot, errors, secrets, services, wiring
+from webhook_processor import bootstrap, config_snapshot, errors, services, wiring
 from webhook_processor.adapters.aws import (
     clients,
     deliverer,
@@ -44,7 +44,8 @@ from webhook_processor.adapters.aws import (
     router,
     sqs,
 )
-from webhook_processor.adapters.aws import secrets as aws_secrets
+from webhook_processor.adapters.aws import secrets as secrets_adapter
+from webhook_processor.bootstrap import aws_secrets
 
 if TYPE_CHECKING:
     from webhook_processor import config
@@ -135,67 +136,6 @@ def load_config(file: str) -> config.Config:
     return config.load(path)
 
 
-class Secrets:
-    """Secret references as the AWS runtime resolves them: `aws-sm:` from Secrets Manager (every
-    value a signature may use), others as locally (`env:` from the function's environment)."""
-
-    def __init__(self, resolver: aws_secrets.Resolver, env: Mapping[str, str]) -> None:
-        self._resolver = resolver
-        self._env = env
-
-    def values(self, ref: str) -> tuple[str, ...]:
-        kind, _, rest = ref.partition(":")
-        if kind == "aws-sm":
-            return self._resolver.values(rest)
-        return (secrets.resolve(ref, self._env),)
-
-    def current(self, ref: str) -> tuple[str, ...]:
-        """AWSCURRENT only: what whp signs with."""
-        kind, _, rest = ref.partition(":")
-        if kind == "aws-sm":
-            return (self._resolver.current(rest),)
-        return (secrets.resolve(ref, self._env),)
-
-    def prefetch(self, refs: Sequence[str], previous: bool = True) -> None:
-        """Read every `aws-sm:` secret of `refs` at once (a cold start reads them all)."""
-        names_ = [r.removeprefix("aws-sm:") for r in refs if r.startswith("aws-sm:")]
-        self._resolver.prefetch(names_, previous)
-
-
-class Refreshed(Generic[T]):
-    """What is built from secrets, built again when a secret's values change (a rotation); the
-    check runs at most every `every` seconds and reads the resolver's cache."""
-
-    def __init__(
-        self,
-        refs: Sequence[str],
-        values: Callable[[str], tuple[str, ...]],
-        build: Callable[[], T],
-        every: float = aws_secrets.TTL_SECONDS,
-        clock: Clock = time.monotonic,
-    ) -> None:
-        self._refs = list(dict.fromkeys(refs))
-        self._values = values
-        self._build = build
-        self._every = every
-        self._clock = clock
-        self._seen = self._fingerprint()
-        self._built = build()
-        self._next = clock() + every
-
-    def __call__(self) -> T:
-        now = self._clock()
-        if now >= self._next:
-            self._next = now + self._every
-            seen = self._fingerprint()
-            if seen != self._seen:
-                self._built, self._seen = self._build(), seen
-        return self._built
-
-    def _fingerprint(self) -> tuple[tuple[str, ...], ...]:
-        return tuple(self._values(ref) for ref in self._refs)
-
-
 class Container:
     """What one Lambda container holds, made at its first invocation (`container()`)."""
 
@@ -205,7 +145,7 @@ class Container:
         self.config = load_config(self.file)
         self.env = env
         self.clock = clock
-        self.secrets = Secrets(aws_secrets.Resolver(self.deployment.prefix), env)
+        self.secrets = aws_secrets.Secrets(secrets_adapter.Resolver(self.deployment.prefix), env)
         self.metrics = metrics.Metrics()
         # One loop for the container's life: the delivery transport's pooled connections
         # belong to it, and are reused by the next invocation.
@@ -256,7 +196,7 @@ class Container:
         cfg = self.config
         refs = [d.signing_secret for d in cfg.destinations.values() if d.signing_secret]
         self.secrets.prefetch(refs, previous=False)
-        destinations = Refreshed(
+        destinations = aws_secrets.Refreshed(
             refs,
             self.secrets.current,
             lambda: bootstrap.destination_runtimes(cfg, self.file, self.env, self.secrets.current),
@@ -289,7 +229,7 @@ class Ingestion:
         )
         refs = [ref for src in cfg.sources.values() for ref in src.secret_refs]
         container.secrets.prefetch(refs)
-        self._sources = Refreshed(refs, container.secrets.values, self._build)
+        self._sources = aws_secrets.Refreshed(refs, container.secrets.values, self._build)
         self.service = services.ingest.Ingest(
             self._sources(), store, container.metrics, container.clock
         )
@@ -396,16 +336,7 @@ def operator(cfg: config.Config, outputs_file: str) -> services.operations.Opera
             str(out["function_names"]["delivery"]), queue_urls, sqs_client=sqs_client
         ),
     )
-    return services.operations.Operator(ops, destination_configs(cfg))
-
-
-def destination_configs(
-    cfg: config.Config,
-) -> dict[str, services.operations.DestinationConfig]:
-    return {
-        name: services.operations.DestinationConfig(dest.url, dest.paused)
-        for name, dest in cfg.destinations.items()
-    }
+    return services.operations.Operator(ops, bootstrap.destination_configs(cfg))
 
 
 def redrive_queues(
