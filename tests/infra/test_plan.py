@@ -11,9 +11,12 @@ from typing import Any
 import pytest
 
 from tests.infra import tfkit
+from tests.infra.names import fit
 
 REGION = "us-east-1"
 LONGEST_SUFFIX = "s234567890123456"  # 16: the longest environment_suffix admits
+LONG_DEST = "d234567890123456789012345678901234567890123456789012345678901234"  # 64, in whp.yaml
+LONG_ROUTE = "r234567890123456789012345678901234567890123456789012345678901234"
 
 # The name attributes of each resource type and AWS's limit on them.
 LIMITS: dict[str, dict[str, int]] = {
@@ -137,10 +140,15 @@ def test_every_name_fits_at_the_longest_suffix_and_config_names(
     assert too_long == []
     planned_types = {c["type"] for c in plan_json["resource_changes"] if c["mode"] == "managed"}
     assert planned_types - set(LIMITS) - UNNAMED == set(), "a named resource type has no limit"
-    # The config's 64-character names really were planned (fitted) and the prefix is in all.
-    values = [v for _, _, v, _ in names]
-    assert any(v.startswith(f"wh-{LONGEST_SUFFIX}-d-d2345") and len(v) == 80 - 4 for v in values)
-    assert any(v.startswith(f"wh-{LONGEST_SUFFIX}-r-r2345") for v in values)
+    # The config's 64-character names were fitted by docs/aws.md's rule (written in Python from
+    # the page: Terraform's fit and the rule agree), and the prefix is in every name.
+    values = {v for _, _, v, _ in names}
+    prefix = f"wh-{LONGEST_SUFFIX}"
+    assert f"{prefix}-d-{fit(LONG_DEST, 50)}" in values
+    assert f"{prefix}-d-{fit(LONG_DEST, 50)}-dlq" in values
+    assert f"{prefix}-r-{fit(LONG_ROUTE, 40)}" in values
+    assert f"{prefix}-d-orders" in values
+    assert f"{prefix}-r-stripe-payments" in values
     assert all(LONGEST_SUFFIX in v for _, attr, v, _ in names if attr != "statement_id")
 
 
