@@ -49,7 +49,8 @@ data "aws_iam_policy_document" "key" {
   }
 
   # EventBridge sends to the encrypted destination queues and the target DLQ; CloudWatch alarms
-  # publish to the encrypted alarm topic. Both only on behalf of this account.
+  # publish to the encrypted alarm topic. AWS documents both grants without conditions: the
+  # services do not all pass aws:SourceAccount / aws:SourceArn on these KMS calls.
   statement {
     sid       = "EventBridgeAndAlarms"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
@@ -57,11 +58,6 @@ data "aws_iam_policy_document" "key" {
     principals {
       type        = "Service"
       identifiers = ["events.amazonaws.com", "cloudwatch.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
     }
   }
 }

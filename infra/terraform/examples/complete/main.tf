@@ -27,4 +27,6 @@ module "whp" {
   deployment_strategy = var.deployment_strategy
   api_type            = var.api_type
   deletion_protection = var.deletion_protection
+
+  manage_api_gateway_account = var.manage_api_gateway_account
 }

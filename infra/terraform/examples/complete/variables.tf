@@ -93,3 +93,14 @@ variable "deletion_protection" {
     error_message = "deletion_protection must be true or false."
   }
 }
+
+variable "manage_api_gateway_account" {
+  description = "Create the account-wide API Gateway CloudWatch role that REST access logs need; true in exactly one deployment per account and region (a fresh account needs it once)."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = var.manage_api_gateway_account == true || var.manage_api_gateway_account == false
+    error_message = "manage_api_gateway_account must be true or false."
+  }
+}
