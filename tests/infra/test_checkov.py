@@ -14,6 +14,9 @@ import pytest
 
 from tests.infra import tfkit
 
+# terraform and checkov are slow on a loaded machine; the default 120 s is not enough.
+pytestmark = pytest.mark.timeout(600)
+
 VENV_CHECKOV = Path("/work/checkov-venv/bin/checkov")
 
 

@@ -13,6 +13,9 @@ import pytest
 from tests.infra import tfkit
 from tests.infra.names import fit
 
+# terraform and checkov are slow on a loaded machine; the default 120 s is not enough.
+pytestmark = pytest.mark.timeout(600)
+
 REGION = "us-east-1"
 LONGEST_SUFFIX = "s234567890123456"  # 16: the longest environment_suffix admits
 LONG_DEST = "d234567890123456789012345678901234567890123456789012345678901234"  # 64, in whp.yaml

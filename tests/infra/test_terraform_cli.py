@@ -10,6 +10,9 @@ import pytest
 
 from tests.infra import tfkit
 
+# terraform and checkov are slow on a loaded machine; the default 120 s is not enough.
+pytestmark = pytest.mark.timeout(600)
+
 
 def test_fmt_check(terraform: tfkit.Terraform) -> None:
     result = terraform.run("fmt", "-check", "-recursive", "-diff", cwd=tfkit.MODULE, check=False)
