@@ -6,12 +6,14 @@ and the exit status for the CLI.
     WhpError                     exit 1
      ├── ConfigError             exit 2   a config file problem: file, key path, what is wrong
      ├── SecretError             exit 2   a secret reference that cannot be resolved
-     ├── UsageError              exit 2   a bad command-line argument
+     ├── UsageError              exit 2   400 invalid_request: a bad argument (CLI flag, API query)
+ ├── NotFound                exit 2   404 not_found: no such event, delivery or destination
      ├── StoreUnavailable        exit 3   503 store_unavailable
      └── Rejected                         a webhook the ingest endpoint refuses
           ├── MalformedRequest            400 malformed_request (not HTTP/1.1 the server can parse)
           ├── HeadersTooLarge             431 headers_too_large
           ├── RequestTimeout              408 request_timeout
+          ├── MethodNotAllowed            405 method_not_allowed (also CONNECT, on any path)
           ├── UnknownSource               404 unknown_source
           ├── PayloadTooLarge             413 payload_too_large
           ├── SignatureInvalid            401 invalid_signature
@@ -20,7 +22,7 @@ and the exit status for the CLI.
           ├── MalformedPayload            400 malformed_payload
           └── SchemaViolation             422 schema_violation
 
-Messages never contain secret values.
+Messages never contain secret values, and what they echo of a request is cut short (`shown`).
 """
 
 from __future__ import annotations
@@ -51,6 +53,14 @@ class SecretError(WhpError):
 
 
 class UsageError(WhpError):
+    status = 400
+    code = "invalid_request"
+    exit_code = 2
+
+
+class NotFound(WhpError):
+    status = 404
+    code = "not_found"
     exit_code = 2
 
 
@@ -84,6 +94,11 @@ class RequestTimeout(Rejected):
 
     status = 408
     code = "request_timeout"
+
+
+class MethodNotAllowed(Rejected):
+    status = 405
+    code = "method_not_allowed"
 
 
 class UnknownSource(Rejected):
@@ -123,3 +138,21 @@ class MalformedPayload(Rejected):
 class SchemaViolation(Rejected):
     status = 422
     code = "schema_violation"
+
+
+SHOWN_CHARACTERS = 100
+
+
+def shown(value: str, limit: int = SHOWN_CHARACTERS) -> str:
+    """`value` quoted for a message or a log line, cut to `limit` characters: what a sender puts
+    in a URL or a header may be as long as the request allows (64 KiB)."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value)} characters)"
+
+
+def cut(text: str, limit: int) -> str:
+    """`text` (which may quote a sender's values) cut to `limit` characters, saying so."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"

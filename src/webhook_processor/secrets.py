@@ -21,24 +21,26 @@ def _no_aws(name: str) -> str:
 
 
 def resolve(ref: str, env: Mapping[str, str], aws: AwsResolver = _no_aws) -> str:
+    """The secret a reference names; SecretError when it cannot be read or is empty (an empty
+    key verifies whatever is signed with an empty key: anyone could forge it)."""
     kind, sep, rest = ref.partition(":")
     if not sep or kind not in ("env", "file", "aws-sm"):
-        return ref
-    if kind == "env":
-        value = env.get(rest)
-        if value is None:
+        value, what = ref, "the secret"
+    elif kind == "env":
+        found = env.get(rest)
+        if found is None:
             raise errors.SecretError(f"environment variable {rest} is not set")
-        if not value.strip():
-            raise errors.SecretError(f"environment variable {rest} is empty")
-        return value
-    if kind == "file":
+        value, what = found, f"environment variable {rest}"
+    elif kind == "file":
         try:
             value = Path(rest).read_text(encoding="utf-8").strip()
         except FileNotFoundError:
             raise errors.SecretError(f"secret file {rest} does not exist") from None
         except OSError as exc:
             raise errors.SecretError(f"cannot read secret file {rest}: {exc.strerror}") from None
-        if not value:
-            raise errors.SecretError(f"secret file {rest} is empty")
-        return value
-    return aws(rest)
+        what = f"secret file {rest}"
+    else:
+        value, what = aws(rest), f"secret aws-sm:{rest}"
+    if not value.strip():
+        raise errors.SecretError(f"{what} is empty")
+    return value

@@ -62,12 +62,22 @@ class MemoryMetrics:
     def __init__(self) -> None:
         self.accepted_by: Counter[tuple[str, bool]] = Counter()
         self.rejected_by: Counter[tuple[str, str]] = Counter()
+        self.answers: list[tuple[str, float]] = []
+        self.attempts: list[tuple[str, models.Outcome, float, float | None]] = []
 
     def accepted(self, source: str, duplicate: bool) -> None:
         self.accepted_by[(source, duplicate)] += 1
 
     def rejected(self, source: str, reason: str) -> None:
         self.rejected_by[(source, reason)] += 1
+
+    def answered(self, source: str, seconds: float) -> None:
+        self.answers.append((source, seconds))
+
+    def attempted(
+        self, destination: str, outcome: models.Outcome, seconds: float, latency: float | None
+    ) -> None:
+        self.attempts.append((destination, outcome, seconds, latency))
 
 
 class FakeClock:
@@ -98,7 +108,7 @@ class RecordedAttempt:
     started_ms: int
     status_code: int | None
     error: str | None
-    outcome: ports.Outcome
+    outcome: models.Outcome
     next_attempt_ms: int | None
 
 
@@ -112,9 +122,13 @@ class MemoryQueue:
         self.deliveries: dict[int, QueuedDelivery] = {}
         self.attempts: list[RecordedAttempt] = []
         self.rate_tats: dict[str, float] = {}  # destination_state.rate_tat_ms
+        self.paused: set[str] = set()  # destination_state.paused (`whp destinations pause`)
         self._store_order: dict[str, int] = {}  # events.seq
         self._ids = itertools.count(1)
         self._lock = threading.Lock()  # the worker calls from threads
+
+    def paused_destinations(self) -> set[str]:
+        return set(self.paused)
 
     def pending_events(self, limit: int, payload: bool = True) -> Sequence[models.Event]:
         pending = [e for e in self.store.events.values() if e.status == "pending"][:limit]
@@ -154,7 +168,7 @@ class MemoryQueue:
         paused: Collection[str] = (),
         per_destination_limit: Mapping[str, int] | None = None,
         rate_limits: Mapping[str, ports.RateLimit] | None = None,
-    ) -> Sequence[ports.ClaimedDelivery]:
+    ) -> Sequence[models.Claim]:
         rates = rate_limits or {}
         with self._lock:
             pending = [d for d in self.deliveries.values() if d.status == "pending"]
@@ -179,30 +193,30 @@ class MemoryQueue:
             )
             self.rate_tats.update(tats_after)
         return [
-            ports.ClaimedDelivery(
-                d.id,
-                d.route,
-                d.destination,
-                d.webhook_id,
-                d.attempts + 1,
-                now_ms + lease_ms,
-                d.event,
-                not_before.get(d.id),
+            models.Claim(
+                delivery_id=str(d.id),
+                route=d.route,
+                destination=d.destination,
+                webhook_id=d.webhook_id,
+                attempt=d.attempts + 1,
+                event=d.event,
+                lease_until_ms=now_ms + lease_ms,
+                not_before_ms=not_before.get(d.id),
             )
             for d in chosen
         ]
 
-    def record_many(self, records: Sequence[ports.AttemptRecord], now_ms: int) -> int:
+    def record_many(self, records: Sequence[models.AttemptRecord], now_ms: int) -> int:
         with self._lock:
             return sum(self._record(r) for r in records)
 
-    def _record(self, r: ports.AttemptRecord) -> bool:
-        d = self.deliveries.get(r.delivery_id)
+    def _record(self, r: models.AttemptRecord) -> bool:
+        d = self.deliveries.get(int(r.delivery_id))
         if d is None:
             return False
         self.attempts.append(
             RecordedAttempt(
-                r.delivery_id,
+                int(r.delivery_id),
                 r.attempt,
                 r.started_ms,
                 r.status_code,

@@ -709,6 +709,29 @@ def test_standard_webhooks_signed_by_the_official_library(
     assert stored[0].event_type == "user.created"
 
 
+def test_a_standard_webhook_resent_under_svix_headers_is_a_duplicate(
+    server: Server, client: httpx.Client
+) -> None:
+    """The same captured request, its webhook-* headers renamed svix-* (which the scheme also
+    accepts): still the id the signature covers, so still the same event."""
+    msg_id = f"msg_{uuid.uuid4().hex}"
+    body = json_body(type="invoice.paid", data={"id": 9})
+    now = datetime.now(UTC)
+    headers = {
+        "Content-Type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(APP_SECRET).sign(msg_id, now, body.decode()),
+    }
+    first = client.post(server.webhook("app"), content=body, headers=headers)
+    assert first.status_code == 202, first.text
+    renamed = {name.replace("webhook-", "svix-"): value for name, value in headers.items()}
+    again = client.post(server.webhook("app"), content=body, headers=renamed)
+    assert again.status_code == 200, again.text
+    assert again.json() == {"id": first.json()["id"], "duplicate": True}
+    assert [e.id for e in events_with_key(server.db, "app", msg_id)] == [first.json()["id"]]
+
+
 def test_standard_webhooks_stale_timestamp_is_401(server: Server, client: httpx.Client) -> None:
     msg_id = f"msg_{uuid.uuid4().hex}"
     body = json_body(type="user.deleted")

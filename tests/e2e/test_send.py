@@ -53,17 +53,47 @@ def test_send_github_with_event_type(server: Server, tmp_path: Path) -> None:
     assert stored.idempotency_key  # whp send makes up an X-GitHub-Delivery, as GitHub does
 
 
-def test_send_stripe(server: Server, tmp_path: Path) -> None:
+def test_send_stripe_twice_stores_two_events(server: Server, tmp_path: Path) -> None:
     stripe_id = f"evt_{uuid.uuid4().hex}"
     file = tmp_path / "stripe.json"
     file.write_text(json.dumps({"id": stripe_id, "type": "invoice.paid", "data": {"object": {}}}))
 
-    event_id = send(server, "stripe", file)
+    first, second = send(server, "stripe", file), send(server, "stripe", file)
 
+    events = [event_by_id(server.db, first), event_by_id(server.db, second)]
+    assert None not in events, f"whp send printed {first} and {second}; the store lacks one"
+    keys = {event.idempotency_key for event in events if event is not None}
+    assert len(keys) == 2, "the second send was stored as a duplicate of the first"
+    for event in events:
+        assert event is not None
+        assert event.event_type == "invoice.paid"
+        assert event.idempotency_key is not None
+        assert event.idempotency_key.startswith("evt_")
+        assert json.loads(event.body)["id"] == event.idempotency_key  # the id Stripe's is read from
+
+
+def test_send_keep_id_sends_the_files_id_and_the_second_is_a_duplicate(
+    server: Server, tmp_path: Path
+) -> None:
+    stripe_id = f"evt_{uuid.uuid4().hex}"
+    file = tmp_path / "stripe.json"
+    file.write_text(json.dumps({"id": stripe_id, "type": "invoice.paid", "data": {"object": {}}}))
+
+    event_id = send(server, "stripe", file, "--keep-id")
+    again = run_whp(
+        [
+            *("send", "stripe", str(file), "--keep-id"),
+            *("--config", str(server.config), "--url", server.webhook("stripe")),
+        ],
+        env=ENV,
+    )
+
+    assert again.returncode == 0, describe(again)
+    assert again.stdout.strip() == f"200 {event_id} (duplicate: already stored)", describe(again)
     stored = event_by_id(server.db, event_id)
     assert stored is not None
-    assert stored.event_type == "invoice.paid"
     assert stored.idempotency_key == stripe_id
+    assert stored.body == file.read_bytes()
 
 
 def test_send_standard_webhooks(server: Server, tmp_path: Path) -> None:

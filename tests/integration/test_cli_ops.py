@@ -74,7 +74,7 @@ def kill_all(q: queue.DeliveryQueue) -> list[int]:
         at = now_ms()
         for c in q.claim(at, 30_000, 1000):
             q.record(
-                ports.AttemptRecord(
+                models.AttemptRecord(
                     c.delivery_id,
                     attempt,
                     started_ms=at,
@@ -87,7 +87,7 @@ def kill_all(q: queue.DeliveryQueue) -> list[int]:
                 ),
                 at,
             )
-            dead.append(c.delivery_id)
+            dead.append(int(c.delivery_id))
     return sorted(set(dead))
 
 
@@ -131,6 +131,16 @@ def status_of(q: queue.DeliveryQueue, event_id: str) -> str:
 
 
 # -- replay ---------------------------------------------------------------------------------
+
+
+def test_replay_says_that_a_running_server_routes_with_the_config_it_loaded(
+    tmp_path: Path, run: Whp
+) -> None:
+    (eid,) = store(tmp_path / "whp.db", make_event())
+    status, out, _ = whp(run, "replay", eid)
+    assert status == 0
+    assert "with the routes it has loaded" in out
+    assert "kill -HUP" in out  # how to load an edited whp.yaml first
 
 
 def test_replay_by_id_makes_the_event_pending_with_its_webhook_id(
@@ -512,7 +522,7 @@ def test_events_list_counts_deliveries(tmp_path: Path, q: queue.DeliveryQueue, r
     (c, _) = q.claim(now_ms(), 30_000, 10)
     at = now_ms()
     q.record(
-        ports.AttemptRecord(
+        models.AttemptRecord(
             c.delivery_id,
             1,
             started_ms=at,

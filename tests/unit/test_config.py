@@ -79,16 +79,17 @@ def test_unknown_key_suggests_the_spelling(tmp_path: Path) -> None:
 
 def test_unknown_top_level_key_lists_the_allowed_keys(tmp_path: Path) -> None:
     (found,) = problems(tmp_path, "zzz: 1\n")
-    assert found.startswith("zzz: unknown key (allowed keys: admin, destinations, logging")
+    assert found.startswith(
+        "zzz: unknown key (allowed keys: admin, alerts, delivery, destinations, logging"
+    )
 
 
-def test_bad_value_names_path_allowed_values_and_what_was_given(tmp_path: Path) -> None:
+def test_bad_value_names_path_and_allowed_values(tmp_path: Path) -> None:
+    """Not what was given: text under the wrong key may be a pasted secret."""
     found = problems(
         tmp_path, "sources:\n  a: {verify: hmac, header: X-S, secret: env:S, algorithm: md5}\n"
     )
-    assert found == [
-        "sources.a.algorithm: Input should be 'sha1', 'sha256' or 'sha512' (got 'md5')"
-    ]
+    assert found == ["sources.a.algorithm: Input should be 'sha1', 'sha256' or 'sha512'"]
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
@@ -107,30 +108,27 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("source", "message"),
     [
-        ("{verify: github}", "verify: github needs 'secret' (or 'secrets' during rotation)"),
+        ("{verify: github}", "verify: github needs 'secret', or 'secrets' during rotation"),
         ("{verify: github, secret: env:A, secrets: [env:B]}", "give either 'secret' or 'secrets'"),
         ("{verify: none, secret: env:A}", "verify: none takes no secret"),
-        ("{verify: hmac, secret: env:A}", "verify: hmac needs the key 'header'"),
-        ("{verify: basic, secret: env:A}", "verify: basic needs the key 'username'"),
-        (
-            "{verify: github, secret: env:A, header: X}",
-            "key 'header' does not apply to verify: github",
-        ),
+        ("{verify: hmac, secret: env:A}", "header: missing required key (verify: hmac needs"),
+        ("{verify: basic, secret: env:A}", "username: missing required key (verify: basic"),
+        ("{verify: github, secret: env:A, header: X}", "header: does not apply to verify: github"),
         (
             "{verify: stripe, secret: env:A, public_url: 'https://x'}",
-            "key 'public_url' does not apply",
+            "public_url: does not apply to verify: stripe",
         ),
         (
             "{verify: github, secret: 'env:'}",
             "secret reference 'env:' names nothing after the colon",
         ),
-        ("{verify: github, secret: 'env:1BAD'}", "'1BAD' is not a valid environment variable name"),
+        ("{verify: github, secret: 'env:1BAD'}", "env: needs an environment variable name"),
         (
             "{verify: github, secret: env:A, event_type: 'body:x'}",
             "must start with header:, json: or const:",
         ),
         ("{verify: github, secret: env:A, idempotency_key: 'json:a..b'}", "empty segment"),
-        ("{verify: hmac, header: X, secret: env:A, signed_content: '{id}'}", "must include {body}"),
+        ("{verify: hmac, header: X, secret: env:A, signed_content: 'x'}", "must include {body}"),
         ("{verify: github, secret: env:A, max_body_bytes: 0}", "greater than 0"),
         ("{verify: twilio, secret: env:A, public_url: 'ftp://x'}", "should match pattern"),
     ],
@@ -183,7 +181,7 @@ def test_route_must_name_a_defined_destination(tmp_path: Path) -> None:
         "destinations: {a: {url: 'http://x'}}\n"
         "routes: [{name: r, destination: b, pattern: {source: [x]}}]\n",
     )
-    assert "route 'r' names destination 'b', which is not defined (destinations: a)" in found
+    assert found == "routes[0].destination: names no defined destination (destinations: a)"
 
 
 def test_route_names_are_unique(tmp_path: Path) -> None:
@@ -193,12 +191,12 @@ def test_route_names_are_unique(tmp_path: Path) -> None:
         "routes:\n  - {name: r, destination: a, pattern: {source: [x]}}\n"
         "  - {name: r, destination: a, pattern: {source: [x]}}\n",
     )
-    assert "two routes are named 'r'" in found
+    assert found == "routes[1].name: two routes are named 'r'; route names must be unique"
 
 
 def test_source_names_must_fit_in_a_url_path(tmp_path: Path) -> None:
     (found,) = problems(tmp_path, "sources:\n  'bad name': {verify: none}\n")
-    assert found.startswith("sources.bad name: name 'bad name' must be")
+    assert found.startswith("sources.bad name: a name must be 1-64 letters")
 
 
 def test_invalid_yaml_reports_line_and_column(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import hashlib
 import hmac
@@ -32,7 +33,7 @@ class World:
         self.store = testing.MemoryStore()
         self.metrics = testing.MemoryMetrics()
         runtimes = bootstrap.source_runtimes(self.cfg, str(file), ENV, self.clock)
-        self.ingest = services.Ingest(runtimes, self.store, self.metrics, self.clock)
+        self.ingest = services.ingest.Ingest(runtimes, self.store, self.metrics, self.clock)
 
     def receive(self, source: str, body: bytes, headers: dict[str, str]) -> models.Stored:
         async def run() -> models.Stored:
@@ -157,6 +158,24 @@ def test_schema_violation_names_the_problem(tmp_path: Path) -> None:
     assert len(world.store.events) == 1
 
 
+def test_what_an_error_quotes_of_a_request_is_cut_short(tmp_path: Path) -> None:
+    """A 60 KB source name, a header or a payload value was echoed whole, in the answer and in
+    the log line of every such request."""
+    (tmp_path / "schema.json").write_text(json.dumps({"properties": {"n": {"type": "integer"}}}))
+    world = World(tmp_path, "  github: {verify: github, secret: env:GH, schema: schema.json}\n")
+    body = json.dumps({"n": "x" * 100_000}).encode()
+    with pytest.raises(errors.SchemaViolation) as violation:
+        world.receive("github", body, signed(body))
+    with pytest.raises(errors.UnknownSource) as unknown:
+        world.ingest.source("s" * 60_000)
+    with pytest.raises(errors.UnsupportedMediaType) as encoding:
+        world.receive("github", b"{}", {**signed(b"{}"), "content-encoding": "e" * 60_000})
+    for error, quoted in [(violation, "'xxxx"), (unknown, "'ssss"), (encoding, "'eeee")]:
+        assert quoted in error.value.detail
+        assert len(error.value.detail) < 500, error.value.detail[:1000]
+        assert "characters)" in error.value.detail
+
+
 def test_a_payload_too_deep_to_check_is_a_violation_not_a_crash(tmp_path: Path) -> None:
     """jsonschema recurses along the payload, and so does the repr in its error message."""
     schema = {"type": "object", "properties": {"body": {"type": "string"}}}
@@ -244,7 +263,7 @@ def test_own_field_specs_replace_the_preset(tmp_path: Path) -> None:
 
 
 def test_public_url_gets_the_request_query_appended() -> None:
-    runtime = services.SourceRuntime(
+    runtime = services.ingest.SourceRuntime(
         name="t",
         verify=lambda request, now: None,
         max_body_bytes=1,
@@ -259,3 +278,138 @@ def test_public_url_gets_the_request_query_appended() -> None:
     assert with_query.url("", "a=1") == "https://e.com/h?x=1&a=1"
     as_received = dataclasses.replace(runtime, public_url=None)
     assert as_received.url("http://h/webhooks/t", "a=1") == "http://h/webhooks/t?a=1"
+
+
+# --- schemes that sign an id: the idempotency key is the id that was verified -----------------
+
+APP_KEY = b"0123456789abcdef0123456789abcdef"
+
+
+def standard_headers(msg_id: str, timestamp: int, body: bytes, prefix: str) -> dict[str, str]:
+    """Standard Webhooks (prefix "webhook-") or Svix ("svix-") headers, signed by hand."""
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    signature = base64.b64encode(hmac.new(APP_KEY, signed, hashlib.sha256).digest()).decode()
+    return {
+        "content-type": "application/json",
+        f"{prefix}id": msg_id,
+        f"{prefix}timestamp": str(timestamp),
+        f"{prefix}signature": f"v1,{signature}",
+    }
+
+
+def app_world(tmp_path: Path, scheme: str) -> World:
+    secret = "whsec_" + base64.b64encode(APP_KEY).decode()
+    return World(tmp_path, f"  app: {{verify: {scheme}, secret: '{secret}'}}\n")
+
+
+@pytest.mark.parametrize("scheme", ["standard-webhooks", "svix"])
+@pytest.mark.parametrize(("first", "then"), [("webhook-", "svix-"), ("svix-", "webhook-")])
+def test_a_captured_webhook_resent_under_the_other_header_set_is_a_duplicate(
+    tmp_path: Path, scheme: str, first: str, then: str
+) -> None:
+    world = app_world(tmp_path, scheme)
+    body = b'{"type": "invoice.paid"}'
+    now = int(world.clock.now)
+    original = world.receive("app", body, standard_headers("msg_1", now, body, first))
+    renamed = world.receive("app", body, standard_headers("msg_1", now, body, then))
+    assert renamed == models.Stored(original.id, duplicate=True)
+    assert world.store.events[original.id].idempotency_key == "msg_1"
+
+
+@pytest.mark.parametrize("scheme", ["standard-webhooks", "svix"])
+def test_an_id_header_added_beside_the_signed_set_does_not_change_the_key(
+    tmp_path: Path, scheme: str
+) -> None:
+    """webhook-* is verified when present: a svix-id added beside it is no key of the event."""
+    world = app_world(tmp_path, scheme)
+    body = b"{}"
+    headers = standard_headers("msg_2", int(world.clock.now), body, "webhook-")
+    original = world.receive("app", body, headers)
+    again = world.receive("app", body, headers | {"svix-id": "msg_forged"})
+    assert again == models.Stored(original.id, duplicate=True)
+
+
+def test_generic_hmac_with_a_signed_id_dedupes_on_that_id(tmp_path: Path) -> None:
+    world = World(
+        tmp_path,
+        "  acme: {verify: hmac, header: X-Sig, id_header: X-Id, signed_content: '{id}.{body}',"
+        " secret: env:GH}\n",
+    )
+    body = b"{}"
+    sig = hmac.new(SECRET.encode(), b"d-9." + body, hashlib.sha256).hexdigest()
+    headers = {"x-sig": sig, "x-id": "d-9", "content-type": "application/json"}
+    original = world.receive("acme", body, headers)
+    again = world.receive("acme", body, headers)
+    assert again == models.Stored(original.id, duplicate=True)
+    assert world.store.events[original.id].idempotency_key == "d-9"
+
+
+def runtimes(tmp_path: Path, sources: str) -> dict[str, services.ingest.SourceRuntime]:
+    file = tmp_path / "reloaded.yaml"
+    file.write_text(f"sources:\n{sources}")
+    return bootstrap.source_runtimes(config.load(file), str(file), ENV)
+
+
+def test_swapped_sources_take_the_next_request(tmp_path: Path) -> None:
+    world = World(tmp_path, GITHUB)
+    world.ingest.swap(runtimes(tmp_path, "  other: {verify: github, secret: env:GH}\n"))
+    stored = world.receive("other", b"{}", signed(b"{}"))
+    assert world.store.events[stored.id].source == "other"
+    with pytest.raises(errors.UnknownSource, match="no source named 'github'"):
+        world.ingest.source("github")
+
+
+def test_a_request_under_way_ends_with_the_source_it_began_with(tmp_path: Path) -> None:
+    world = World(tmp_path, GITHUB)
+    source = world.ingest.source("github")  # the request has begun: its body is on its way
+    world.ingest.swap({})
+
+    async def rest_of_the_request() -> models.Stored:
+        return await world.ingest.receive(source, b"{}", signed(b"{}"))
+
+    stored = asyncio.run(rest_of_the_request())
+    assert world.store.events[stored.id].source == "github"
+
+
+def test_a_swap_replaces_what_a_stored_event_wakes(tmp_path: Path) -> None:
+    world = World(tmp_path, GITHUB)
+    woken: list[str] = []
+    world.ingest.swap(runtimes(tmp_path, GITHUB), on_stored=lambda: woken.append("worker"))
+    world.receive("github", b"{}", signed(b"{}"))
+    assert woken == ["worker"]
+
+
+# --- the answer, the same on both runtimes (services.ingest.handle) ------------------------
+
+
+def handled(
+    world: World, name: str, body: bytes, headers: dict[str, str]
+) -> services.ingest.Answer:
+    return asyncio.run(services.ingest.handle(world.ingest, name, body, headers))
+
+
+def test_handle_answers_each_case_in_the_api_shape(tmp_path: Path) -> None:
+    limited = (
+        "  github:\n    verify: github\n    secret: env:GH\n"
+        "    rate_limit: {per_second: 1, burst: 1}\n    max_body_bytes: 64\n"
+    )
+    world = World(tmp_path, limited)
+    body = b'{"a": 1}'
+    first = handled(world, "github", body, signed(body, **{"x-github-delivery": "d-1"}))
+    assert first.status == 202
+    stored_id = json.loads(first.body)["id"]
+    assert json.loads(first.body) == {"id": stored_id, "duplicate": False}
+    world.clock.now += 5
+    again = handled(world, "github", body, signed(body, **{"x-github-delivery": "d-1"}))
+    assert (again.status, json.loads(again.body)) == (200, {"id": stored_id, "duplicate": True})
+    unknown = handled(world, "nope", body, {})
+    assert (unknown.status, json.loads(unknown.body)["error"]) == (404, "unknown_source")
+    big = b'{"pad": "' + b"x" * 100 + b'"}'
+    too_big = handled(world, "github", big, signed(big))
+    assert (too_big.status, json.loads(too_big.body)["error"]) == (413, "payload_too_large")
+    forged = handled(world, "github", body, signed(b"other"))
+    assert (forged.status, json.loads(forged.body)["error"]) == (401, "invalid_signature")
+    flood = handled(world, "github", body, signed(body))
+    assert flood.status == 429
+    assert dict(flood.headers)["retry-after"] == "1"
+    assert world.metrics.rejected_by[("github", "payload_too_large")] == 1

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from webhook_processor import config, models, routing
+from webhook_processor import models, routing
 
 PUSH = models.Event(
     "evt_0", "github", "push", None, 1_700_000_000_000, "application/json", {}, b'{"ref": "main"}'
@@ -14,9 +14,7 @@ PUSH = models.Event(
 
 
 def routes(*patterns: dict[str, Any]) -> list[routing.Route]:
-    return routing.compile_routes(
-        [config.Route(name=f"r{i}", destination="d", pattern=p) for i, p in enumerate(patterns)]
-    )
+    return routing.compile_routes((f"r{i}", "d", p) for i, p in enumerate(patterns))
 
 
 @pytest.mark.parametrize(

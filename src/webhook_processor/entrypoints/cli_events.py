@@ -14,8 +14,9 @@ from typing import Any
 
 import orjson
 
-from webhook_processor import bootstrap, config, errors, models, payload, ports
+from webhook_processor import config, errors, models, payload, ports
 from webhook_processor.adapters.sqlite import queue as sqlite_queue
+from webhook_processor.bootstrap import local
 
 _RELATIVE = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -25,9 +26,17 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     events = sub.add_parser("events", help="list and show stored events")
     esub = events.add_subparsers(required=True, metavar="ACTION")
 
-    p = esub.add_parser("list", parents=[common], help="newest first")
+    p = esub.add_parser(
+        "list",
+        parents=[common],
+        help="newest first",
+        description="Events newest first, a page at a time. When more match, stderr says how "
+        "to get the next page (--cursor); with --json it gets a JSON line "
+        '{"next": CURSOR} instead, and stdout holds events only.',
+    )
     add_filters(p)
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=positive_int, default=50, help="events per page (50)")
+    p.add_argument("--cursor", help="the next page: the cursor the previous page printed")
     p.add_argument("--json", action="store_true", help="JSON lines, for scripts")
     p.set_defaults(handler=cmd_list)
 
@@ -47,6 +56,17 @@ def add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--key", dest="idempotency_key", help="idempotency key")
     p.add_argument("--since", help="RFC 3339 time or a duration ago (30m, 2h, 7d)")
     p.add_argument("--until", help="RFC 3339 time or a duration ago")
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number above 0 (a bad one exits 2 naming the flag)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number above 0") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text}: give a number above 0")
+    return value
 
 
 def event_filter(args: argparse.Namespace, now: float) -> ports.EventFilter:
@@ -93,12 +113,22 @@ def cmd_list(args: argparse.Namespace) -> int:
     cfg = config.load(args.config)
     now = time.time()
     where = event_filter(args, now)
-    found = bootstrap.event_reader(cfg).list(where, args.limit)
+    ops = local.operations(cfg, readonly=True)
+    try:
+        page = ops.events(where, args.limit, args.cursor)
+    except errors.UsageError:  # the cursor is all a listing can find wrong
+        raise errors.UsageError(
+            f"--cursor {args.cursor[:80]!r} is not a cursor whp gave: pass the one the previous "
+            "page printed, as it is"
+        ) from None
+    found = page.items
     if args.json:
         for event in found:
             sys.stdout.write(orjson.dumps(summary(event)).decode() + "\n")
+        if page.next is not None:  # stdout stays events only, for scripts reading it line by line
+            print(orjson.dumps({"next": page.next}).decode(), file=sys.stderr)
         return 0
-    queue = bootstrap.delivery_queue(cfg, readonly=True)
+    queue = ops.queue
     print_table(
         ["ID", "RECEIVED", "SOURCE", "TYPE", "STATUS", "DELIVERIES", "IDEMPOTENCY KEY"],
         [
@@ -115,6 +145,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         ],
         empty="(no events)",
     )
+    if page.next is not None:
+        which = "the newest" if args.cursor is None else "the next"
+        print(f"({which} {len(found)}; more with --cursor {page.next})", file=sys.stderr)
     return 0
 
 
@@ -177,7 +210,7 @@ def delivery_json(
 
 def cmd_show(args: argparse.Namespace) -> int:
     cfg = config.load(args.config)
-    event = bootstrap.event_reader(cfg).get(args.id)
+    event = local.event_reader(cfg).get(args.id)
     if event is None:
         raise errors.UsageError(f"no event {args.id!r} in {cfg.storage.path}")
     shown = summary(event) | {"content_type": event.content_type, "headers": event.headers}
@@ -187,7 +220,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         shown["body_base64"] = base64.b64encode(event.body).decode()
     with contextlib.suppress(errors.Rejected):
         shown["detail"] = payload.parse(event.body, event.content_type)
-    queue = bootstrap.delivery_queue(cfg, readonly=True)
+    queue = local.delivery_queue(cfg, readonly=True)
     shown["deliveries"] = [
         delivery_json(d, queue.attempts_of(d.id)) for d in queue.deliveries_of(event.id)
     ]

@@ -21,8 +21,9 @@ from typing import Any, TextIO, TypedDict
 
 import orjson
 
-from webhook_processor import bootstrap, config, errors, models, ports
+from webhook_processor import config, errors, models, ports
 from webhook_processor.adapters.sqlite import queue as sqlite_queue
+from webhook_processor.bootstrap import local
 from webhook_processor.entrypoints import cli_events
 
 BATCH = 500
@@ -35,8 +36,9 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         "replay",
         parents=[common],
         help="route stored events again (by id, or every event matching filters)",
-        description="Make events pending again: the running `whp serve` routes them with "
-        "today's routes. Deliveries keep the event's webhook-id unless --new-id.",
+        description="Make events pending again: the running `whp serve` (or `whp worker`) "
+        "routes them with the routes it has loaded; after editing whp.yaml, reload it first "
+        "(kill -HUP <its pid>). Deliveries keep the event's webhook-id unless --new-id.",
     )
     p.add_argument("ids", nargs="*", metavar="ID", help="event ids (or use the filters)")
     cli_events.add_filters(p)
@@ -51,7 +53,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     dsub = dlq.add_subparsers(required=True, metavar="ACTION")
     p = dsub.add_parser("list", parents=[common], help="dead deliveries, newest first")
     p.add_argument("--destination")
-    p.add_argument("--limit", type=_positive_int, default=50)
+    p.add_argument("--limit", type=cli_events.positive_int, default=50)
     p.add_argument("--before", type=int, metavar="ID", help="only ids below this one (paging)")
     p.add_argument("--json", action="store_true", help="JSON lines, for scripts")
     p.set_defaults(handler=cmd_dlq_list)
@@ -104,7 +106,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     queue = _queue(cfg)
     if args.ids:
         ids = list(dict.fromkeys(args.ids))
-        reader = bootstrap.event_reader(cfg)
+        reader = local.event_reader(cfg)
         unknown = [i for i in ids if reader.get(i) is None]
         if unknown:
             raise errors.UsageError(
@@ -129,7 +131,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
             replayed += queue.replay(chunk, now_ms, new_id=args.new_id, batch=BATCH)
             progress.advance(len(chunk))
     ids_note = " with new webhook-ids" if args.new_id else ""
-    print(f"replayed {_plural(replayed, 'event')}{ids_note}; `whp serve` routes them again")
+    print(
+        f"replayed {_plural(replayed, 'event')}{ids_note}; the running `whp serve` routes them "
+        "again with the routes it has loaded (edited whp.yaml? kill -HUP <its pid> reloads it)"
+    )
     return 0
 
 
@@ -357,7 +362,7 @@ def _queue(
     a new one with `create`."""
     if not create and not Path(cfg.storage.path).exists():
         raise errors.StoreUnavailable(f"no store at {cfg.storage.path} (has `whp serve` run yet?)")
-    return bootstrap.delivery_queue(cfg, readonly=readonly)
+    return local.delivery_queue(cfg, readonly=readonly)
 
 
 def _paced(items: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -382,13 +387,6 @@ def _confirm(question: str, flag: str) -> None:
 
 def _plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else many or one + 's'}"
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text}: give a number above 0")
-    return value
 
 
 def _positive_float(text: str) -> float:

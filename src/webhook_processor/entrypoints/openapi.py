@@ -69,7 +69,12 @@ DOCUMENT: dict[str, Any] = {
         "/readyz": {
             "get": {
                 "summary": "Readiness",
-                "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}},
+                "responses": {
+                    "200": {"description": "ready"},
+                    "503": {
+                        "description": "not ready: the store cannot commit, or a service stopped"
+                    },
+                },
             }
         },
         "/metrics": {

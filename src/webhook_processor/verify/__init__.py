@@ -7,7 +7,7 @@ resolved secrets, so that per-request work is only the digest and a constant-tim
     signer(source, secret)    -> Sign      Sign(body, now, url) -> Signed   (for `whp send`)
 
 A factory raises ValueError, naming the problem but never the secret, for a secret of the wrong
-form.
+form; `verifier` and `signer` here refuse an empty or blank secret for every scheme.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from types import ModuleType
 
-from webhook_processor import config
 from webhook_processor.verify import (
     apikey,
     basic,
@@ -31,9 +30,18 @@ from webhook_processor.verify import (
     stripe,
     twilio,
 )
-from webhook_processor.verify.base import Request, Sign, Signed, Verify
+from webhook_processor.verify.base import Request, Sign, Signed, Spec, Verify
 
-__all__ = ["Request", "Sign", "Signed", "Verify", "credential_headers", "signer", "verifier"]
+__all__ = [
+    "Request",
+    "Sign",
+    "Signed",
+    "Spec",
+    "Verify",
+    "credential_headers",
+    "signer",
+    "verifier",
+]
 
 SCHEMES: dict[str, ModuleType] = {
     "github": github,
@@ -53,21 +61,26 @@ SCHEMES: dict[str, ModuleType] = {
 }
 
 
-def verifier(source: config.Source, secrets: Sequence[str]) -> Verify:
-    result: Verify = SCHEMES[source.verify].verifier(source, secrets)
+def verifier(source: Spec, secrets: Sequence[str]) -> Verify:
+    # An empty key verifies whatever is signed with an empty key: anyone could forge it.
+    if source.scheme != "none" and any(not secret.strip() for secret in secrets):
+        raise ValueError("a secret is empty")
+    result: Verify = SCHEMES[source.scheme].verifier(source, secrets)
     return result
 
 
-def signer(source: config.Source, secret: str) -> Sign:
-    result: Sign = SCHEMES[source.verify].signer(source, secret)
+def signer(source: Spec, secret: str) -> Sign:
+    if source.scheme != "none" and not secret.strip():
+        raise ValueError("the secret is empty")
+    result: Sign = SCHEMES[source.scheme].signer(source, secret)
     return result
 
 
-def credential_headers(source: config.Source) -> frozenset[str]:
+def credential_headers(source: Spec) -> frozenset[str]:
     """Request headers that carry credentials: never stored, never logged."""
     names = {"authorization", "proxy-authorization", "cookie"}
-    if source.verify == "gitlab":
+    if source.scheme == "gitlab":
         names.add("x-gitlab-token")
-    if source.verify == "api-key" and source.header:
+    if source.scheme == "api-key" and source.header:
         names.add(source.header.lower())
     return frozenset(names)

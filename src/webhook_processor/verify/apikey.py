@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from webhook_processor import config
 from webhook_processor.verify import base
 
 
-def _header(source: config.Source) -> str:
+def _header(source: base.Spec) -> str:
     if not source.header:
         raise ValueError("verify: api-key needs 'header'")
     return source.header
 
 
-def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
+def verifier(source: base.Spec, secrets: Sequence[str]) -> base.Verify:
     name = _header(source).lower()
     keys = [s.encode() for s in secrets]
 
@@ -25,7 +24,7 @@ def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
     return verify
 
 
-def signer(source: config.Source, secret: str) -> base.Sign:
+def signer(source: base.Spec, secret: str) -> base.Sign:
     name = _header(source)
 
     def sign(body: bytes, now: float, url: str) -> base.Signed:

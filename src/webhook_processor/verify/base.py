@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from webhook_processor import config, errors
+from webhook_processor import errors
 
 
 class Request(NamedTuple):
@@ -30,6 +30,27 @@ class Signed:
 
     headers: dict[str, str]
     url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """How a source is verified, and where its event type and idempotency key come from: the
+    source's config as the domain sees it (the composition root makes it from whp.yaml). Keys
+    that do not apply to `scheme` keep their defaults."""
+
+    scheme: str
+    tolerance_seconds: int = 300
+    header: str | None = None  # hmac: the signature's; api-key: the key's
+    algorithm: str = "sha256"  # hmac: sha1 | sha256 | sha512
+    encoding: str = "hex"  # hmac: hex | base64
+    prefix: str = ""  # hmac: before the signature, e.g. "sha256="
+    timestamp_header: str | None = None
+    id_header: str | None = None
+    signed_content: str = "{body}"
+    username: str | None = None  # basic
+    public_url: str | None = None  # twilio, square: the URL the provider signs
+    event_type: str | None = None  # a field spec text: header:..., json:..., const:...
+    idempotency_key: str | None = None
 
 
 Verify = Callable[[Request, float], None]
@@ -137,7 +158,7 @@ class TimestampedPairs:
     signature_key: str
     joiner: bytes
 
-    def verifier(self, source: config.Source, secrets: Sequence[str]) -> Verify:
+    def verifier(self, source: Spec, secrets: Sequence[str]) -> Verify:
         keys = hmac_keys(secrets)
         tolerance = source.tolerance_seconds
         name = self.header.lower()
@@ -152,7 +173,7 @@ class TimestampedPairs:
 
         return verify
 
-    def signer(self, source: config.Source, secret: str) -> Sign:
+    def signer(self, source: Spec, secret: str) -> Sign:
         key = HmacKey(secret)
 
         def sign(body: bytes, now: float, url: str) -> Signed:

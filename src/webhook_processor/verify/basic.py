@@ -9,13 +9,13 @@ import base64
 import binascii
 from collections.abc import Sequence
 
-from webhook_processor import config, errors
+from webhook_processor import errors
 from webhook_processor.verify import base
 
 HEADER = "authorization"
 
 
-def _username(source: config.Source) -> str:
+def _username(source: base.Spec) -> str:
     if source.username is None:
         raise ValueError("verify: basic needs 'username'")
     if ":" in source.username:
@@ -23,7 +23,7 @@ def _username(source: config.Source) -> str:
     return source.username
 
 
-def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
+def verifier(source: base.Spec, secrets: Sequence[str]) -> base.Verify:
     username = _username(source)
     expected = [f"{username}:{s}".encode() for s in secrets]
 
@@ -46,7 +46,7 @@ def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
     return verify
 
 
-def signer(source: config.Source, secret: str) -> base.Sign:
+def signer(source: base.Spec, secret: str) -> base.Sign:
     credentials = base64.b64encode(f"{_username(source)}:{secret}".encode()).decode()
 
     def sign(body: bytes, now: float, url: str) -> base.Signed:

@@ -8,13 +8,13 @@ from __future__ import annotations
 import hmac
 from collections.abc import Sequence
 
-from webhook_processor import config, errors
+from webhook_processor import errors
 from webhook_processor.verify import base
 
 HEADER = "x-hub-signature-256"
 
 
-def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
+def verifier(source: base.Spec, secrets: Sequence[str]) -> base.Verify:
     keys = base.hmac_keys(secrets)
 
     def verify(request: base.Request, now: float) -> None:
@@ -32,7 +32,7 @@ def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
     return verify
 
 
-def signer(source: config.Source, secret: str) -> base.Sign:
+def signer(source: base.Spec, secret: str) -> base.Sign:
     key = secret.encode()
 
     def sign(body: bytes, now: float, url: str) -> base.Signed:

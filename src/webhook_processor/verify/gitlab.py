@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from webhook_processor import config
 from webhook_processor.verify import base
 
 HEADER = "x-gitlab-token"
 
 
-def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
+def verifier(source: base.Spec, secrets: Sequence[str]) -> base.Verify:
     tokens = [s.encode() for s in secrets]
 
     def verify(request: base.Request, now: float) -> None:
@@ -23,7 +22,7 @@ def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
     return verify
 
 
-def signer(source: config.Source, secret: str) -> base.Sign:
+def signer(source: base.Spec, secret: str) -> base.Sign:
     def sign(body: bytes, now: float, url: str) -> base.Signed:
         return base.Signed({"X-Gitlab-Token": secret}, url)
 

@@ -16,7 +16,7 @@ import re
 import uuid
 from collections.abc import Sequence
 
-from webhook_processor import config, errors
+from webhook_processor import errors
 from webhook_processor.verify import base
 
 PLACEHOLDER = re.compile(r"\{(\w*)\}")
@@ -26,7 +26,7 @@ HEX = re.compile(r"[0-9a-fA-F]+")
 Part = bytes | str
 
 
-def _template(source: config.Source) -> list[Part]:
+def _template(source: base.Spec) -> list[Part]:
     """Split signed_content into literal bytes and placeholder names, checking each placeholder."""
     pieces = PLACEHOLDER.split(source.signed_content)
     parts: list[Part] = []
@@ -59,17 +59,24 @@ def _digest(key: bytes, algorithm: str, parts: list[Part], values: dict[str, byt
     return mac.digest()
 
 
-def _header(source: config.Source) -> str:
+def _header(source: base.Spec) -> str:
     if not source.header:
         raise ValueError("verify: hmac needs 'header'")
     return source.header
 
 
-def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
+def signed_id_header(source: base.Spec) -> str | None:
+    """The header whose value is signed as `{id}`, if any: the preset idempotency key."""
+    if source.id_header and "id" in PLACEHOLDER.findall(source.signed_content):
+        return source.id_header.lower()
+    return None
+
+
+def verifier(source: base.Spec, secrets: Sequence[str]) -> base.Verify:
     parts = _template(source)
     name = _header(source).lower()
     ts_name = source.timestamp_header.lower() if source.timestamp_header else None
-    id_name = source.id_header.lower() if source.id_header and "id" in parts else None
+    id_name = signed_id_header(source)
     algorithm, encoding, prefix = source.algorithm, source.encoding, source.prefix
     tolerance = source.tolerance_seconds
     keys = [s.encode() for s in secrets]
@@ -106,7 +113,7 @@ def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
     return verify
 
 
-def signer(source: config.Source, secret: str) -> base.Sign:
+def signer(source: base.Spec, secret: str) -> base.Sign:
     parts = _template(source)
     name = _header(source)
     key = secret.encode()

@@ -15,14 +15,14 @@ import hmac
 from collections.abc import Sequence
 from typing import Any
 
-from webhook_processor import config, errors
+from webhook_processor import errors
 from webhook_processor.verify import base
 
 TIMESTAMP_HEADER = "x-slack-request-timestamp"
 SIGNATURE_HEADER = "x-slack-signature"
 
 
-def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
+def verifier(source: base.Spec, secrets: Sequence[str]) -> base.Verify:
     keys = base.hmac_keys(secrets)
     tolerance = source.tolerance_seconds
 
@@ -38,7 +38,7 @@ def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
     return verify
 
 
-def signer(source: config.Source, secret: str) -> base.Sign:
+def signer(source: base.Spec, secret: str) -> base.Sign:
     key = secret.encode()
 
     def sign(body: bytes, now: float, url: str) -> base.Signed:

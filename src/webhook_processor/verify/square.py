@@ -11,7 +11,7 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 
-from webhook_processor import config, errors
+from webhook_processor import errors
 from webhook_processor.verify import base
 
 HEADER = "x-square-hmacsha256-signature"
@@ -21,7 +21,7 @@ def _digest(key: bytes, url: str, body: bytes) -> bytes:
     return base64.b64encode(hmac.new(key, url.encode() + body, hashlib.sha256).digest())
 
 
-def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
+def verifier(source: base.Spec, secrets: Sequence[str]) -> base.Verify:
     keys = base.hmac_keys(secrets)
 
     def verify(request: base.Request, now: float) -> None:
@@ -33,7 +33,7 @@ def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
     return verify
 
 
-def signer(source: config.Source, secret: str) -> base.Sign:
+def signer(source: base.Spec, secret: str) -> base.Sign:
     key = secret.encode()
 
     def sign(body: bytes, now: float, url: str) -> base.Signed:

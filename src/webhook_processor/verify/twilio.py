@@ -18,7 +18,7 @@ import json
 from collections.abc import Sequence
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
-from webhook_processor import config, errors
+from webhook_processor import errors
 from webhook_processor.verify import base
 
 HEADER = "x-twilio-signature"
@@ -60,7 +60,7 @@ def _is_form(content_type: str) -> bool:
     return content_type.partition(";")[0].strip().lower() == FORM
 
 
-def verifier(source: config.Source, secrets: Sequence[str]) -> base.Verify:
+def verifier(source: base.Spec, secrets: Sequence[str]) -> base.Verify:
     keys = [s.encode() for s in secrets]
 
     def verify(request: base.Request, now: float) -> None:
@@ -102,7 +102,7 @@ def _is_json(body: bytes) -> bool:
     return True
 
 
-def signer(source: config.Source, secret: str) -> base.Sign:
+def signer(source: base.Spec, secret: str) -> base.Sign:
     """Signs a body that parses as JSON as Twilio signs JSON (send it as application/json), and
     any other body as a form (send it as application/x-www-form-urlencoded)."""
     key = secret.encode()

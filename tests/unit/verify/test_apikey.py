@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from webhook_processor import config, errors
+from tests.unit import specs
+from webhook_processor import errors
 from webhook_processor.verify import apikey, base
 
 KEY = "ak_live_0123456789abcdef"
 NOW = 1_700_000_000.0
-SOURCE = config.Source.model_validate({"verify": "api-key", "secret": "x", "header": "X-Api-Key"})
+SOURCE = specs.validated({"verify": "api-key", "secret": "x", "header": "X-Api-Key"})
 
 
 def verify(headers: dict[str, str], secrets: tuple[str, ...] = (KEY,), body: bytes = b"{}") -> None:
@@ -46,7 +47,7 @@ def test_missing_header() -> None:
 
 
 def test_configured_header_name_is_matched_lower_case() -> None:
-    source = config.Source.model_validate({"verify": "api-key", "secret": "x", "header": "X-KEY"})
+    source = specs.validated({"verify": "api-key", "secret": "x", "header": "X-KEY"})
     apikey.verifier(source, [KEY])(base.Request(b"", {"x-key": KEY}), NOW)
 
 

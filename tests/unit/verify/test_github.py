@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from webhook_processor import config, errors
+from tests.unit import specs
+from webhook_processor import errors
 from webhook_processor.verify import base, github
 
 # Official test values from GitHub's docs, "Testing the webhook payload validation":
@@ -14,7 +15,7 @@ BODY = b"Hello, World!"
 SIGNATURE = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
 NOW = 1_700_000_000.0
 
-SOURCE = config.Source.model_validate({"verify": "github", "secret": "x"})
+SOURCE = specs.validated({"verify": "github", "secret": "x"})
 
 
 def verify(

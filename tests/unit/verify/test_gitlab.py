@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import pytest
 
-from webhook_processor import config, errors
+from tests.unit import specs
+from webhook_processor import errors
 from webhook_processor.verify import base, gitlab
 
 TOKEN = "glwt-5e3d1c0a9b8f7e6d"
 NOW = 1_700_000_000.0
-SOURCE = config.Source.model_validate({"verify": "gitlab", "secret": "x"})
+SOURCE = specs.validated({"verify": "gitlab", "secret": "x"})
 
 
 def verify(

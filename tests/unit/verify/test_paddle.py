@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from webhook_processor import config, errors
+from tests.unit import specs
+from webhook_processor import errors
 from webhook_processor.verify import base, paddle
 
 # From PaddleHQ/paddle-node-sdk src/__tests__/notifications/webhooks-validator.test.ts
@@ -33,8 +34,8 @@ PY_HEADER = (
 )
 
 
-def source(**extra: object) -> config.Source:
-    return config.Source.model_validate({"verify": "paddle", "secret": "x", **extra})
+def source(**extra: object) -> base.Spec:
+    return specs.validated({"verify": "paddle", "secret": "x", **extra})
 
 
 def verify(

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.unit import specs
 from webhook_processor import config, verify
 
 NOW = 1_700_000_000.0
@@ -47,12 +48,12 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
 SCHEMES = typing.get_args(config.Scheme)
 
 
-def source(scheme: str) -> config.Source:
+def source(scheme: str) -> verify.Spec:
     keys, secret = CASES[scheme]
     raw: dict[str, Any] = {"verify": scheme, **keys}
     if scheme != "none":
         raw["secret"] = secret
-    return config.Source.model_validate(raw)
+    return specs.validated(raw)
 
 
 def test_every_scheme_has_a_module() -> None:
@@ -94,3 +95,17 @@ def test_credential_headers() -> None:
     assert "authorization" in verify.credential_headers(source("basic"))
     assert "x-gitlab-token" not in verify.credential_headers(source("github"))
     assert "x-api-key" not in verify.credential_headers(source("hmac"))
+
+
+SIGNED_SCHEMES = [scheme for scheme in SCHEMES if scheme != "none"]
+
+
+@pytest.mark.parametrize("empty", ["", "  ", "\t"])
+@pytest.mark.parametrize("scheme", SIGNED_SCHEMES)
+def test_an_empty_secret_is_refused_by_every_verifier_and_signer(scheme: str, empty: str) -> None:
+    """An empty key verifies whatever is signed with an empty key: anyone could forge it."""
+    src = source(scheme)
+    with pytest.raises(ValueError, match=r"^a secret is empty$"):
+        verify.verifier(src, [CASES[scheme][1], empty])
+    with pytest.raises(ValueError, match=r"^the secret is empty$"):
+        verify.signer(src, empty)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from webhook_processor import config, errors
+from tests.unit import specs
+from webhook_processor import errors
 from webhook_processor.verify import base, shopify
 
 # From Shopify/shopify_app test/shopify_app/controller_concerns/webhook_verification_test.rb:
@@ -18,8 +19,8 @@ OLD_SECRET = "old_secret"
 OLD_HMAC = "XqRcjrSv57VACn6apEO9znyu/wkN1VC7QxdSPwK3Hzs="
 
 
-def source() -> config.Source:
-    return config.Source.model_validate({"verify": "shopify", "secret": "x"})
+def source() -> base.Spec:
+    return specs.validated({"verify": "shopify", "secret": "x"})
 
 
 def verify(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from webhook_processor import config, errors
+from tests.unit import specs
+from webhook_processor import errors
 from webhook_processor.verify import base, slack
 
 # Slack's documented example, https://api.slack.com/authentication/verifying-requests-from-slack
@@ -22,8 +23,8 @@ VECTOR_BODY = (
 HEADERS = {"x-slack-request-timestamp": str(VECTOR_TS), "x-slack-signature": VECTOR_SIGNATURE}
 
 
-def source(**extra: object) -> config.Source:
-    return config.Source.model_validate({"verify": "slack", "secret": "x", **extra})
+def source(**extra: object) -> base.Spec:
+    return specs.validated({"verify": "slack", "secret": "x", **extra})
 
 
 def verify(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from webhook_processor import config, errors
+from tests.unit import specs
+from webhook_processor import errors
 from webhook_processor.verify import base, square
 
 # Official test vectors from Square's SDK:
@@ -26,7 +27,7 @@ ESCAPED_KEY = "signature-key"
 ESCAPED_URL = "https://webhook.site/webhooks"
 
 NOW = 1_700_000_000.0
-SOURCE = config.Source.model_validate({"verify": "square", "secret": "x", "public_url": URL})
+SOURCE = specs.validated({"verify": "square", "secret": "x", "public_url": URL})
 
 
 def verify(

@@ -11,7 +11,8 @@ import pytest
 import standardwebhooks
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from webhook_processor import config, errors
+from tests.unit import specs
+from webhook_processor import errors
 from webhook_processor.verify import base, standard
 
 # From standard-webhooks/standard-webhooks libraries/python/tests/test_webhooks.py
@@ -41,8 +42,8 @@ WHSK = "whsk_" + base64.b64encode(SEED).decode()
 WHPK = "whpk_" + base64.b64encode(PUBLIC_RAW).decode()
 
 
-def source(scheme: str = "standard-webhooks", **extra: object) -> config.Source:
-    return config.Source.model_validate({"verify": scheme, "secret": "x", **extra})
+def source(scheme: str = "standard-webhooks", **extra: object) -> base.Spec:
+    return specs.validated({"verify": scheme, "secret": "x", **extra})
 
 
 def headers(

@@ -7,7 +7,8 @@ import hmac
 
 import pytest
 
-from webhook_processor import config, errors
+from tests.unit import specs
+from webhook_processor import errors
 from webhook_processor.verify import base, stripe
 
 # Vector from stripe/stripe-dotnet: src/StripeTests/Services/Events/EventUtilityTest.cs (secret,
@@ -48,8 +49,8 @@ VECTOR_BODY = b"""{
 """
 
 
-def source(**extra: object) -> config.Source:
-    return config.Source.model_validate({"verify": "stripe", "secret": "x", **extra})
+def source(**extra: object) -> base.Spec:
+    return specs.validated({"verify": "stripe", "secret": "x", **extra})
 
 
 def request(header: str | None, body: bytes = VECTOR_BODY) -> base.Request:

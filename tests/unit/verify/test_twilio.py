@@ -7,7 +7,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from webhook_processor import config, errors
+from tests.unit import specs
+from webhook_processor import errors
 from webhook_processor.verify import base, twilio
 
 # Official test vectors from twilio/twilio-python tests/unit/test_request_validator.py.
@@ -32,7 +33,7 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
 JSON = {"content-type": "application/json"}
 FORM_BODY = urlencode(PARAMS).encode()
 NOW = 1_700_000_000.0
-SOURCE = config.Source.model_validate({"verify": "twilio", "secret": "x"})
+SOURCE = specs.validated({"verify": "twilio", "secret": "x"})
 
 
 def verify(

@@ -139,7 +139,12 @@ def _journal_in_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
 
 def migrate(conn: sqlite3.Connection) -> None:
     """Apply the migrations this store lacks, each in its own transaction. The version is read
-    again under the write lock, so two processes opening an old store at once migrate it once."""
+    again under the write lock, so two processes opening an old store at once migrate it once.
+
+    Foreign keys are off meanwhile, as SQLite's procedure for changing a table's definition asks
+    (https://www.sqlite.org/lang_altertable.html#otheralter): dropping a table that is rebuilt
+    would otherwise delete the rows that refer to it (ON DELETE CASCADE). Each migration is
+    checked with foreign_key_check before it commits instead."""
     known = migrations()
     latest = known[-1][0] if known else 0
     current = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -148,22 +153,40 @@ def migrate(conn: sqlite3.Connection) -> None:
             f"the store is at schema version {current}, newer than this whp knows "
             f"({latest}); upgrade whp"
         )
-    for version, sql in known:
-        if version <= current:
-            continue
-        conn.execute("BEGIN IMMEDIATE")
-        current = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version <= current:  # another process migrated meanwhile
-            conn.execute("ROLLBACK")
-            continue
-        try:
-            for statement in _statements(sql):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {version}")
-            conn.execute("COMMIT")
-        except sqlite3.Error:
-            conn.execute("ROLLBACK")
-            raise
+    if current == latest:
+        return
+    enforced = conn.execute("PRAGMA foreign_keys").fetchone()[0]
+    conn.execute("PRAGMA foreign_keys = OFF")  # outside a transaction: inside, it is a no-op
+    try:
+        for version, sql in known:
+            if version > current:
+                current = _apply(conn, version, sql)
+    finally:
+        conn.execute(f"PRAGMA foreign_keys = {enforced}")
+
+
+def _apply(conn: sqlite3.Connection, version: int, sql: str) -> int:
+    """Apply one migration unless another process did; the store's version after it."""
+    conn.execute("BEGIN IMMEDIATE")
+    current: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version <= current:  # another process migrated meanwhile
+        conn.execute("ROLLBACK")
+        return current
+    try:
+        for statement in _statements(sql):
+            conn.execute(statement)
+        broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise sqlite3.IntegrityError(
+                f"migration {version:04d} leaves {len(broken)} rows whose foreign key refers "
+                f"to no row (the first: {broken[0]})"
+            )
+        conn.execute(f"PRAGMA user_version = {version}")
+        conn.execute("COMMIT")
+    except sqlite3.Error:
+        conn.execute("ROLLBACK")
+        raise
+    return version
 
 
 def _statements(script: str) -> list[str]:

@@ -51,8 +51,8 @@ UPDATE events SET status = ? WHERE id = ?;
 
 -- name: insert_delivery
 INSERT INTO deliveries (event_id, route, destination, webhook_id, next_attempt_ms, created_ms,
-                        updated_ms)
-VALUES (?, ?, ?, ?, ?, ?, ?);
+                        updated_ms, pending_since_ms)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6);
 
 -- name: replayed
 -- A replayed event, routed again: back to the stored state, decided by its deliveries - unless
@@ -141,7 +141,7 @@ LIMIT :limit;
 -- :ids is a JSON array of delivery ids, or NULL for every dead delivery (of :destination).
 UPDATE deliveries
 SET status = 'pending', attempts = 0, next_attempt_ms = :now, lease_until_ms = NULL,
-    updated_ms = :now
+    updated_ms = :now, pending_since_ms = :now
 WHERE id IN (
     SELECT id FROM deliveries
     WHERE status = 'dead'

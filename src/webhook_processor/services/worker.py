@@ -29,23 +29,11 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TypeVar
 
-from webhook_processor import config, delivery, models, ports, retry, routing
+from webhook_processor import delivery, models, ports, routing
 
 log = logging.getLogger("whp.worker")
-_LOG_LEVELS: dict[ports.Outcome, int] = {
-    "delivered": logging.DEBUG,
-    "retry": logging.INFO,
-    "dead": logging.WARNING,
-}
 Clock = Callable[[], float]
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class DestinationRuntime:
-    name: str
-    config: config.Destination
-    signing_key: bytes | None
 
 
 @dataclass(frozen=True)
@@ -61,11 +49,20 @@ class Settings:
     retention_days: int = 7
 
 
-class Processor:
+@dataclass(frozen=True)
+class Swap:
+    """What a reload of the config gives the worker (Worker.swap)."""
+
+    routes: list[routing.Route]
+    destinations: dict[str, delivery.Destination]
+    paused: Callable[[], Collection[str]]
+
+
+class Worker:
     def __init__(
         self,
         routes: Sequence[routing.Route],
-        destinations: Mapping[str, DestinationRuntime],
+        destinations: Mapping[str, delivery.Destination],
         queue: ports.DeliveryQueue,
         sender: ports.Sender,
         paused: Callable[[], Collection[str]],
@@ -73,10 +70,9 @@ class Processor:
         settings: Settings = Settings(),
         uniform: Callable[[], float] = random.random,
         writer: Executor | None = None,
+        metrics: ports.Metrics | None = None,
     ) -> None:
-        self._routes = list(routes)
-        self._uses_payload = routing.uses_detail(self._routes)  # else routed on metadata
-        self._destinations = dict(destinations)
+        self._use(routes, destinations)
         self._queue = queue
         self._sender = sender
         self._paused = paused
@@ -84,17 +80,9 @@ class Processor:
         self._settings = settings
         self._uniform = uniform
         self._writer = writer  # None: the loop's default executor
-        self._outcomes: list[ports.AttemptRecord] = []  # finished attempts, recorded next step
-        self._limits = {name: d.config.max_concurrency for name, d in destinations.items()}
-        self._rates = {
-            name: (limit.per_second, limit.capacity)
-            for name, d in destinations.items()
-            if (limit := d.config.rate_limit) is not None
-        }
-        longest = max((d.config.timeout_seconds for d in destinations.values()), default=15.0)
-        # An attempt is capped at its timeout, so this lease outlives it; after a crash, what was
-        # under way is attempted again once the lease ends.
-        self._lease_ms = int((longest + 10) * 1000)
+        self._metrics = metrics  # None: not counted (`whp worker` serves no /metrics)
+        self._outcomes: list[models.AttemptRecord] = []  # finished attempts, recorded next step
+        self._swap: Swap | None = None  # routes and destinations for the next step (swap())
         self._wakeup = asyncio.Event()  # new events stored, or an attempt ended
         self._attempt_ended = asyncio.Event()
         self._stopped = asyncio.Event()  # stop() was called
@@ -103,6 +91,41 @@ class Processor:
         self._capped = False  # some destination at its max_concurrency after the last claim
         self._runner: asyncio.Task[None] | None = None
         self._purger: asyncio.Task[None] | None = None
+
+    def _use(
+        self, routes: Sequence[routing.Route], destinations: Mapping[str, delivery.Destination]
+    ) -> None:
+        self._routes = list(routes)
+        self._uses_payload = routing.uses_detail(self._routes)  # else routed on metadata
+        self._destinations = dict(destinations)
+        self._limits = {name: d.max_concurrency for name, d in destinations.items()}
+        self._rates = {
+            name: d.rate_limit for name, d in destinations.items() if d.rate_limit is not None
+        }
+        longest = max((d.timeout_seconds for d in destinations.values()), default=15.0)
+        # An attempt is capped at its timeout, so this lease outlives it; after a crash, what was
+        # under way is attempted again once the lease ends.
+        self._lease_ms = int((longest + 10) * 1000)
+
+    # -- reloading the config ------------------------------------------------------------------
+
+    @property
+    def queue(self) -> ports.DeliveryQueue:
+        """The queue it works on (a reload composes the new pauses over it)."""
+        return self._queue
+
+    def swap(
+        self,
+        routes: Sequence[routing.Route],
+        destinations: Mapping[str, delivery.Destination],
+        paused: Callable[[], Collection[str]],
+    ) -> None:
+        """Route and deliver with these from the next step on: a reload of the config, on the
+        event loop. A step under way finishes with the routes and limits it began with (its
+        matching runs on a thread), and an attempt under way with its destination's settings
+        of when it started: its URL, timeout and retry policy."""
+        self._swap = Swap(list(routes), dict(destinations), paused)
+        self._wakeup.set()
 
     # -- lifecycle (ports.Service) -------------------------------------------------------------
 
@@ -165,6 +188,10 @@ class Processor:
         """Route what is pending, record finished attempts, start the attempts that are due.
         True when there was work. The reading and matching run on a thread of their own; the
         writes, one job on the writer, so that ingest commits wait for them as little as may be."""
+        if self._swap is not None:
+            swap, self._swap = self._swap, None
+            self._use(swap.routes, swap.destinations)
+            self._paused = swap.paused
         routed = await asyncio.to_thread(self._match_pending) if self._routes else []
         outcomes, self._outcomes = self._outcomes, []
         recorded = len(outcomes)
@@ -203,31 +230,15 @@ class Processor:
     def _match_pending(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """The next events to route, each with its (route, destination) pairs."""
         events = self._queue.pending_events(self._settings.batch, payload=self._uses_payload)
-        return [(event.id, self._targets(event)) for event in events]
-
-    def _targets(self, event: models.Event) -> list[tuple[str, str]]:
-        try:
-            targets = routing.matches(self._routes, event, self._uses_payload)
-        except Exception:
-            # A bug in matching: one event must not stop the routing of every later one (the
-            # step would fail on it again and again). It is recorded unrouted, as visible as
-            # any other, and `whp replay` routes it again once fixed.
-            log.exception(
-                "routing the event failed; it is recorded unrouted",
-                extra={"event_id": event.id, "source": event.source},
-            )
-            return []
-        if not targets:
-            log.debug("event unrouted", extra={"event_id": event.id, "source": event.source})
-        return targets
+        return [(e.id, routing.targets(self._routes, e, self._uses_payload)) for e in events]
 
     def _cycle(
         self,
-        outcomes: list[ports.AttemptRecord],
+        outcomes: list[models.AttemptRecord],
         routed: list[tuple[str, list[tuple[str, str]]]],
         room: int,
         now_ms: int,
-    ) -> tuple[int, Sequence[ports.ClaimedDelivery]]:
+    ) -> tuple[int, Sequence[models.Claim]]:
         """On the writer: the step's transactions, back to back. Empties `outcomes` once they
         are committed. Returns how many events were routed, and the claimed deliveries."""
         if outcomes:
@@ -285,26 +296,15 @@ class Processor:
 
     # -- one attempt ---------------------------------------------------------------------------
 
-    async def _attempt(self, item: ports.ClaimedDelivery) -> None:
+    async def _attempt(self, item: models.Claim) -> None:
         dest = self._destinations.get(item.destination)
-        started = self._clock()
-        if dest is None:
-            result = delivery.Result(
-                False,
-                None,
-                0,
-                f"destination {item.destination!r} is no longer configured",
-                None,
-                None,
-            )
-            self._record(item, result, started, "dead", None)
-            return
-        if item.not_before_ms is not None:  # the destination's rate limit booked this start
+        if dest is not None and item.not_before_ms is not None:
+            # The destination's rate limit booked this start.
             wait = item.not_before_ms / 1000 - self._clock()
             if wait > 0:
                 await asyncio.sleep(wait)
-            started = self._clock()
-            if (started + dest.config.timeout_seconds) * 1000 > item.lease_until_ms:
+            lease_ends = item.lease_until_ms or 0
+            if (self._clock() + dest.timeout_seconds) * 1000 > lease_ends:
                 # The lease would end before the attempt (the clock jumped?): another claim may
                 # already have this delivery. Send nothing; once the lease ends it is claimed
                 # and attempted again.
@@ -313,88 +313,24 @@ class Processor:
                     extra={"event_id": item.event.id, "destination": item.destination},
                 )
                 return
-        try:
-            outgoing = delivery.build(
-                item.event,
-                dest.config,
-                dest.signing_key,
-                item.webhook_id,
-                item.attempt,
-                started,
-                dest.config.forward_headers,
-            )
-            result = await self._sender.send(outgoing, dest.config.timeout_seconds, self._clock)
-        except Exception as exc:  # a bug, not a failed delivery: see _crashed
-            result = self._crashed(item, exc, started)
-        if result.ok:
-            self._record(item, result, started, "delivered", None)
-            return
-        decision = retry.after_failure(
-            dest.config.retry, item.attempt, result.retry_after, self._uniform
+        done = await delivery.attempt(
+            item.event,
+            dest,
+            item.webhook_id,
+            item.attempt,
+            self._sender,
+            self._clock,
+            self._uniform,
+            destination_name=item.destination,
         )
-        if decision.dead:
-            self._record(item, result, started, "dead", None)
-        else:
-            self._record(
-                item, result, started, "retry", int((self._clock() + decision.delay) * 1000)
+        self._outcomes.append(delivery.record(item, done))
+        if self._metrics is not None:
+            latency = None
+            if done.outcome == "delivered":
+                latency = max(0.0, self._clock() - item.event.received_ms / 1000)
+            self._metrics.attempted(
+                item.destination, done.outcome, done.result.duration_ms / 1000, latency
             )
-
-    def _crashed(
-        self, item: ports.ClaimedDelivery, exc: Exception, started: float
-    ) -> delivery.Result:
-        """An exception out of building or sending (the sender answers failed deliveries with a
-        result): a bug, logged with its traceback. The attempt counts as failed, so the retry
-        policy applies and a delivery that always crashes ends in the dead-letter queue, to be
-        redriven once fixed, instead of crashing again at every lease end while holding one of
-        its destination's `max_concurrency` slots."""
-        log.error(
-            "delivery attempt crashed",
-            exc_info=exc,
-            extra={"event_id": item.event.id, "destination": item.destination},
-        )
-        error = f"internal error: {type(exc).__name__}: {exc}"[:300]
-        duration_ms = round((self._clock() - started) * 1000)
-        return delivery.Result(False, None, duration_ms, error, None, None)
-
-    def _record(
-        self,
-        item: ports.ClaimedDelivery,
-        result: delivery.Result,
-        started: float,
-        outcome: ports.Outcome,
-        next_attempt_ms: int | None,
-    ) -> None:
-        # One line per delivered webhook is too costly at INFO (as one per stored webhook is);
-        # failures are what an operator needs to see.
-        level = _LOG_LEVELS[outcome]
-        if log.isEnabledFor(level):
-            log.log(
-                level,
-                "delivery %s",
-                outcome,
-                extra={
-                    "event_id": item.event.id,
-                    "webhook_id": item.webhook_id,
-                    "route": item.route,
-                    "destination": item.destination,
-                    "attempt": item.attempt,
-                    "status": result.status,
-                    "error": result.error,
-                },
-            )
-        self._outcomes.append(
-            ports.AttemptRecord(
-                item.delivery_id,
-                item.attempt,
-                started_ms=int(started * 1000),
-                duration_ms=result.duration_ms,
-                status_code=result.status,
-                error=result.error,
-                excerpt=result.excerpt,
-                outcome=outcome,
-                next_attempt_ms=next_attempt_ms,
-            )
-        )
         self._wakeup.set()  # the next step records it, and the delivery's slot is free again
         self._attempt_ended.set()
 

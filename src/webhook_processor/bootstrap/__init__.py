@@ -1,0 +1,317 @@
+"""The composition root: reads the config once, resolves secrets, and builds what the services
+take; bootstrap/local.py and bootstrap/aws.py wire each runtime's adapters into them.
+
+Nothing else reads the environment; entrypoints call these functions and get ready-made objects.
+`load` runs every check `whp serve` runs before it opens the store or binds its port, so that
+`whp check` refuses what `whp serve` would, and both say every problem of the file at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pydantic
+import yaml
+from jsonschema import exceptions as jsonschema_errors
+
+from webhook_processor import (
+    config,
+    delivery,
+    errors,
+    presets,
+    ratelimit,
+    routing,
+    secrets,
+    services,
+    verify,
+    wiring,
+)
+from webhook_processor import problems as wording
+
+Clock = Callable[[], float]
+
+
+def load(file: str, env: Mapping[str, str]) -> config.Config:
+    """The config at `file`, checked as `whp serve` checks it before it opens anything: the file,
+    then the secrets, schema files and signing keys of every part that validated (a typo in one
+    source does not hide an unset secret of another). Every problem in one ConfigError."""
+    loaded = config.read(file)
+    problems = [*loaded.problems, *startup_problems(loaded.valid, env)]
+    problems = [wording.bounded(line, wording.PROBLEM_CHARS) for line in problems]
+    if loaded.config is None or problems:
+        raise errors.ConfigError(loaded.file, problems)
+    return loaded.config
+
+
+def startup_problems(cfg: config.Config, env: Mapping[str, str]) -> list[str]:
+    """What `whp serve` would refuse in `cfg` beyond its schema, as `key path: problem` lines."""
+    problems: list[str] = []
+    _source_runtimes(cfg, env, time.time, problems)
+    signing_keys(cfg, env, problems)
+    alert_keys(cfg, env, problems)
+    if cfg.admin.token is not None:
+        try:
+            secrets.resolve(cfg.admin.token, env)
+        except errors.SecretError as exc:
+            problems.append(f"admin.token: {exc.detail}")
+    return problems
+
+
+def source_runtimes(
+    cfg: config.Config, file: str, env: Mapping[str, str], clock: Clock = time.time
+) -> dict[str, services.ingest.SourceRuntime]:
+    """Everything ingest needs per source. Collects every problem into one ConfigError."""
+    problems: list[str] = []
+    out = _source_runtimes(cfg, env, clock, problems)
+    if problems:
+        raise errors.ConfigError(file, problems)
+    return out
+
+
+def _source_runtimes(
+    cfg: config.Config, env: Mapping[str, str], clock: Clock, problems: list[str]
+) -> dict[str, services.ingest.SourceRuntime]:
+    out = {}
+    for name, src in cfg.sources.items():
+        where = f"sources.{name}"
+        values = _source_secrets(src, where, env, problems)
+        spec = wiring.source_spec(src)
+        try:
+            check = verify.verifier(spec, values)
+        except ValueError as exc:
+            problems.append(f"{where}.{'secrets' if src.secrets else 'secret'}: {exc}")
+            continue
+        schema = None
+        if src.schema_ is not None:
+            try:
+                schema = schema_check(src.schema_)
+            except ValueError as exc:
+                problems.append(f"{where}.schema: {exc}")
+        type_specs, key_specs = presets.specs(spec)
+        out[name] = services.ingest.SourceRuntime(
+            name=name,
+            verify=check,
+            max_body_bytes=src.max_body_bytes,
+            type_specs=type_specs,
+            key_specs=key_specs,
+            strip_headers=verify.credential_headers(spec),
+            public_url=src.public_url,
+            signs_url=src.verify in ("twilio", "square"),
+            bucket=(
+                ratelimit.TokenBucket(src.rate_limit.per_second, src.rate_limit.capacity, clock())
+                if src.rate_limit
+                else None
+            ),
+            schema=schema,
+            handshake=verify.slack.challenge if src.verify == "slack" else None,
+        )
+    return out
+
+
+def _source_secrets(
+    src: config.Source, where: str, env: Mapping[str, str], problems: list[str]
+) -> list[str]:
+    values = []
+    for i, ref in enumerate(src.secret_refs):
+        key = f"secrets[{i}]" if src.secrets is not None else "secret"
+        try:
+            values.append(secrets.resolve(ref, env))
+        except errors.SecretError as exc:
+            problems.append(f"{where}.{key}: {exc.detail}")
+    return values
+
+
+def schema_check(path: str) -> services.ingest.SchemaCheck:
+    """Load and compile a JSON Schema file (JSON or YAML); ValueError naming what is wrong."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        document: Any = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ValueError(f"{path} is not valid JSON/YAML: {exc}") from None
+    cls = jsonschema.validators.validator_for(document)
+    try:
+        cls.check_schema(document)
+    except jsonschema_errors.SchemaError as exc:
+        raise ValueError(f"{path} is not a valid JSON Schema: {exc.message}") from None
+    validator = cls(document, format_checker=cls.FORMAT_CHECKER)
+
+    def check(detail: Any) -> None:
+        try:
+            error = jsonschema_errors.best_match(validator.iter_errors(detail))
+        except RecursionError:  # jsonschema recurses along the payload, and into its repr
+            raise errors.SchemaViolation(
+                "payload nests too deeply to be checked against the source's schema"
+            ) from None
+        if error is not None:
+            # The message quotes the payload's value, which may be as long as the body allows.
+            raise errors.SchemaViolation(
+                f"payload does not match the source's schema: {errors.cut(error.message, 300)}"
+                f" at {errors.cut(error.json_path, 200)}"
+            )
+
+    return check
+
+
+def resolve_secret(ref: str, where: str, file: str, env: Mapping[str, str]) -> str:
+    try:
+        return secrets.resolve(ref, env)
+    except errors.SecretError as exc:
+        raise errors.ConfigError(file, [f"{where}: {exc.detail}"]) from None
+
+
+def signing_keys(
+    cfg: config.Config, env: Mapping[str, str], problems: list[str]
+) -> dict[str, bytes | None]:
+    """Each destination's signing key (None: deliveries go unsigned); `problems` gets the rest."""
+    keys: dict[str, bytes | None] = {}
+    for name, dest in cfg.destinations.items():
+        keys[name] = None
+        if dest.signing_secret is not None:
+            try:
+                keys[name] = delivery.signing_key(secrets.resolve(dest.signing_secret, env))
+            except (errors.SecretError, ValueError) as exc:
+                problems.append(f"destinations.{name}.signing_secret: {exc}")
+    return keys
+
+
+def alert_keys(
+    cfg: config.Config, env: Mapping[str, str], problems: list[str]
+) -> list[bytes | None]:
+    """Each `alerts.notify` receiver's signing key (None: unsigned); `problems` gets the rest."""
+    keys: list[bytes | None] = []
+    for i, receiver in enumerate(cfg.alerts.notify):
+        keys.append(None)
+        if receiver.signing_secret is not None:
+            try:
+                keys[-1] = delivery.signing_key(secrets.resolve(receiver.signing_secret, env))
+            except (errors.SecretError, ValueError) as exc:
+                problems.append(f"alerts.notify[{i}].signing_secret: {exc}")
+    return keys
+
+
+# -- reloading the config (SIGHUP) ---------------------------------------------------------------
+
+# What a running process takes on from a reload; any other change waits for a restart.
+_LIVE_SECTIONS = frozenset({"sources", "destinations", "routes"})
+_SERVE_ONLY = frozenset({"sources", "server", "admin", "alerts"})  # `whp worker` uses none
+
+
+def destination_runtimes(
+    cfg: config.Config, file: str, env: Mapping[str, str]
+) -> dict[str, delivery.Destination]:
+    """The destinations with their signing keys resolved; one ConfigError for every problem."""
+    problems: list[str] = []
+    keys = signing_keys(cfg, env, problems)
+    if problems:
+        raise errors.ConfigError(file, problems)
+    return {
+        name: wiring.destination(name, dest, keys[name]) for name, dest in cfg.destinations.items()
+    }
+
+
+@dataclass(frozen=True)
+class Reload:
+    """The config file read again, checked and built, ready to be swapped in (`apply`)."""
+
+    config: config.Config
+    sources: dict[str, services.ingest.SourceRuntime] | None  # None for `whp worker`: it takes none
+    routes: list[routing.Route]
+    destinations: dict[str, delivery.Destination]
+    needs_restart: list[str]  # the keys that changed but cannot be applied live
+
+
+def reload(
+    started: config.Config,
+    file: str,
+    env: Mapping[str, str],
+    *,
+    serving: bool,
+    clock: Clock = time.time,
+) -> Reload:
+    """Read `file` again and build what a running process can take on from it: sources (when
+    `serving`), destinations and routes, their secrets resolved again (a rotated `file:` secret
+    is picked up). A config that does not validate is a ConfigError with every problem, and the
+    running config stays. `started` is the config the process started with: storage, server,
+    logging and admin changes are listed in `needs_restart`, not applied."""
+    cfg = load(file, env) if serving else config.load(file)  # every problem at once
+    problems: list[str] = []
+    sources = None
+    if serving:
+        try:
+            sources = source_runtimes(cfg, file, env, clock)
+        except errors.ConfigError as exc:
+            problems += exc.problems
+    try:
+        destinations = destination_runtimes(cfg, file, env)
+    except errors.ConfigError as exc:
+        problems += exc.problems
+    if problems:
+        raise errors.ConfigError(file, problems)
+    return Reload(
+        cfg,
+        sources,
+        wiring.routes(cfg),
+        destinations,
+        _needs_restart(started, cfg, serving),
+    )
+
+
+def apply(
+    new: Reload,
+    worker: services.worker.Worker,
+    ingest: services.ingest.Ingest | None = None,
+    current: config.Config | None = None,
+) -> None:
+    """Swap a reload into the running worker (and ingest): on the event loop. A source whose
+    `rate_limit` did not change keeps its token bucket (`current`: the config running now), so
+    that a reload lets no burst through."""
+    paused_in_config = {name for name, dest in new.config.destinations.items() if dest.paused}
+    queue = worker.queue
+
+    def paused() -> set[str]:
+        return paused_in_config | queue.paused_destinations()
+
+    worker.swap(new.routes, new.destinations, paused)
+    if ingest is None or new.sources is None:
+        return
+    sources = dict(new.sources)
+    for name, runtime in sources.items():
+        before = current.sources.get(name) if current is not None else None
+        if before is not None and before.rate_limit == new.config.sources[name].rate_limit:
+            sources[name] = dataclasses.replace(runtime, bucket=ingest.source(name).bucket)
+    ingest.swap(sources, on_stored=worker.wake if new.config.routes else _nothing)
+
+
+def _nothing() -> None:
+    pass
+
+
+def _needs_restart(started: config.Config, new: config.Config, serving: bool) -> list[str]:
+    """The key paths, outside sources, destinations and routes, whose value changed."""
+    changed = []
+    for name, field in config.Config.model_fields.items():
+        if name in _LIVE_SECTIONS or (not serving and name in _SERVE_ONLY):
+            continue
+        before, after = getattr(started, name), getattr(new, name)
+        if before == after:
+            continue
+        key = field.alias or name
+        if isinstance(before, pydantic.BaseModel) and type(before) is type(after):
+            changed += [
+                f"{key}.{sub.alias or attr}"
+                for attr, sub in type(before).model_fields.items()
+                if getattr(before, attr) != getattr(after, attr)
+            ]
+        else:
+            changed.append(key)
+    return changed
