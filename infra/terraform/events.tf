@@ -31,11 +31,11 @@ resource "aws_cloudwatch_event_target" "route" {
   target_id      = "queue"
   arn            = aws_sqs_queue.destination[local.route_dest[each.key]].arn
 
-  # docs/aws.md, "Queues": {"route": <route name>, "event": <the whole event>}, so two routes to
-  # one destination stay two deliveries. <aws.events.event.json> is the whole event;
-  # <aws.events.event> would leave out `detail`.
+  # docs/aws.md, "Queues": {"route": <route name>, "event": <the event>}, so two routes to one
+  # destination stay two deliveries. <aws.events.event> is the event without its `detail`: a
+  # 1 MB payload never makes a message over SQS's 1 MB; the delivery reads the body from the table.
   input_transformer {
-    input_template = "{\"route\": ${jsonencode(each.key)}, \"event\": <aws.events.event.json>}"
+    input_template = "{\"route\": ${jsonencode(each.key)}, \"event\": <aws.events.event>}"
   }
 
   retry_policy {

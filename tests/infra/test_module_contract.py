@@ -128,3 +128,15 @@ def test_no_secret_value_reaches_the_state(module: hclkit.Module) -> None:
     assert secret["for_each"] == "${local.created_secrets}"
     assert secret["kms_key_id"] == "${aws_kms_key.this.arn}"
     assert "secret_string" not in module.text()
+
+
+def test_rule_targets_send_the_route_and_the_event_without_its_detail(
+    module: hclkit.Module,
+) -> None:
+    """docs/aws.md, "Queues": {"route", "event"}, the event by <aws.events.event> (no `detail`:
+    a 1 MB payload never makes a message over SQS's 1 MB)."""
+    target = module.resources()["aws_cloudwatch_event_target.route"]
+    template = hclkit.first(target["input_transformer"])["input_template"]
+    assert template == '{"route": ${jsonencode(each.key)}, "event": <aws.events.event>}'
+    assert hclkit.first(target["dead_letter_config"])["arn"] == "${aws_sqs_queue.events_dlq.arn}"
+    assert hclkit.first(target["retry_policy"])["maximum_retry_attempts"] > 0

@@ -167,3 +167,28 @@ UNNAMED = {
     "aws_api_gateway_request_validator", "aws_apigatewayv2_integration", "aws_apigatewayv2_route",
     "aws_apigatewayv2_stage", "aws_sns_topic_subscription",
 }  # fmt: skip
+
+
+def test_terraform_computes_the_names_the_runtime_derives(
+    terraform: tfkit.Terraform, example_dir: Path, package: Path
+) -> None:
+    """The handlers derive per-destination names from WHP_PREFIX (docs/aws.md): Terraform's
+    names, at the longest suffix and config names, are webhook_processor.adapters.aws.names'."""
+    names = pytest.importorskip("webhook_processor.adapters.aws.names")
+    code, output, plan_json = plan(terraform, example_dir, package)
+    assert code == 0, output
+    assert plan_json is not None
+    planned = {v for _, _, v, _ in planned_names(plan_json)}
+    p = names.prefix(LONGEST_SUFFIX)
+    expected = {names.table(p), names.bus(p), names.archive(p), names.ingest_queue(p)}
+    expected |= {names.ingest_dlq(p), names.kms_alias(p), names.alarm_topic(p), names.dashboard(p)}
+    expected.add(names.bucket(p, "123456789012"))  # moto's account
+    for which in names.FUNCTIONS:
+        expected |= {names.function(p, which), names.role(p, which), names.log_group(p, which)}
+    for dest in ("orders", LONG_DEST):
+        expected |= {names.destination_queue(p, dest), names.destination_dlq(p, dest)}
+    for route in ("stripe-payments", "github-pushes", LONG_ROUTE):
+        expected.add(names.rule(p, route))
+    for secret in ("admin-token", "github-webhook", "orders-signing", "stripe-current"):
+        expected.add(names.secret_id(p, secret))
+    assert expected - planned == set()
