@@ -37,18 +37,25 @@ PRICES: dict[str, tuple[float, float, str]] = {
     "secrets_api": (0.05, 1e4, "Secrets Manager API calls"),
 }
 
-# The table writes of one webhook under docs/aws.md's layout: (step, what, item KB, index writes).
+# The table writes of one webhook, as docs/aws.md ("Items", "Who writes what") has the adapter
+# do them: (step, what, item KB, write units per KB: 2 in a transaction, index writes).
 # Index writes are DynamoDB's: an item written with the keys of N global secondary indexes is
-# written to each of them too; an update that changes an index key is a delete and a put there;
-# one that changes a projected attribute (every index projects all) rewrites the entry.
-WRITE_PLAN: tuple[tuple[str, str, int, int], ...] = (
-    ("ingest", "PutItem idempotency key (conditional: the dedupe)", 1, 0),
-    ("ingest", "PutItem event: by_source, by_status, by_key, by_time", 1, 4),
-    ("router", "UpdateItem event status: by_status moves (2), 3 projections", 1, 5),
-    ("router", "PutItem delivery (one per matching route)", 1, 0),
-    ("delivery", "UpdateItem delivery: the attempt and its outcome", 1, 0),
+# written to each of them too (standard writes); an update that changes an index key is a
+# delete and a put there; one that changes a projected attribute (every index projects all)
+# rewrites the entry.
+WRITE_PLAN: tuple[tuple[str, str, int, int, int], ...] = (
+    ("ingest", "PutItem body item (headers + body, no index)", 2, 1, 0),
+    ("ingest", "transaction: key item (no index)", 1, 2, 0),
+    ("ingest", "transaction: event item in by_source, by_status, by_key, by_time", 1, 2, 4),
+    ("router", "transaction: event status (by_status moves: 2; 3 entries rewritten)", 1, 2, 5),
+    ("router", "transaction: routing item (no index)", 1, 2, 0),
+    ("router", "transaction: delivery item in by_status", 1, 2, 1),
+    ("router", "UpdateItem routing item: published", 1, 1, 0),
+    ("delivery", "PutItem attempt item in by_time", 1, 1, 1),
+    ("delivery", "UpdateItem delivery: delivered (by_status moves)", 1, 1, 2),
 )
-READS = 2  # router GetItem event, delivery GetItem event (strongly consistent, <= 4 KB)
+# router: the event collection; delivery: the delivery and the body item (strongly consistent).
+READS = 3
 
 
 @dataclass(frozen=True)
@@ -108,7 +115,7 @@ def estimate(p: Profile, n: float = 1e6) -> dict[str, float]:
     # SQS: ingest sends; EventBridge sends to the destination queue; each mapping batch is one
     # ReceiveMessage and one DeleteMessageBatch.
     sqs = 2 + 2 * (invocations["router"] + invocations["delivery"])
-    wru = sum(kb * (1 + index_writes) for _, _, kb, index_writes in WRITE_PLAN)
+    wru = sum(kb * per_kb + index_writes for _, _, kb, per_kb, index_writes in WRITE_PLAN)
     log_bytes = p.app_log_bytes + p.platform_log_bytes * sum(invocations.values())
     log_bytes += p.access_log_bytes
     traces = XRAY_SAMPLED * sum(invocations.values()) if p.tracing == "Active" else 0.0
@@ -163,8 +170,11 @@ def report() -> str:
             f"{p.app_log_bytes} B app + {p.platform_log_bytes} B platform a call + "
             f"{p.access_log_bytes} B access, tracing {p.tracing}"
         )
-    lines.append("DynamoDB writes (item KB x (1 + index writes)):")
-    lines += [f"  {step}: {what}: {kb} x {1 + ix}" for step, what, kb, ix in WRITE_PLAN]
+    lines.append("DynamoDB writes (item KB x write units per KB + index writes):")
+    lines += [
+        f"  {step}: {what}: {kb} x {per_kb} + {ix}" for step, what, kb, per_kb, ix in WRITE_PLAN
+    ]
+    lines.append(f"DynamoDB reads: {READS} strongly consistent reads of up to 4 KB")
     lines += ["", markdown()]
     return "\n".join(lines)
 

@@ -33,7 +33,7 @@ def test_it_prints_every_price_and_size_it_assumes() -> None:
     assert "API Gateway HTTP API requests (per 512 KB): $1 per 1e+06" in out
     assert "router batch 10" in out
     assert "router batch 100" in out
-    for step, what, _, _ in aws_cost.WRITE_PLAN:
+    for step, what, *_ in aws_cost.WRITE_PLAN:
         assert f"{step}: {what}" in out
 
 
@@ -57,8 +57,9 @@ def test_the_readme_table_is_the_scripts_output() -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="docs/aws.md's table (every event in four indexes projecting all attributes) costs "
-    "$9 per million webhooks in DynamoDB writes alone: see infra/terraform/README.md, 'Cost'",
+    reason="the adapter's writes under docs/aws.md's table (indexes projecting all attributes, "
+    "transactions) cost $17.88 per million webhooks in DynamoDB alone: see "
+    "infra/terraform/README.md, 'Cost'",
 )
 @pytest.mark.parametrize("profile", ["default", "lean"])
 def test_it_meets_the_cost_targets(profile: str) -> None:
