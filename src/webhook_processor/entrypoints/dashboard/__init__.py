@@ -1,0 +1,96 @@
+"""The web dashboard at /dashboard: a page of plain JavaScript over the admin API (/api/*).
+
+Everything it loads is served from here, out of the package's `static/` folder: the page, its
+scripts and styles, and the one library it ships (uPlot, for the throughput chart; its license
+beside it). Nothing comes from another host, and no build step is needed: the files are the ones
+the browser runs. The pages are client-side routes, so every one of them answers the same HTML;
+the token the page asks for lives in the browser's sessionStorage and goes only in the
+Authorization header of its API calls, never in a URL or a cookie.
+
+Every response carries a strict Content-Security-Policy: scripts, styles, images and fetches
+from this origin only, no inline script or style, no framing. Webhook payloads shown on the page
+come from anyone who can reach the ingest endpoint; the page only ever puts them in text nodes,
+and the policy is the second wall should a bug let one through as markup.
+
+The routes are mounted next to the admin API (entrypoints/web.py), so with no `admin.token`
+configured /dashboard is a 404 like /api/*.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+PREFIX = "/dashboard"
+# The client-side routes (static/js/app.js): each serves the page, which renders the route.
+PAGES = ("", "/events", "/events/{id}", "/dlq", "/destinations")
+POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+HEADERS = [
+    (b"content-security-policy", POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    # The assets revalidate (StaticFiles answers 304 to a matching ETag): an upgraded whp is
+    # never run with the scripts of the old one.
+    (b"cache-control", b"no-cache"),
+]
+
+
+def _index() -> bytes:
+    return (resources.files(__package__) / "static" / "index.html").read_bytes()
+
+
+class Secured:
+    """Adds the dashboard's security headers to every response of `app`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(n, v) for n, v in HEADERS if n not in names]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self._app(scope, receive, send_secured)
+
+
+def app() -> ASGIApp:
+    """The dashboard, answering paths under /dashboard (full paths: mount it with `routes`)."""
+    index = _index()
+
+    async def page(request: Request) -> Response:
+        return Response(index, media_type="text/html; charset=utf-8")
+
+    assets = StaticFiles(packages=[(__package__, "static")])
+    routes: list[BaseRoute] = [Route(PREFIX + path, page, methods=["GET"]) for path in PAGES]
+    routes.append(Mount(PREFIX + "/assets", app=assets))
+    inner = Starlette(routes=routes)
+    inner.router.redirect_slashes = False  # /dashboard/ is no page of the dashboard: 404
+    return Secured(inner)
+
+
+def routes() -> list[BaseRoute]:
+    """Routes for the server's app: /dashboard and every path under it."""
+    dashboard = app()
+    return [Route(PREFIX, dashboard), Route(PREFIX + "/{path:path}", dashboard)]

@@ -1,0 +1,116 @@
+"""What the server answers under /dashboard, in process: the page on every client-side route, its
+assets from the package, and the security headers on all of them. (The page itself runs in a real
+browser in tests/browser.)"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from importlib import resources
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from webhook_processor.entrypoints import dashboard
+
+STATIC = resources.files("webhook_processor.entrypoints.dashboard") / "static"
+
+
+class Client:
+    """httpx against the dashboard's routes, in process (starlette's TestClient warns)."""
+
+    def __init__(self) -> None:
+        self._transport = httpx.ASGITransport(app=Starlette(routes=dashboard.routes()))
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        async def go() -> httpx.Response:
+            async with httpx.AsyncClient(
+                transport=self._transport, base_url="http://127.0.0.1:8080"
+            ) as http:
+                return await http.get(path, headers=headers)
+
+        return asyncio.run(go())
+
+
+@pytest.fixture
+def client() -> Client:
+    return Client()
+
+
+def csp(response_headers: dict[str, str]) -> dict[str, str]:
+    policy = response_headers["content-security-policy"]
+    return dict(d.strip().split(" ", 1) for d in policy.split(";"))
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/dashboard",
+        "/dashboard/events",
+        "/dashboard/events/evt_123",
+        "/dashboard/dlq",
+        "/dashboard/destinations",
+        "/dashboard/events?source=github&cursor=abc",
+    ],
+)
+def test_every_page_route_serves_the_page_with_a_strict_policy(client: Client, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert '<main id="main"' in response.text
+    policy = csp(dict(response.headers))
+    assert policy["default-src"] == "'self'"
+    assert policy["script-src"] == "'self'"  # no inline script, no eval
+    assert policy["style-src"] == "'self'"
+    assert policy["frame-ancestors"] == "'none'"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "no-referrer"
+
+
+@pytest.mark.parametrize(
+    "path", ["/dashboard/", "/dashboard/nowhere", "/dashboard/events/a/b", "/dashboard/assets/x.js"]
+)
+def test_what_is_no_page_and_no_asset_is_a_404(client: Client, path: str) -> None:
+    assert client.get(path).status_code == 404
+
+
+def test_the_page_loads_only_its_own_assets_and_each_is_served(client: Client) -> None:
+    page = client.get("/dashboard").text
+    references = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert references, page
+    for reference in references:
+        assert reference.startswith("/dashboard"), f"{reference} is not served by whp itself"
+        asset = client.get(reference)
+        assert asset.status_code == 200, reference
+        assert "content-security-policy" in asset.headers
+        assert asset.headers["cache-control"] == "no-cache"  # revalidated: never a stale script
+
+
+def test_scripts_and_styles_have_their_types_and_revalidate_by_etag(client: Client) -> None:
+    script = client.get("/dashboard/assets/js/app.js")
+    assert script.headers["content-type"].startswith(("text/javascript", "application/javascript"))
+    style = client.get("/dashboard/assets/app.css")
+    assert style.headers["content-type"].startswith("text/css")
+    again = client.get(
+        "/dashboard/assets/js/app.js", headers={"if-none-match": script.headers["etag"]}
+    )
+    assert again.status_code == 304
+
+
+def test_the_shipped_library_carries_its_license() -> None:
+    assert (
+        (STATIC / "vendor" / "uPlot.iife.min.js")
+        .read_text()
+        .startswith("/*! https://github.com/leeoniya/uPlot (v")
+    )
+    assert "MIT License" in (STATIC / "vendor" / "uPlot.LICENSE").read_text()
+
+
+def test_no_script_of_the_dashboard_parses_markup() -> None:
+    """Webhook payloads are attacker-controlled: the page builds text nodes only. A script that
+    sets innerHTML (or the like) is one careless change from running a payload."""
+    for script in (STATIC / "js").iterdir():
+        text = script.read_text()
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+            assert sink not in text, f"{script.name} uses {sink}"
