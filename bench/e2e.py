@@ -14,7 +14,8 @@ Phases, in this order (each target gets the same load):
    `--warmup` s not counted). For each 202 the sender keeps the event id (from the answer) and the
    time the answer arrived; latency = the receiver's arrival time of that `webhook-id` - that time
    (same machine, same clock). After a bounded drain wait, every acknowledged id must have arrived.
-3. saturation, receiver directly: wrk -c64 (the script of `bench.ingest`) for `--sat-duration` s.
+3. saturation, receiver directly: wrk -c64 (the load script of `bench.harness`) for
+   `--sat-duration` s.
 4. saturation, through whp: the same wrk run against whp; the receiver's arrival times give the
    delivery rate while ingest is saturated (after `SAT_SKIP` s of ramp-up, to the end of wrk) and
    then while the backlog drains, ingest idle (bounded wait).
@@ -68,28 +69,7 @@ from pathlib import Path
 import httpx
 import uvloop
 
-from bench.ingest import (
-    HOST,
-    SOURCE,
-    Run,
-    Server,
-    Wrk,
-    add_workspace_options,
-    asgi_server,
-    entry,
-    free_port,
-    ingest_config,
-    log_tail,
-    logged_errors,
-    lua_scripts,
-    machine,
-    process_cpu_seconds,
-    push_body,
-    run,
-    start_process,
-    stop_process,
-    whp_server,
-)
+from bench import harness
 
 DESCRIPTION = "End-to-end benchmark: sender's 202 to receiver arrival, through one whp route."
 P99_TARGET_MS = 50.0
@@ -123,7 +103,7 @@ class Connection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def open(self) -> None:
-        self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
+        self.reader, self.writer = await asyncio.open_connection(harness.HOST, self.port)
 
     def close(self) -> None:
         if self.writer is not None:
@@ -155,8 +135,8 @@ class Connection:
 def request_bytes(port: int, body: bytes, signature: str) -> tuple[bytes, bytes]:
     """The request before and after the delivery id (a fresh UUID goes in between)."""
     head = (
-        f"POST /webhooks/{SOURCE} HTTP/1.1\r\n"
-        f"Host: {HOST}:{port}\r\n"
+        f"POST /webhooks/{harness.SOURCE} HTTP/1.1\r\n"
+        f"Host: {harness.HOST}:{port}\r\n"
         "Content-Type: application/json\r\n"
         "User-Agent: GitHub-Hookshot/bench\r\n"
         "X-GitHub-Event: push\r\n"
@@ -242,11 +222,11 @@ def run_fixed_rate(
 # ---------------------------------------------------------------------------------------------
 
 
-def receiver_count(receiver: Server) -> int:
+def receiver_count(receiver: harness.Server) -> int:
     return int(httpx.get(receiver.url + "/stats", timeout=10).json()["count"])
 
 
-def receiver_dump(receiver: Server, path: Path) -> list[tuple[str, int]]:
+def receiver_dump(receiver: harness.Server, path: Path) -> list[tuple[str, int]]:
     """The arrivals since the last dump (the receiver forgets them)."""
     url = receiver.url + "/dump"
     httpx.get(url, params={"path": str(path), "reset": "1"}, timeout=60).raise_for_status()
@@ -258,7 +238,7 @@ def receiver_dump(receiver: Server, path: Path) -> list[tuple[str, int]]:
     return out
 
 
-def wait_arrivals(receiver: Server, expected: int, limit: float) -> tuple[int, float, bool]:
+def wait_arrivals(receiver: harness.Server, expected: int, limit: float) -> tuple[int, float, bool]:
     """Poll until `expected` arrived, arrivals stalled, or `limit` s: (count, seconds, stalled)."""
     t0 = time.monotonic()
     last, last_change = -1, t0
@@ -335,7 +315,7 @@ def fixed_report(sent: list[Sent], ok_status: int, sender_cpu: float) -> FixedRe
 
 @dataclasses.dataclass(frozen=True)
 class Saturation:
-    wrk: Run
+    wrk: harness.Run
     window: float  # seconds of the delivery window
     delivered_in_window: int
     delivered_during_load: int
@@ -354,9 +334,9 @@ class Saturation:
 
 
 def saturate(
-    wrk: Wrk,
-    whp: Server,
-    receiver: Server,
+    wrk: harness.Wrk,
+    whp: harness.Server,
+    receiver: harness.Server,
     load_script: Path,
     args: argparse.Namespace,
     dump: Path,
@@ -371,11 +351,11 @@ def saturate(
     if hold:
         hold("pause")
     base_count = receiver_count(receiver)  # late duplicates of an earlier phase would show here
-    whp_cpu0 = process_cpu_seconds(whp.pid)
+    whp_cpu0 = harness.process_cpu_seconds(whp.pid)
     start_ns = time.time_ns()
     sat_run = wrk.run(whp, load_script, args.sat_duration)
     end_ns = time.time_ns()
-    sat_whp_cpu = (process_cpu_seconds(whp.pid) - whp_cpu0) / ((end_ns - start_ns) / 1e9)
+    sat_whp_cpu = (harness.process_cpu_seconds(whp.pid) - whp_cpu0) / ((end_ns - start_ns) / 1e9)
     at_end = receiver_count(receiver) - base_count
     drain_start = end_ns
     if hold:
@@ -437,12 +417,14 @@ class Workers:
     def start(self, n: int) -> None:
         """Start `n`; they are up long before the drain that measures them (wrk runs first)."""
         for i in range(n):
-            self._procs.append(start_process(self._command, self._log(i), self._env, self._workdir))
+            self._procs.append(
+                harness.start_process(self._command, self._log(i), self._env, self._workdir)
+            )
 
     def problems_before_stop(self) -> list[str]:
         return [
             f"whp worker {i + 1} exited during the phase ({proc.returncode}):\n"
-            + log_tail(self._log(i))
+            + harness.log_tail(self._log(i))
             for i, proc in enumerate(self._procs)
             if proc.poll() is not None
         ]
@@ -451,12 +433,12 @@ class Workers:
         """Stop them all (SIGTERM: graceful); the problems: unclean exits, errors logged."""
         problems = []
         for i, proc in enumerate(self._procs):
-            status = stop_process(proc)
+            status = harness.stop_process(proc)
             if status != 0:
                 problems.append(
-                    f"whp worker {i + 1} exited with {status}:\n{log_tail(self._log(i))}"
+                    f"whp worker {i + 1} exited with {status}:\n{harness.log_tail(self._log(i))}"
                 )
-            errors = logged_errors(self._log(i).read_text(errors="replace"))
+            errors = harness.logged_errors(self._log(i).read_text(errors="replace"))
             if errors:
                 problems.append(f"whp worker {i + 1} logged {len(errors)} errors: {errors[0]}")
         return problems
@@ -479,7 +461,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--log-level",
         choices=("debug", "info", "warning", "error"),
         default="info",
-        help="whp's log level (info, the default of whp.yaml: one line per delivery)",
+        help="whp's log level (info, whp.yaml's default; a delivered webhook is logged at debug)",
     )
     p.add_argument(
         "--workers",
@@ -487,7 +469,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=1,
         help="`whp worker` processes beside whp serve in phase 6 (1; 0 leaves phase 6 out)",
     )
-    add_workspace_options(p)
+    harness.add_workspace_options(p)
     args = p.parse_args(argv)
     if args.workers < 0:
         p.error("--workers must be 0 or more")
@@ -500,21 +482,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run(parse_args(argv), bench)
+    return harness.run(parse_args(argv), bench)
 
 
 def write_config(path: Path, db_path: Path, receiver_port: int, log_level: str) -> None:
     path.write_text(
-        ingest_config(db_path, log_level) + "destinations:\n"
+        harness.ingest_config(db_path, log_level) + "destinations:\n"
         "  receiver:\n"
-        f"    url: http://{HOST}:{receiver_port}/hook\n"
+        f"    url: http://{harness.HOST}:{receiver_port}/hook\n"
         "    signing_secret: 'env:BENCH_SIGNING_SECRET'\n"
         "    timeout_seconds: 5\n"
         "    max_concurrency: 256\n"
         "    retry: {max_attempts: 5, initial_interval_seconds: 0.5, multiplier: 2,"
         " max_interval_seconds: 2}\n"
         "routes:\n"
-        f"  - {{name: all-github, destination: receiver, pattern: {{source: [{SOURCE}]}}}}\n"
+        "  - {name: all-github, destination: receiver, "
+        f"pattern: {{source: [{harness.SOURCE}]}}}}\n"
     )
 
 
@@ -527,21 +510,21 @@ def bench(args: argparse.Namespace, wrk_binary: str, workdir: Path) -> int:
         BENCH_SIGNING_SECRET=signing,
         PYTHONUNBUFFERED="1",
     )
-    body = push_body()
+    body = harness.push_body()
     signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    load_script, _, _ = lua_scripts(workdir, secret, body)
+    load_script = harness.load_script(workdir, secret, body)
     db_path = workdir / "whp.db"
     config_path = workdir / "whp.yaml"
-    whp_port, receiver_port = free_port(), free_port()
+    whp_port, receiver_port = harness.free_port(), harness.free_port()
     write_config(config_path, db_path, receiver_port, args.log_level)
-    whp = whp_server(config_path, whp_port, workdir, env)
-    receiver = asgi_server(
+    whp = harness.whp_server(config_path, whp_port, workdir, env)
+    receiver = harness.asgi_server(
         "receiver", "bench.receiver_app:app", receiver_port, "/stats", workdir, env
     )
     dump = workdir / "arrivals.txt"
 
     print("whp end-to-end benchmark")
-    print(f"machine: {machine()}")
+    print(f"machine: {harness.machine()}")
     print(
         f"fixed:   {args.rate:,.0f}/s for {args.warmup} s warm-up + {args.duration} s, "
         f"open-loop, {args.connections} connections, {len(body)}-byte signed GitHub pushes"
@@ -550,12 +533,12 @@ def bench(args: argparse.Namespace, wrk_binary: str, workdir: Path) -> int:
 
     invalid: list[str] = []
     lost = False
-    part1_whp: Server | None = None
+    part1_whp: harness.Server | None = None
     wrk_log = (workdir / "wrk.log").open("w")
     try:
         receiver.start()
         whp.start()
-        wrk = Wrk(wrk_binary, 1, args.connections, wrk_log)
+        wrk = harness.Wrk(wrk_binary, 1, args.connections, wrk_log)
 
         # 1. fixed rate, receiver directly
         print("  1/7 fixed rate -> receiver (floor)", flush=True)
@@ -565,9 +548,11 @@ def bench(args: argparse.Namespace, wrk_binary: str, workdir: Path) -> int:
 
         # 2. fixed rate, through whp
         print("  2/7 fixed rate -> whp -> receiver", flush=True)
-        whp_cpu0, wall0 = process_cpu_seconds(whp.pid), time.monotonic()
+        whp_cpu0, wall0 = harness.process_cpu_seconds(whp.pid), time.monotonic()
         sent, cpu = run_fixed_rate(whp_port, body, signature, args)
-        fixed_whp_cpu = (process_cpu_seconds(whp.pid) - whp_cpu0) / (time.monotonic() - wall0)
+        fixed_whp_cpu = (harness.process_cpu_seconds(whp.pid) - whp_cpu0) / (
+            time.monotonic() - wall0
+        )
         through = fixed_report(sent, 202, cpu)
         acked = {s.ident: s for s in sent if s.status == 202}
         _, fixed_wait, fixed_stalled = wait_arrivals(receiver, len(acked), args.drain)
@@ -640,8 +625,8 @@ def bench(args: argparse.Namespace, wrk_binary: str, workdir: Path) -> int:
         part1_dir = workdir / "part1"
         part1_dir.mkdir()
         part1_config = part1_dir / "whp.yaml"
-        part1_config.write_text(ingest_config(part1_dir / "whp.db", args.log_level))
-        part1_whp = whp_server(part1_config, free_port(), part1_dir, env)
+        part1_config.write_text(harness.ingest_config(part1_dir / "whp.db", args.log_level))
+        part1_whp = harness.whp_server(part1_config, harness.free_port(), part1_dir, env)
         part1_whp.start()
         wrk.run(part1_whp, load_script, PART1_WARMUP)
         part1 = wrk.run(part1_whp, load_script, args.sat_duration)
@@ -658,7 +643,7 @@ def bench(args: argparse.Namespace, wrk_binary: str, workdir: Path) -> int:
     whp_log = whp.log.read_text(errors="replace")
     if whp_status not in (0, -signal.SIGTERM):
         invalid.append(f"whp did not shut down cleanly ({whp_status}):\n{whp.log_tail()}")
-    errors = logged_errors(whp_log)
+    errors = harness.logged_errors(whp_log)
     if errors:
         invalid.append(f"whp logged {len(errors)} errors, the first: {errors[0]}")
 
@@ -700,8 +685,8 @@ def report(
     sat: Saturation,
     held: Saturation,
     scaled: Saturation | None,
-    sat_floor: Run,
-    part1: Run,
+    sat_floor: harness.Run,
+    part1: harness.Run,
 ) -> None:
     print()
     print(f"Fixed rate: {args.rate:,.0f}/s for {args.duration} s (after {args.warmup} s warm-up)")
@@ -791,4 +776,4 @@ def print_saturation(label: str, sat: Saturation) -> None:
 
 
 if __name__ == "__main__":
-    entry(main)
+    harness.entry(main)

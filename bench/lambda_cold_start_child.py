@@ -62,7 +62,7 @@ def standin(name: str, event: dict[str, Any]) -> None:
     import httpx  # noqa: PLC0415
     from aws_lambda_powertools import Logger, Metrics  # noqa: PLC0415
 
-    from webhook_processor import config, delivery, patterns, verify, wiring  # noqa: PLC0415
+    from webhook_processor import config, delivery, patterns, signing, verify, wiring  # noqa: PLC0415
     from webhook_processor.adapters.aws import names  # noqa: PLC0415
 
     env = os.environ
@@ -104,7 +104,7 @@ def standin(name: str, event: dict[str, Any]) -> None:
         key = delivery.signing_key(sm.get_secret_value(SecretId=secret_id)["SecretString"])
         stamp = str(int(time.time()))
         body = b'{"ref": "refs/heads/main"}'
-        signature = delivery.sign(key, "evt_seed", stamp, body)
+        signature = signing.v1(key, "evt_seed", stamp, body)
         with httpx.Client() as client:
             url = cfg.destinations["orders"].url
             client.post(

@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry
 from webhook_processor import (
     config,
     delivery,
+    egress,
     errors,
     ports,
     presets,
@@ -213,14 +214,8 @@ def processor(
 ) -> processing.Processor:
     """The worker, with its destinations' signing keys resolved (every problem reported). Its
     writes run on `writer` (in `whp serve`, the store's writer thread), or on threads of its own."""
-    problems: list[str] = []
-    keys = signing_keys(cfg, env, problems)
-    if problems:
-        raise errors.ConfigError(file, problems)
-    destinations = {
-        name: processing.DestinationRuntime(name, dest, keys[name])
-        for name, dest in cfg.destinations.items()
-    }
+    destinations = destination_runtimes(cfg, file, env)
+    sender = http_sender(cfg, file, env)
     queue = delivery_queue(cfg, checkpoints=writer is None)  # in serve, the store checkpoints
     # The worker's own writes (routing, attempts) need no fsync of their own: a crash can only
     # lose the latest of them, and the events, fsynced at ingest, are then routed or attempted
@@ -236,7 +231,7 @@ def processor(
         wiring.routes(cfg),
         destinations,
         queue,
-        http.HttpSender(),
+        sender,
         paused,
         clock,
         processing.Settings(retention_days=cfg.storage.retention_days),
@@ -257,6 +252,33 @@ def signing_keys(
             except (errors.SecretError, ValueError) as exc:
                 problems.append(f"destinations.{name}.signing_secret: {exc}")
     return keys
+
+
+def http_sender(cfg: config.Config, file: str, env: Mapping[str, str]) -> http.HttpSender:
+    """The sender of deliveries, each destination on its way out (egress.py). `proxy: env` reads
+    `env` here, once; a proxy from there may carry credentials (never repeated in an error)."""
+    problems: list[str] = []
+    routes = {}
+    for name, dest in cfg.destinations.items():
+        chosen = cfg.egress_of(name)
+        proxy = chosen.proxy
+        if proxy == egress.PROXY_FROM_ENV:
+            found = egress.proxy_from_environment(dest.url, env)
+            proxy = found[1] if found else None
+            if found:
+                try:
+                    egress.check_proxy(found[1], credentials=True)
+                except ValueError as exc:
+                    problems.append(f"destinations.{name}.proxy: env: {found[0]}: {exc}")
+        elif proxy == egress.NO_PROXY:
+            proxy = None
+        routes[name] = egress.Route(proxy, chosen.ca_file, chosen.client_cert, chosen.client_key)
+    if problems:
+        raise errors.ConfigError(file, problems)
+    try:
+        return http.HttpSender(routes=routes)
+    except (OSError, ValueError) as exc:  # the files changed since the config was checked
+        raise errors.ConfigError(file, [f"delivery: cannot load a certificate: {exc}"]) from None
 
 
 def event_reader(cfg: config.Config) -> ports.EventReader:
@@ -294,21 +316,15 @@ _SERVE_ONLY = frozenset({"sources", "server", "admin"})  # `whp worker` does not
 
 def destination_runtimes(
     cfg: config.Config, file: str, env: Mapping[str, str]
-) -> dict[str, processing.DestinationRuntime]:
+) -> dict[str, delivery.Destination]:
     """The destinations with their signing keys resolved; one ConfigError for every problem."""
     problems: list[str] = []
-    destinations = {}
-    for name, dest in cfg.destinations.items():
-        key = None
-        if dest.signing_secret is not None:
-            try:
-                key = delivery.signing_key(secrets.resolve(dest.signing_secret, env))
-            except (errors.SecretError, ValueError) as exc:
-                problems.append(f"destinations.{name}.signing_secret: {exc}")
-        destinations[name] = processing.DestinationRuntime(name, dest, key)
+    keys = signing_keys(cfg, env, problems)
     if problems:
         raise errors.ConfigError(file, problems)
-    return destinations
+    return {
+        name: wiring.destination(name, dest, keys[name]) for name, dest in cfg.destinations.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -318,7 +334,7 @@ class Reload:
     config: config.Config
     sources: dict[str, services.SourceRuntime] | None  # None for `whp worker`: it takes none
     routes: list[routing.Route]
-    destinations: dict[str, processing.DestinationRuntime]
+    destinations: dict[str, delivery.Destination]
     needs_restart: list[str]  # the keys that changed but cannot be applied live
 
 

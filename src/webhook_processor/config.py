@@ -1,8 +1,9 @@
 """whp.yaml: loaded once, validated strictly, into a frozen object.
 
-Relative paths (storage, schema, `file:` secrets) are made absolute against the config file's folder
-while loading, so nothing downstream needs to know where the file was. Secret references are checked
-for form here and resolved later, only by the commands that need them (see `secrets.py`).
+Relative paths (storage, schema, `file:` secrets, delivery certificates) are made absolute
+against the config file's folder while loading, so nothing downstream needs to know where the file
+was. Secret references are checked for form here and resolved later, only by the commands that
+need them (see `secrets.py`); certificate files are read and loaded here (egress.py).
 
 Every problem of a file is reported at once (`problems.py` words them): each rule a validator
 checks, at its own key. `read` also keeps the parts that validate on their own, so that a start-up
@@ -32,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from webhook_processor import errors, fields, patterns, problems, yamlfile
+from webhook_processor import delivery, egress, errors, fields, patterns, problems, yamlfile
 
 DEFAULT_FILE = "whp.yaml"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -131,6 +132,9 @@ FieldSpecText = Annotated[str, AfterValidator(_field_spec)]
 RelPath = Annotated[str, AfterValidator(_relative_to_config)]
 Name = Annotated[str, AfterValidator(_name)]
 HeaderName = Annotated[str, AfterValidator(_header_name)]
+ProxySetting = Annotated[str, AfterValidator(egress.check_proxy)]
+CaFile = Annotated[RelPath, AfterValidator(egress.check_ca_file)]
+ReadableFile = Annotated[RelPath, AfterValidator(egress.check_readable)]
 
 
 class Strict(BaseModel):
@@ -245,23 +249,8 @@ class Retry(Strict):
     max_interval_seconds: PositiveFloat = 36000
 
 
-_TRANSPORT_HEADERS = frozenset(
-    {"content-type", "content-length", "host", "transfer-encoding", "connection"}
-)
-
-
-def reserved_header(name: str) -> bool:
-    """Headers a delivery sets itself (or its transport does): never forwarded from the event,
-    since a copy would forge or break them."""
-    low = name.lower()
-    return low in _TRANSPORT_HEADERS or low.startswith(("webhook-", "whp-"))
-
-
 def _forwardable(names: list[str]) -> list[str]:
-    for name in names:
-        if reserved_header(name):
-            raise ValueError(f"header {name!r} is set by whp itself and cannot be forwarded")
-    return [name.lower() for name in names]
+    return list(delivery.forwardable(names))
 
 
 def _destination_url(url: str) -> str:
@@ -281,7 +270,26 @@ def _destination_url(url: str) -> str:
     return url
 
 
-class Destination(Strict):
+class Egress(Strict):
+    """How deliveries leave (egress.py): `delivery:` holds the defaults, a destination its own.
+    A client certificate and its key go together: a destination's `client_cert` takes its own
+    `client_key` (or none), never the default one."""
+
+    proxy: ProxySetting | None = None
+    ca_file: CaFile | None = None
+    client_cert: ReadableFile | None = None
+    client_key: ReadableFile | None = None
+
+    @model_validator(mode="after")
+    def _client_pair(self) -> Egress:
+        if self.client_key is not None and self.client_cert is None:
+            raise ValueError("client_key needs client_cert, the certificate it is the key of")
+        if self.client_cert is not None:
+            egress.check_client_pair(self.client_cert, self.client_key)
+        return self
+
+
+class Destination(Egress):
     url: Annotated[str, Field(pattern=r"^https?://"), AfterValidator(_destination_url)]
     signing_secret: SecretRef | None = None
     timeout_seconds: PositiveFloat = 15
@@ -311,6 +319,7 @@ class Config(Strict):
     server: Server = Server()
     admin: Admin = Admin()
     logging: Logging = Logging()
+    delivery: Egress = Egress()
     sources: dict[Name, Source] = {}
     destinations: dict[Name, Destination] = {}
     routes: list[Route] = []
@@ -351,6 +360,17 @@ class Config(Strict):
                 )
         found.raise_any("routes")
         return routes
+
+    def egress_of(self, name: str) -> Egress:
+        """Destination `name`'s way out: its own keys, else the `delivery:` defaults."""
+        own, default = self.destinations[name], self.delivery
+        pair = own if own.client_cert is not None else default
+        return Egress.model_construct(  # each part was checked as it loaded
+            proxy=own.proxy if own.proxy is not None else default.proxy,
+            ca_file=own.ca_file if own.ca_file is not None else default.ca_file,
+            client_cert=pair.client_cert,
+            client_key=pair.client_key,
+        )
 
     def warnings(self) -> list[str]:
         """What is accepted but risky, as `key path: why`: `whp check` prints them."""

@@ -11,6 +11,7 @@ _random = random.Random()  # noqa: S311 - ids identify, they do not authorise; s
 
 EventStatus = Literal["pending", "routed", "unrouted"]
 DeliveryStatus = Literal["pending", "delivered", "dead"]
+Outcome = Literal["delivered", "retry", "dead"]  # of one attempt
 # What an operator filters events by: an event status, or `dead` (an event with a dead delivery).
 EventQueryStatus = Literal["pending", "routed", "unrouted", "dead"]
 
@@ -116,3 +117,38 @@ class DestinationState:
     dead: int
     in_flight: int
     oldest_pending_ms: int | None  # when the oldest pending delivery became due
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A delivery to attempt: POST `event` to `destination` as attempt number `attempt` (1 for
+    the first). Locally the worker leased it until `lease_until_ms`, and a destination's rate
+    limit may have booked its start (`not_before_ms`); on AWS it is a queue's message."""
+
+    delivery_id: str
+    route: str
+    destination: str
+    webhook_id: str
+    attempt: int
+    event: Event
+    lease_until_ms: int | None = None
+    not_before_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """What one delivery attempt did, to be recorded. `next_attempt_ms` is set for a retry."""
+
+    delivery_id: str
+    attempt: int
+    started_ms: int
+    duration_ms: int
+    status_code: int | None
+    error: str | None
+    excerpt: str | None
+    outcome: Outcome
+    next_attempt_ms: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.outcome == "retry" and self.next_attempt_ms is None:
+            raise ValueError("a retry needs next_attempt_ms")

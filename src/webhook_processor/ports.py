@@ -5,9 +5,9 @@ Adapters (adapters/sqlite, adapters/aws) implement them; testing.py has in-memor
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Generic, Literal, NamedTuple, Protocol, TypeVar
+from typing import Generic, NamedTuple, Protocol, TypeVar
 
 from webhook_processor import delivery, models, ratelimit
 
@@ -138,7 +138,6 @@ class Service(Protocol):
     def ready(self) -> bool: ...
 
 
-Outcome = Literal["delivered", "retry", "dead"]
 PurgePosition = tuple[int, int]  # (received_ms, store order) of the last event a purge looked at
 START: PurgePosition = (-1, -1)
 
@@ -161,39 +160,6 @@ class PurgeBatch(NamedTuple):
 
 
 RateLimit = ratelimit.Rate  # per second, burst
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimedDelivery:
-    """A leased delivery: POST `event` to `destination` as attempt number `attempt`."""
-
-    delivery_id: int
-    route: str
-    destination: str
-    webhook_id: str
-    attempt: int
-    lease_until_ms: int
-    event: models.Event
-    not_before_ms: float | None = None  # the destination's rate limit: not sent before this
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptRecord:
-    """What one delivery attempt did, to be recorded. `next_attempt_ms` is set for a retry."""
-
-    delivery_id: int
-    attempt: int
-    started_ms: int
-    duration_ms: int
-    status_code: int | None
-    error: str | None
-    excerpt: str | None
-    outcome: Outcome
-    next_attempt_ms: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.outcome == "retry" and self.next_attempt_ms is None:
-            raise ValueError("a retry needs next_attempt_ms")
 
 
 class DeliveryQueue(Protocol):
@@ -221,13 +187,13 @@ class DeliveryQueue(Protocol):
         paused: Collection[str] = (),
         per_destination_limit: Mapping[str, int] | None = None,
         rate_limits: Mapping[str, RateLimit] | None = None,
-    ) -> Sequence[ClaimedDelivery]: ...
+    ) -> Sequence[models.Claim]: ...
 
     def paused_destinations(self) -> set[str]:
         """Destinations paused at runtime (`whp destinations pause`; not the config's)."""
         ...
 
-    def record_many(self, records: Sequence[AttemptRecord], now_ms: int) -> int:
+    def record_many(self, records: Sequence[models.AttemptRecord], now_ms: int) -> int:
         """Keep each attempt and move its delivery to the attempt's outcome, in order, all in
         one transaction. Returns how many deliveries followed their attempt."""
         ...
@@ -240,12 +206,8 @@ class DeliveryQueue(Protocol):
         ...
 
 
-class Sender(Protocol):
-    """Sends one delivery attempt; never raises for network problems (they are a failed Result)."""
-
-    async def send(
-        self, outgoing: delivery.Outgoing, timeout: float, now: Callable[[], float]
-    ) -> delivery.Result: ...
+class Sender(delivery.Sender, Protocol):
+    """Sends delivery attempts (delivery.Sender), and closes its connections when done."""
 
     async def aclose(self) -> None: ...
 

@@ -29,23 +29,11 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TypeVar
 
-from webhook_processor import config, delivery, ports, retry, routing
+from webhook_processor import delivery, models, ports, routing
 
 log = logging.getLogger("whp.worker")
-_LOG_LEVELS: dict[ports.Outcome, int] = {
-    "delivered": logging.DEBUG,
-    "retry": logging.INFO,
-    "dead": logging.WARNING,
-}
 Clock = Callable[[], float]
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class DestinationRuntime:
-    name: str
-    config: config.Destination
-    signing_key: bytes | None
 
 
 @dataclass(frozen=True)
@@ -66,7 +54,7 @@ class Swap:
     """What a reload of the config gives the worker (Processor.swap)."""
 
     routes: list[routing.Route]
-    destinations: dict[str, DestinationRuntime]
+    destinations: dict[str, delivery.Destination]
     paused: Callable[[], Collection[str]]
 
 
@@ -74,7 +62,7 @@ class Processor:
     def __init__(
         self,
         routes: Sequence[routing.Route],
-        destinations: Mapping[str, DestinationRuntime],
+        destinations: Mapping[str, delivery.Destination],
         queue: ports.DeliveryQueue,
         sender: ports.Sender,
         paused: Callable[[], Collection[str]],
@@ -91,7 +79,7 @@ class Processor:
         self._settings = settings
         self._uniform = uniform
         self._writer = writer  # None: the loop's default executor
-        self._outcomes: list[ports.AttemptRecord] = []  # finished attempts, recorded next step
+        self._outcomes: list[models.AttemptRecord] = []  # finished attempts, recorded next step
         self._swap: Swap | None = None  # routes and destinations for the next step (swap())
         self._wakeup = asyncio.Event()  # new events stored, or an attempt ended
         self._attempt_ended = asyncio.Event()
@@ -103,18 +91,16 @@ class Processor:
         self._purger: asyncio.Task[None] | None = None
 
     def _use(
-        self, routes: Sequence[routing.Route], destinations: Mapping[str, DestinationRuntime]
+        self, routes: Sequence[routing.Route], destinations: Mapping[str, delivery.Destination]
     ) -> None:
         self._routes = list(routes)
         self._uses_payload = routing.uses_detail(self._routes)  # else routed on metadata
         self._destinations = dict(destinations)
-        self._limits = {name: d.config.max_concurrency for name, d in destinations.items()}
+        self._limits = {name: d.max_concurrency for name, d in destinations.items()}
         self._rates = {
-            name: (limit.per_second, limit.capacity)
-            for name, d in destinations.items()
-            if (limit := d.config.rate_limit) is not None
+            name: d.rate_limit for name, d in destinations.items() if d.rate_limit is not None
         }
-        longest = max((d.config.timeout_seconds for d in destinations.values()), default=15.0)
+        longest = max((d.timeout_seconds for d in destinations.values()), default=15.0)
         # An attempt is capped at its timeout, so this lease outlives it; after a crash, what was
         # under way is attempted again once the lease ends.
         self._lease_ms = int((longest + 10) * 1000)
@@ -129,7 +115,7 @@ class Processor:
     def swap(
         self,
         routes: Sequence[routing.Route],
-        destinations: Mapping[str, DestinationRuntime],
+        destinations: Mapping[str, delivery.Destination],
         paused: Callable[[], Collection[str]],
     ) -> None:
         """Route and deliver with these from the next step on: a reload of the config, on the
@@ -246,11 +232,11 @@ class Processor:
 
     def _cycle(
         self,
-        outcomes: list[ports.AttemptRecord],
+        outcomes: list[models.AttemptRecord],
         routed: list[tuple[str, list[tuple[str, str]]]],
         room: int,
         now_ms: int,
-    ) -> tuple[int, Sequence[ports.ClaimedDelivery]]:
+    ) -> tuple[int, Sequence[models.Claim]]:
         """On the writer: the step's transactions, back to back. Empties `outcomes` once they
         are committed. Returns how many events were routed, and the claimed deliveries."""
         if outcomes:
@@ -308,26 +294,15 @@ class Processor:
 
     # -- one attempt ---------------------------------------------------------------------------
 
-    async def _attempt(self, item: ports.ClaimedDelivery) -> None:
+    async def _attempt(self, item: models.Claim) -> None:
         dest = self._destinations.get(item.destination)
-        started = self._clock()
-        if dest is None:
-            result = delivery.Result(
-                False,
-                None,
-                0,
-                f"destination {item.destination!r} is no longer configured",
-                None,
-                None,
-            )
-            self._record(item, result, started, "dead", None)
-            return
-        if item.not_before_ms is not None:  # the destination's rate limit booked this start
+        if dest is not None and item.not_before_ms is not None:
+            # The destination's rate limit booked this start.
             wait = item.not_before_ms / 1000 - self._clock()
             if wait > 0:
                 await asyncio.sleep(wait)
-            started = self._clock()
-            if (started + dest.config.timeout_seconds) * 1000 > item.lease_until_ms:
+            lease_ends = item.lease_until_ms or 0
+            if (self._clock() + dest.timeout_seconds) * 1000 > lease_ends:
                 # The lease would end before the attempt (the clock jumped?): another claim may
                 # already have this delivery. Send nothing; once the lease ends it is claimed
                 # and attempted again.
@@ -336,88 +311,17 @@ class Processor:
                     extra={"event_id": item.event.id, "destination": item.destination},
                 )
                 return
-        try:
-            outgoing = delivery.build(
-                item.event,
-                dest.config,
-                dest.signing_key,
-                item.webhook_id,
-                item.attempt,
-                started,
-                dest.config.forward_headers,
-            )
-            result = await self._sender.send(outgoing, dest.config.timeout_seconds, self._clock)
-        except Exception as exc:  # a bug, not a failed delivery: see _crashed
-            result = self._crashed(item, exc, started)
-        if result.ok:
-            self._record(item, result, started, "delivered", None)
-            return
-        decision = retry.after_failure(
-            dest.config.retry, item.attempt, result.retry_after, self._uniform
+        done = await delivery.attempt(
+            item.event,
+            dest,
+            item.webhook_id,
+            item.attempt,
+            self._sender,
+            self._clock,
+            self._uniform,
+            destination_name=item.destination,
         )
-        if decision.dead:
-            self._record(item, result, started, "dead", None)
-        else:
-            self._record(
-                item, result, started, "retry", int((self._clock() + decision.delay) * 1000)
-            )
-
-    def _crashed(
-        self, item: ports.ClaimedDelivery, exc: Exception, started: float
-    ) -> delivery.Result:
-        """An exception out of building or sending (the sender answers failed deliveries with a
-        result): a bug, logged with its traceback. The attempt counts as failed, so the retry
-        policy applies and a delivery that always crashes ends in the dead-letter queue, to be
-        redriven once fixed, instead of crashing again at every lease end while holding one of
-        its destination's `max_concurrency` slots."""
-        log.error(
-            "delivery attempt crashed",
-            exc_info=exc,
-            extra={"event_id": item.event.id, "destination": item.destination},
-        )
-        error = f"internal error: {type(exc).__name__}: {exc}"[:300]
-        duration_ms = round((self._clock() - started) * 1000)
-        return delivery.Result(False, None, duration_ms, error, None, None)
-
-    def _record(
-        self,
-        item: ports.ClaimedDelivery,
-        result: delivery.Result,
-        started: float,
-        outcome: ports.Outcome,
-        next_attempt_ms: int | None,
-    ) -> None:
-        # One line per delivered webhook is too costly at INFO (as one per stored webhook is);
-        # failures are what an operator needs to see.
-        level = _LOG_LEVELS[outcome]
-        if log.isEnabledFor(level):
-            log.log(
-                level,
-                "delivery %s",
-                outcome,
-                extra={
-                    "event_id": item.event.id,
-                    "webhook_id": item.webhook_id,
-                    "route": item.route,
-                    "destination": item.destination,
-                    "attempt": item.attempt,
-                    "status": result.status,
-                    "error": result.error,
-                },
-            )
-        self._outcomes.append(
-            ports.AttemptRecord(
-                item.delivery_id,
-                item.attempt,
-                started_ms=int(started * 1000),
-                duration_ms=result.duration_ms,
-                status_code=result.status,
-                error=result.error,
-                excerpt=result.excerpt,
-                outcome=outcome,
-                next_attempt_ms=next_attempt_ms,
-            )
-        )
+        self._outcomes.append(delivery.record(item, done))
         self._wakeup.set()  # the next step records it, and the delivery's slot is free again
         self._attempt_ended.set()
 

@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 
-from webhook_processor import config
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A destination's retry policy (whp.yaml `retry:`; the defaults are DESIGN.md's)."""
+
+    max_attempts: int = 8
+    initial_interval_seconds: float = 5.0
+    multiplier: float = 4.0
+    max_interval_seconds: float = 36000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +37,7 @@ DEAD = Decision(dead=True)
 
 
 def after_failure(
-    policy: config.Retry,
+    policy: Policy,
     attempt: int,
     retry_after: float | None = None,
     uniform: Callable[[], float] = random.random,

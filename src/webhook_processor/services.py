@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from webhook_processor import errors, fields, models, payload, ports, ratelimit, verify
 
 SchemaCheck = Callable[[Any], None]
@@ -138,3 +140,67 @@ def _without(headers: Mapping[str, str], names: frozenset[str]) -> dict[str, str
         for name in names:
             kept.pop(name, None)
     return kept
+
+
+# -- the answer to a sender, on either runtime -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the sender of a webhook gets back: status, JSON body and extra headers. The ASGI app
+    of `whp serve` and the API Gateway handler both answer with it, so the contract is one."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def answer(stored: models.Stored) -> Answer:
+    """202 for a new event, 200 for a duplicate (with the first event's id), 200 with the
+    challenge for a provider's URL handshake (stored like any event)."""
+    if stored.challenge is not None:
+        return Answer(200, orjson.dumps({"challenge": stored.challenge}))
+    if stored.duplicate:
+        return Answer(200, b'{"id":"%s","duplicate":true}' % stored.id.encode())
+    return Answer(202, b'{"id":"%s","duplicate":false}' % stored.id.encode())
+
+
+def refusal(error: errors.WhpError) -> Answer:
+    """The error shape of DESIGN.md, `{"error": code, "detail": text}`, with Retry-After when
+    rate limited."""
+    headers: tuple[tuple[str, str], ...] = ()
+    if isinstance(error, errors.RateLimited):
+        headers = (("retry-after", str(error.retry_after)),)
+    return Answer(error.status, error_body(error.code, error.detail), headers)
+
+
+def error_body(code: str, detail: str) -> bytes:
+    return orjson.dumps({"error": code, "detail": detail})
+
+
+async def handle(
+    ingest: Ingest,
+    name: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    url: Callable[[SourceRuntime], str] = lambda source: "",
+) -> Answer:
+    """A whole webhook, body in hand (API Gateway gives it so): DESIGN.md's checks in order,
+    `url` giving the URL a source signs (for schemes that sign it), and the answer. `headers`
+    are lower-case."""
+    try:
+        source = ingest.source(name)
+        if len(body) > source.max_body_bytes:
+            raise ingest.reject(
+                source,
+                errors.PayloadTooLarge(
+                    f"body of {len(body)} bytes is over this source's limit of "
+                    f"{source.max_body_bytes}"
+                ),
+            )
+        stored = await ingest.receive(
+            source, body, headers, url(source) if source.signs_url else ""
+        )
+    except errors.WhpError as exc:
+        return refusal(exc)
+    return answer(stored)

@@ -98,7 +98,7 @@ class RecordedAttempt:
     started_ms: int
     status_code: int | None
     error: str | None
-    outcome: ports.Outcome
+    outcome: models.Outcome
     next_attempt_ms: int | None
 
 
@@ -158,7 +158,7 @@ class MemoryQueue:
         paused: Collection[str] = (),
         per_destination_limit: Mapping[str, int] | None = None,
         rate_limits: Mapping[str, ports.RateLimit] | None = None,
-    ) -> Sequence[ports.ClaimedDelivery]:
+    ) -> Sequence[models.Claim]:
         rates = rate_limits or {}
         with self._lock:
             pending = [d for d in self.deliveries.values() if d.status == "pending"]
@@ -183,30 +183,30 @@ class MemoryQueue:
             )
             self.rate_tats.update(tats_after)
         return [
-            ports.ClaimedDelivery(
-                d.id,
-                d.route,
-                d.destination,
-                d.webhook_id,
-                d.attempts + 1,
-                now_ms + lease_ms,
-                d.event,
-                not_before.get(d.id),
+            models.Claim(
+                delivery_id=str(d.id),
+                route=d.route,
+                destination=d.destination,
+                webhook_id=d.webhook_id,
+                attempt=d.attempts + 1,
+                event=d.event,
+                lease_until_ms=now_ms + lease_ms,
+                not_before_ms=not_before.get(d.id),
             )
             for d in chosen
         ]
 
-    def record_many(self, records: Sequence[ports.AttemptRecord], now_ms: int) -> int:
+    def record_many(self, records: Sequence[models.AttemptRecord], now_ms: int) -> int:
         with self._lock:
             return sum(self._record(r) for r in records)
 
-    def _record(self, r: ports.AttemptRecord) -> bool:
-        d = self.deliveries.get(r.delivery_id)
+    def _record(self, r: models.AttemptRecord) -> bool:
+        d = self.deliveries.get(int(r.delivery_id))
         if d is None:
             return False
         self.attempts.append(
             RecordedAttempt(
-                r.delivery_id,
+                int(r.delivery_id),
                 r.attempt,
                 r.started_ms,
                 r.status_code,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from webhook_processor import config, routing, verify
+from webhook_processor import config, delivery, retry, routing, verify
 
 
 def source_spec(src: config.Source) -> verify.Spec:
@@ -36,3 +36,27 @@ def routes(cfg: config.Config) -> list[routing.Route]:
 
 def compile_routes(routes: Sequence[config.Route]) -> list[routing.Route]:
     return routing.compile_routes((r.name, r.destination, r.pattern) for r in routes)
+
+
+def destination(name: str, dest: config.Destination, key: bytes | None) -> delivery.Destination:
+    """A destination as deliveries see it, with its signing key (None: unsigned)."""
+    return delivery.Destination(
+        name=name,
+        url=dest.url,
+        signing_key=key,
+        timeout_seconds=dest.timeout_seconds,
+        retry=retry.Policy(
+            max_attempts=dest.retry.max_attempts,
+            initial_interval_seconds=dest.retry.initial_interval_seconds,
+            multiplier=dest.retry.multiplier,
+            max_interval_seconds=dest.retry.max_interval_seconds,
+        ),
+        forward_headers=tuple(dest.forward_headers),
+        max_concurrency=dest.max_concurrency,
+        rate_limit=(
+            None
+            if dest.rate_limit is None
+            else (dest.rate_limit.per_second, dest.rate_limit.capacity)
+        ),
+        paused=dest.paused,
+    )

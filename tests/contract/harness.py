@@ -67,12 +67,12 @@ class SqliteHarness:
         queue = self.sqlite.queue
         mine = next(d for d in queue.deliveries_of(event_id) if d.route == route)
         # A lease that ends at once: the other deliveries this claims stay claimable.
-        claimed = [c for c in queue.claim(at, 0, 500) if c.delivery_id == mine.id]
+        claimed = [c for c in queue.claim(at, 0, 500) if c.delivery_id == str(mine.id)]
         assert claimed, "the delivery is not due"
-        outcome: ports.Outcome = "delivered" if error is None else "dead" if dead else "retry"
+        outcome: models.Outcome = "delivered" if error is None else "dead" if dead else "retry"
         queue.record(
-            ports.AttemptRecord(
-                mine.id,
+            models.AttemptRecord(
+                str(mine.id),
                 claimed[0].attempt,
                 started_ms=at,
                 duration_ms=12,

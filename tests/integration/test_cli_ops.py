@@ -74,7 +74,7 @@ def kill_all(q: queue.DeliveryQueue) -> list[int]:
         at = now_ms()
         for c in q.claim(at, 30_000, 1000):
             q.record(
-                ports.AttemptRecord(
+                models.AttemptRecord(
                     c.delivery_id,
                     attempt,
                     started_ms=at,
@@ -87,7 +87,7 @@ def kill_all(q: queue.DeliveryQueue) -> list[int]:
                 ),
                 at,
             )
-            dead.append(c.delivery_id)
+            dead.append(int(c.delivery_id))
     return sorted(set(dead))
 
 
@@ -522,7 +522,7 @@ def test_events_list_counts_deliveries(tmp_path: Path, q: queue.DeliveryQueue, r
     (c, _) = q.claim(now_ms(), 30_000, 10)
     at = now_ms()
     q.record(
-        ports.AttemptRecord(
+        models.AttemptRecord(
             c.delivery_id,
             1,
             started_ms=at,

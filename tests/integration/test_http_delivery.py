@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from webhook_processor import config, delivery, models
+from webhook_processor import delivery, models
 from webhook_processor.adapters import http
 
 from .threaded import uvicorn_on_a_thread
@@ -169,9 +169,10 @@ def event(body: bytes = b'{"type":"order.paid","total":"9.99 \xe2\x82\xac"}') ->
 
 
 def outgoing(url: str, evt: models.Event, attempt: int = 1) -> delivery.Outgoing:
-    destination = config.Destination(url=url, signing_secret=SECRET)
-    key = delivery.signing_key(SECRET)
-    return delivery.build(evt, destination, key, evt.id, attempt, time.time(), ["x-shop-domain"])
+    destination = delivery.Destination(
+        "shop", url, signing_key=delivery.signing_key(SECRET), forward_headers=("x-shop-domain",)
+    )
+    return delivery.build(evt, destination, evt.id, attempt, time.time())
 
 
 def send(

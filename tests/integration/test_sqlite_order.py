@@ -73,7 +73,7 @@ def route_pending(q: queue.DeliveryQueue, *targets: tuple[str, str]) -> list[str
 
 def deliver_all(q: queue.DeliveryQueue) -> None:
     for c in q.claim(NOW, 30_000, 100):
-        record = ports.AttemptRecord(c.delivery_id, c.attempt, NOW, 5, 200, None, "", "delivered")
+        record = models.AttemptRecord(c.delivery_id, c.attempt, NOW, 5, 200, None, "", "delivered")
         q.record(record, NOW)
 
 

@@ -72,11 +72,9 @@ def routed(q: queue.DeliveryQueue, conn: sqlite3.Connection, *routes: tuple[str,
     return e.id
 
 
-def settle(
-    q: queue.DeliveryQueue, c: ports.ClaimedDelivery, outcome: ports.Outcome, at: int
-) -> bool:
+def settle(q: queue.DeliveryQueue, c: models.Claim, outcome: models.Outcome, at: int) -> bool:
     return q.record(
-        ports.AttemptRecord(
+        models.AttemptRecord(
             c.delivery_id,
             c.attempt,
             started_ms=at,
@@ -296,7 +294,7 @@ def test_record_delivered_retry_and_dead_with_their_attempts(
     eid = routed(q, conn, ("r", "orders"), ("s", "other"))
     one, two = q.claim(NOW, LEASE, 10)
     assert q.record(
-        ports.AttemptRecord(
+        models.AttemptRecord(
             one.delivery_id,
             1,
             started_ms=NOW,
@@ -319,13 +317,13 @@ def test_record_delivered_retry_and_dead_with_their_attempts(
     assert (by_route["r"].status, by_route["r"].attempts) == ("delivered", 1)
     assert (by_route["s"].status, by_route["s"].attempts) == ("dead", 2)
     assert by_route["s"].lease_until_ms is None
-    assert q.attempts_of(one.delivery_id) == [queue.Attempt(1, NOW, 40, 204, None, "")]
-    assert [(a.number, a.status_code) for a in q.attempts_of(two.delivery_id)] == [
+    assert q.attempts_of(int(one.delivery_id)) == [queue.Attempt(1, NOW, 40, 204, None, "")]
+    assert [(a.number, a.status_code) for a in q.attempts_of(int(two.delivery_id))] == [
         (1, 500),
         (2, 500),
     ]
     with pytest.raises(ValueError, match="next_attempt_ms"):  # a retry says when
-        ports.AttemptRecord(one.delivery_id, 2, NOW, 1, None, "timeout", None, "retry")
+        models.AttemptRecord(one.delivery_id, 2, NOW, 1, None, "timeout", None, "retry")
 
 
 def test_a_worker_that_lost_its_lease_keeps_its_attempt_but_not_the_delivery(
@@ -349,9 +347,9 @@ def test_outcomes_recorded_together_apply_in_order(
     eid = routed(q, conn, ("r", "orders"), ("s", "other"))
     first, other = q.claim(NOW, LEASE, 10)
 
-    def outcome(c: ports.ClaimedDelivery, attempt: int, what: ports.Outcome) -> ports.AttemptRecord:
+    def outcome(c: models.Claim, attempt: int, what: models.Outcome) -> models.AttemptRecord:
         retry_at = NOW + 1 if what == "retry" else None
-        return ports.AttemptRecord(c.delivery_id, attempt, NOW, 5, 503, None, None, what, retry_at)
+        return models.AttemptRecord(c.delivery_id, attempt, NOW, 5, 503, None, None, what, retry_at)
 
     # A retry then the next attempt's success of one delivery, a stale attempt 1 of it after
     # that, and the other delivery dead: one transaction, applied in the order given.
@@ -361,7 +359,7 @@ def test_outcomes_recorded_together_apply_in_order(
     by_route = {d.route: d for d in q.deliveries_of(eid)}
     assert (by_route["r"].status, by_route["r"].attempts) == ("delivered", 2)
     assert (by_route["s"].status, by_route["s"].attempts) == ("dead", 1)
-    assert [a.number for a in q.attempts_of(first.delivery_id)] == [1, 2, 1]  # all kept
+    assert [a.number for a in q.attempts_of(int(first.delivery_id))] == [1, 2, 1]  # all kept
     assert q.claim(NOW + 10**6, LEASE, 10) == []
 
 
@@ -428,7 +426,7 @@ def test_a_replay_routes_again_keeping_the_webhook_id_unless_new_id(
     # A redrive keeps the delivery's own webhook id.
     c = next(c for c in q.claim(NOW + 3, LEASE, 10) if c.webhook_id == fresh)
     settle(q, c, "dead", NOW + 3)
-    q.redrive([c.delivery_id], now_ms=NOW + 4)
+    q.redrive([int(c.delivery_id)], now_ms=NOW + 4)
     assert [(x.delivery_id, x.webhook_id, x.attempt) for x in q.claim(NOW + 4, LEASE, 10)] == [
         (c.delivery_id, fresh, 1)
     ]

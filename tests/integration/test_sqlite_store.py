@@ -222,7 +222,11 @@ def test_the_wal_stops_growing_under_a_steady_stream_of_commits(
     with_store(path, 5, stream)
     written = len(sizes) * 20 * len(body)
     if restarts:
-        assert max(sizes[len(sizes) // 2 :]) < written / 4
+        # Once restarted, the WAL is written from its start again: the file stops growing. (Its
+        # high-water mark depends on how soon the first restart came, which a loaded machine
+        # delays; the growth after it does not.)
+        mid = len(sizes) // 2
+        assert sizes[-1] - sizes[mid] < (len(sizes) - mid) * 20 * len(body) / 4
     else:
         assert sizes[-1] > written  # every commit appended: the WAL only grew
     assert not wal.exists() or wal.stat().st_size == 0  # the last checkpoint emptied it

@@ -79,7 +79,9 @@ def test_unknown_key_suggests_the_spelling(tmp_path: Path) -> None:
 
 def test_unknown_top_level_key_lists_the_allowed_keys(tmp_path: Path) -> None:
     (found,) = problems(tmp_path, "zzz: 1\n")
-    assert found.startswith("zzz: unknown key (allowed keys: admin, destinations, logging")
+    assert found.startswith(
+        "zzz: unknown key (allowed keys: admin, delivery, destinations, logging"
+    )
 
 
 def test_bad_value_names_path_and_allowed_values(tmp_path: Path) -> None:

@@ -4,15 +4,19 @@ Standard Webhooks library, and what each kind of answer means."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import time
 
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from webhook_processor import config, delivery, models
+from webhook_processor import delivery, models, signing
 
 SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
-DESTINATION = config.Destination(url="https://receiver.example/hooks", signing_secret=SECRET)
+SIGNED = delivery.Destination(
+    "orders", "https://receiver.example/hooks", signing_key=delivery.signing_key(SECRET)
+)
+DESTINATION = dataclasses.replace(SIGNED, signing_key=None)
 BODY = '{"type":"payment_intent.succeeded","amount":"42 €"}'.encode()
 
 
@@ -31,22 +35,22 @@ def event(**changes: object) -> models.Event:
     return models.Event(**fields)  # type: ignore[arg-type]
 
 
-def build(attempt: int = 1, now: float | None = None, **kwargs: object) -> delivery.Outgoing:
+def build(
+    attempt: int = 1, now: float | None = None, forward_headers: tuple[str, ...] = ()
+) -> delivery.Outgoing:
     evt = event()
     return delivery.build(
         evt,
-        DESTINATION,
-        delivery.signing_key(SECRET),
+        dataclasses.replace(SIGNED, forward_headers=forward_headers),
         evt.id,
         attempt,
         time.time() if now is None else now,
-        **kwargs,  # type: ignore[arg-type]
     )
 
 
 def test_request_carries_body_content_type_and_headers() -> None:
     out = build(now=1_700_000_123.9)
-    expected_signature = delivery.sign(
+    expected_signature = signing.v1(
         b"k" * 32, "evt_0190a1b2c3d4aabbccddeeff00112233", "1700000123", BODY
     )
     assert out == delivery.Outgoing(
@@ -61,6 +65,7 @@ def test_request_carries_body_content_type_and_headers() -> None:
             "whp-attempt": "1",
         },
         body=BODY,  # the raw bytes as received, not re-serialised
+        destination="orders",
     )
     assert expected_signature.startswith("v1,")
 
@@ -93,34 +98,32 @@ def test_official_library_rejects_a_tampered_body_or_another_key() -> None:
 
 
 def test_replay_with_a_new_id_signs_that_id() -> None:
-    out = delivery.build(
-        event(), DESTINATION, delivery.signing_key(SECRET), "evt_fresh", 1, time.time()
-    )
+    out = delivery.build(event(), SIGNED, "evt_fresh", 1, time.time())
     assert out.headers["webhook-id"] == "evt_fresh"
     Webhook(SECRET).verify(out.body, out.headers, json_parse=False)
 
 
 def test_no_signing_secret_no_signature_header() -> None:
-    unsigned = config.Destination(url="http://127.0.0.1:9000/hooks")
-    out = delivery.build(event(), unsigned, None, "evt_1", 1, 1_700_000_000.0)
+    unsigned = delivery.Destination("local", "http://127.0.0.1:9000/hooks")
+    out = delivery.build(event(), unsigned, "evt_1", 1, 1_700_000_000.0)
     assert "webhook-signature" not in out.headers
     assert out.headers["webhook-id"] == "evt_1"
     assert out.headers["webhook-timestamp"] == "1700000000"
 
 
 def test_no_content_type_no_header() -> None:
-    out = delivery.build(event(content_type=None), DESTINATION, None, "evt_1", 1, 0.0)
+    out = delivery.build(event(content_type=None), DESTINATION, "evt_1", 1, 0.0)
     assert "content-type" not in out.headers
 
 
 def test_control_characters_in_the_event_type_cannot_break_its_header() -> None:
     evt = event(event_type="order.paid\r\nx-injected: 1\x00\t€")
-    out = delivery.build(evt, DESTINATION, None, "evt_1", 1, 0.0)
+    out = delivery.build(evt, DESTINATION, "evt_1", 1, 0.0)
     assert out.headers["whp-event-type"] == "order.paid??x-injected: 1?\t€"
 
 
 def test_forward_headers_copied_only_when_present() -> None:
-    out = build(forward_headers=["X-Request-Id", "x-missing", "User-Agent"])
+    out = build(forward_headers=("x-request-id", "x-missing", "user-agent"))
     assert out.headers["x-request-id"] == "req_1"
     assert out.headers["user-agent"] == "Stripe/1.0"
     assert "x-missing" not in out.headers
@@ -135,14 +138,15 @@ def test_forward_headers_never_replace_the_signed_ones() -> None:
         "whp-attempt": "99",
     }
     evt = event(headers=inbound)
-    out = delivery.build(
-        evt, DESTINATION, delivery.signing_key(SECRET), evt.id, 1, time.time(), list(inbound)
-    )
+    forwarding = dataclasses.replace(SIGNED, forward_headers=tuple(inbound))
+    out = delivery.build(evt, forwarding, evt.id, 1, time.time())
     assert out.headers["webhook-id"] == evt.id
     assert out.headers["content-type"] == "application/json; charset=utf-8"
     assert out.headers["whp-attempt"] == "1"
     Webhook(SECRET).verify(out.body, out.headers, json_parse=False)
-    unsigned = delivery.build(evt, DESTINATION, None, evt.id, 1, time.time(), list(inbound))
+    unsigned = delivery.build(
+        evt, dataclasses.replace(forwarding, signing_key=None), evt.id, 1, time.time()
+    )
     assert "webhook-signature" not in unsigned.headers  # not the provider's, passed along
 
 

@@ -359,3 +359,37 @@ def test_a_swap_replaces_what_a_stored_event_wakes(tmp_path: Path) -> None:
     world.ingest.swap(runtimes(tmp_path, GITHUB), on_stored=lambda: woken.append("worker"))
     world.receive("github", b"{}", signed(b"{}"))
     assert woken == ["worker"]
+
+
+# --- the answer, the same on both runtimes (services.handle) -----------------------------------
+
+
+def handled(world: World, name: str, body: bytes, headers: dict[str, str]) -> services.Answer:
+    return asyncio.run(services.handle(world.ingest, name, body, headers))
+
+
+def test_handle_answers_each_case_in_the_api_shape(tmp_path: Path) -> None:
+    limited = (
+        "  github:\n    verify: github\n    secret: env:GH\n"
+        "    rate_limit: {per_second: 1, burst: 1}\n    max_body_bytes: 64\n"
+    )
+    world = World(tmp_path, limited)
+    body = b'{"a": 1}'
+    first = handled(world, "github", body, signed(body, **{"x-github-delivery": "d-1"}))
+    assert first.status == 202
+    stored_id = json.loads(first.body)["id"]
+    assert json.loads(first.body) == {"id": stored_id, "duplicate": False}
+    world.clock.now += 5
+    again = handled(world, "github", body, signed(body, **{"x-github-delivery": "d-1"}))
+    assert (again.status, json.loads(again.body)) == (200, {"id": stored_id, "duplicate": True})
+    unknown = handled(world, "nope", body, {})
+    assert (unknown.status, json.loads(unknown.body)["error"]) == (404, "unknown_source")
+    big = b'{"pad": "' + b"x" * 100 + b'"}'
+    too_big = handled(world, "github", big, signed(big))
+    assert (too_big.status, json.loads(too_big.body)["error"]) == (413, "payload_too_large")
+    forged = handled(world, "github", body, signed(b"other"))
+    assert (forged.status, json.loads(forged.body)["error"]) == (401, "invalid_signature")
+    flood = handled(world, "github", body, signed(body))
+    assert flood.status == 429
+    assert dict(flood.headers)["retry-after"] == "1"
+    assert world.metrics.rejected_by[("github", "payload_too_large")] == 1

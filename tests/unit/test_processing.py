@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from webhook_processor import config, delivery, models, processing, retry, routing, wiring
+from webhook_processor import config, delivery, models, processing, retry, routing, signing, wiring
 from webhook_processor.testing import FakeClock, FakeSender, MemoryQueue
 
 UNIFORM = 0.5
@@ -47,7 +47,7 @@ class World:
         self.sender = FakeSender(script)
         self.paused: set[str] = set()
         self.runtimes = {
-            name: processing.DestinationRuntime(name, d, (keys or {}).get(name))
+            name: wiring.destination(name, d, (keys or {}).get(name))
             for name, d in destinations.items()
         }
         self.processor = self.restart(routes)
@@ -110,7 +110,8 @@ def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
 
 
 def delay_after(attempt: int, retry_after: float | None = None) -> float:
-    return retry.after_failure(POLICY, attempt, retry_after, lambda: UNIFORM).delay
+    policy = wiring.destination("x", dest(A), None).retry
+    return retry.after_failure(policy, attempt, retry_after, lambda: UNIFORM).delay
 
 
 def test_event_fans_out_to_every_matching_route_with_signed_standard_headers() -> None:
@@ -127,7 +128,7 @@ def test_event_fans_out_to_every_matching_route_with_signed_standard_headers() -
             assert outgoing.headers["whp-attempt"] == "1"
             assert outgoing.body == b'{"n": 42}'
         signed = by_url[A].headers
-        assert signed["webhook-signature"] == delivery.sign(
+        assert signed["webhook-signature"] == signing.v1(
             KEY, event.id, signed["webhook-timestamp"], b'{"n": 42}'
         )
         assert "webhook-signature" not in by_url[B].headers
@@ -252,7 +253,7 @@ def test_failed_attempts_are_logged_and_successful_ones_only_at_debug(
                 world.clock.now += POLICY.max_interval_seconds
 
         caplog.clear()
-        caplog.set_level(level, logger="whp.worker")
+        caplog.set_level(level, logger="whp.delivery")
         run(scenario)
         return [(r.levelname, r.getMessage(), r.__dict__["attempt"]) for r in caplog.records]
 

@@ -13,6 +13,7 @@ import pytest
 from webhook_processor import (
     bootstrap,
     config,
+    delivery,
     errors,
     processing,
     services,
@@ -25,8 +26,8 @@ from .test_processing import GITHUB_TO_A, GITHUB_TO_B, POLICY, A, B, World, dest
 # -- Processor.swap --------------------------------------------------------------------------
 
 
-def runtimes(**destinations: config.Destination) -> dict[str, processing.DestinationRuntime]:
-    return {name: processing.DestinationRuntime(name, d, None) for name, d in destinations.items()}
+def runtimes(**destinations: config.Destination) -> dict[str, delivery.Destination]:
+    return {name: wiring.destination(name, d, None) for name, d in destinations.items()}
 
 
 def test_after_a_swap_new_events_go_where_the_new_routes_say() -> None:

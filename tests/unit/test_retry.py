@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from webhook_processor import config, retry
+from webhook_processor import retry
 
-DEFAULT = config.Retry()  # 8 attempts, 5 s initial, x4, capped at 36,000 s
-SMALL = config.Retry(
+DEFAULT = retry.Policy()  # 8 attempts, 5 s initial, x4, capped at 36,000 s
+SMALL = retry.Policy(
     max_attempts=3, initial_interval_seconds=1, multiplier=2, max_interval_seconds=3
 )
 
@@ -22,11 +22,11 @@ SMALL = config.Retry(
         (DEFAULT, 1, 0.0, None, retry.Decision(False, 0.0)),  # full jitter reaches zero
         # the cap: 5 * 4^6 = 20,480; 5 * 4^7 would be 81,920 but max_interval is 36,000
         (DEFAULT, 7, 1.0, None, retry.Decision(False, 20480.0)),
-        (config.Retry(max_attempts=20), 8, 1.0, None, retry.Decision(False, 36000.0)),
+        (retry.Policy(max_attempts=20), 8, 1.0, None, retry.Decision(False, 36000.0)),
         # max_attempts counts every attempt: after the 8th failure the delivery is dead
         (DEFAULT, 8, 0.5, None, retry.DEAD),
         (SMALL, 3, 0.5, None, retry.DEAD),
-        (config.Retry(max_attempts=1), 1, 0.5, 10.0, retry.DEAD),  # Retry-After cannot revive it
+        (retry.Policy(max_attempts=1), 1, 0.5, 10.0, retry.DEAD),  # Retry-After cannot revive it
         # Retry-After is a floor over the jittered wait...
         (SMALL, 1, 0.1, 2.0, retry.Decision(False, 2.0)),
         (DEFAULT, 3, 0.5, 1.0, retry.Decision(False, 40.0)),  # jitter already waits longer
@@ -35,7 +35,7 @@ SMALL = config.Retry(
     ],
 )
 def test_decision(
-    policy: config.Retry,
+    policy: retry.Policy,
     attempt: int,
     draw: float,
     retry_after: float | None,

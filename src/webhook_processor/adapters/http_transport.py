@@ -5,8 +5,8 @@ with what uvicorn serves them with: asyncio (uvloop) protocols, and httptools, t
 (llhttp, Node.js's) that uvicorn parses requests with, here parsing responses. A delivery's
 request through `HttpSender` costs about 47 us of CPU on it, against 130-150 us over aiohttp's
 client and 400-700 us over httpx's own transport (httpcore, h11 and anyio, in pure Python); on a
-small machine that CPU is the delivery rate (bench/README.md, "Figures with deliveries over
-httptools").
+small machine that CPU is the delivery rate (docs/performance-notes.md, "The delivery
+transport").
 
 What it does, and only that, because `HttpSender` needs only that: HTTP/1.1 requests with the
 body in memory, sent in one write with their header bytes as they are (nothing added: `HttpSender`
@@ -14,9 +14,19 @@ sets Host and Content-Length); responses streamed to the caller; connections kep
 (scheme, host, port) and reused newest first, closed after `keepalive_expiry` idle seconds or when
 the receiver closes them; a request sent once more on a new connection when a reused one is
 closed or reset before any answer (the receiver was closing it while idle); TLS with the given
-context. Not: redirects (never followed), cookies, proxies and other settings from the
-environment, decompression (httpx's Response decodes), HTTP/2, and timeouts (the sender bounds
-each attempt as a whole, and a connection whose attempt was cut short is closed, never reused).
+context (its CA and client certificate included). Not: redirects (never followed), cookies,
+proxies (`HttpSender` sends a destination with a proxy through httpx's own transport) and other
+settings from the environment, decompression (httpx's Response decodes), HTTP/2, and timeouts
+(the sender bounds each attempt as a whole, and a connection whose attempt was cut short is
+closed, never reused).
+
+The first response (after any 1xx) answers the request, as in h11 and httpcore. Whatever comes
+after it - a second response, stray bytes, anything on an idle connection - changes nothing of
+that answer and ends the connection: it is out of step with its requests, so its next answer
+could be anyone's. So does an answer that comes before the whole request was written (the rest is
+not sent). A connection is reused only when none of that happened, and its socket holds nothing
+unread when it is taken from the pool (httpcore checks the same: `is_readable` in
+`HTTP11Connection.has_expired`).
 
 What goes wrong becomes httpx's exceptions, each with the cause as its `__cause__` where there is
 one:
@@ -34,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import re
+import select
 import ssl
 import time
 from collections.abc import AsyncIterator
@@ -128,7 +139,11 @@ class Http1Transport(httpx.AsyncBaseTransport):
         while idle:
             connection = idle.pop()
             self._idle_count -= 1
-            if connection.reusable() and connection.idle_since > fresh_since:
+            if (
+                connection.reusable()
+                and connection.idle_since > fresh_since
+                and not connection.readable()
+            ):
                 return connection
             connection.close()
         return None
@@ -137,6 +152,7 @@ class Http1Transport(httpx.AsyncBaseTransport):
         if not connection.reusable() or self._idle_count >= self._max_idle:
             connection.close()
             return
+        connection.resume()
         connection.idle_since = time.monotonic()
         self._idle.setdefault(key, []).append(connection)
         self._idle_count += 1
@@ -203,6 +219,11 @@ def _forbidden(request: httpx.Request) -> httpx.LocalProtocolError:
     return httpx.LocalProtocolError("the request line holds a line break or NUL", request=request)
 
 
+class _Unsolicited(Exception):
+    """A message begins after the response: httptools stops parsing there (and raises
+    HttpParserCallbackError), before it could overwrite the response's status and headers."""
+
+
 class _Connection(asyncio.Protocol):
     """One HTTP/1.1 connection, one request at a time. httptools calls the `on_*` methods from
     `feed_data` as it parses the response."""
@@ -217,6 +238,7 @@ class _Connection(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None  # the body's reader, waiting for more
         self._paused = False
         self._until_close = False  # the body ends when the connection does (no length given)
+        self._poll = select.poll()  # of the socket, to see bytes arrived while idle
         self.lost: asyncio.Future[None] = loop.create_future()  # done once closed
         self.idle_since = 0.0
         self.status = 0
@@ -237,9 +259,24 @@ class _Connection(asyncio.Protocol):
             and not self._transport.is_closing()
         )
 
+    def readable(self) -> bool:
+        """The socket holds bytes (or an end) not read yet: at rest, nothing should come."""
+        return bool(self._poll.poll(0))
+
+    def resume(self) -> None:
+        if self._paused and self._transport is not None:
+            self._paused = False
+            self._transport.resume_reading()
+
     def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
+        """Closed, and cut when some of a request is still unsent: the receiver answered before
+        reading it, or stopped reading; a close would first send it all."""
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            if transport.get_write_buffer_size():
+                transport.abort()
+            else:
+                transport.close()
 
     def abort(self) -> None:
         if self._transport is not None and not self.lost.done():
@@ -264,9 +301,7 @@ class _Connection(asyncio.Protocol):
 
     async def more(self) -> None:
         """Wait for more of the body (or its end, or an error)."""
-        if self._paused and self._transport is not None:
-            self._paused = False
-            self._transport.resume_reading()
+        self.resume()
         self._waiter = self._loop.create_future()
         try:
             await self._waiter
@@ -282,6 +317,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self._poll.register(transport.get_extra_info("socket").fileno(), select.POLLIN)
 
     def data_received(self, data: bytes) -> None:
         if self._request is None or self.complete:  # idle: nothing was asked
@@ -296,7 +332,11 @@ class _Connection(asyncio.Protocol):
             self._fail(httpx.RemoteProtocolError, "the receiver switched protocols")
             return
         except httptools.HttpParserError as exc:
-            self._fail(httpx.RemoteProtocolError, f"invalid response: {exc}")
+            if self.complete:  # bytes after the whole response: it stands, the connection ends
+                self.keep_alive = False
+                self.close()
+            else:
+                self._fail(httpx.RemoteProtocolError, f"invalid response: {exc}")
             return
         if self._head is not None and not self._head.done():
             self._head_bytes += len(data)
@@ -324,6 +364,8 @@ class _Connection(asyncio.Protocol):
     # httptools' callbacks
 
     def on_message_begin(self) -> None:
+        if self.complete:
+            raise _Unsolicited
         self.headers = []
 
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -352,6 +394,8 @@ class _Connection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         if self.status:  # not the end of an informational response
             self.complete = True
+            if self._transport is not None and self._transport.get_write_buffer_size():
+                self.keep_alive = False  # answered before the whole request was written
             self._wake()
 
     def _wake(self) -> None:

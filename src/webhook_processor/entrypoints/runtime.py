@@ -35,8 +35,8 @@ def raise_open_files_limit() -> None:
 def _freeze_startup_objects() -> None:
     """Take what start-up made (modules, config, the composed services) out of the cyclic garbage
     collector's sight: it lives as long as the process, and every full collection walked all of
-    it, stopping the event loop 30-50 ms every few seconds under load (bench/README.md, "The
-    garbage collector"). What is made afterwards is collected as usual."""
+    it, stopping the event loop 30-50 ms every few seconds under load (docs/performance-notes.md,
+    "The garbage collector"). What is made afterwards is collected as usual."""
     gc.collect()
     gc.freeze()
 

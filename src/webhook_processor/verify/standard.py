@@ -12,8 +12,6 @@ https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-w
 from __future__ import annotations
 
 import base64
-import binascii
-import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
 from secrets import token_urlsafe
@@ -21,19 +19,12 @@ from secrets import token_urlsafe
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from webhook_processor import errors
+from webhook_processor import errors, signing
 from webhook_processor.verify import base
 
 
-def _decode(text: str) -> bytes | None:
-    try:
-        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-    except binascii.Error:
-        return None
-
-
 def _key(secret: str, prefix: str, scheme: str, sizes: tuple[int, ...] = ()) -> bytes:
-    raw = _decode(secret[len(prefix) :])
+    raw = signing.b64decode(secret[len(prefix) :])
     if not raw or (sizes and len(raw) not in sizes):
         size = f" of a {' or '.join(map(str, sizes))}-byte key" if sizes else ""
         raise ValueError(
@@ -84,16 +75,16 @@ def verifier(source: base.Spec, secrets: Sequence[str]) -> base.Verify:
         v1a: list[bytes] = []
         for entry in value.split():
             version, _, encoded = entry.partition(",")
-            sig = _decode(encoded) if version in ("v1", "v1a") else None
+            sig = signing.b64decode(encoded) if version in ("v1", "v1a") else None
             if sig:
                 (v1 if version == "v1" else v1a).append(sig)
         if not v1 and not v1a:
             raise errors.SignatureInvalid(
                 f"malformed {prefix}signature header: expected v1,<base64> or v1a,<base64> entries"
             )
-        signed = msg_id.encode() + b"." + timestamp.encode() + b"." + request.body
+        signed = signing.signed_content(msg_id, timestamp, request.body)
         for key in hmac_keys:
-            expected = hmac.new(key, signed, hashlib.sha256).digest()
+            expected = signing.v1_digest(key, signed)
             if any(hmac.compare_digest(expected, sig) for sig in v1):
                 return
         for public_key in public_keys:
@@ -115,7 +106,7 @@ def signer(source: base.Spec, secret: str) -> base.Sign:
         key = _key(secret, "whsec_", scheme)
 
         def signature(signed: bytes) -> str:
-            return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+            return "v1," + base64.b64encode(signing.v1_digest(key, signed)).decode()
 
     elif secret.startswith("whsk_"):
         seed = _key(secret, "whsk_", scheme, (32, 64))[:32]  # the seed, or libsodium's seed+public
@@ -137,7 +128,7 @@ def signer(source: base.Spec, secret: str) -> base.Sign:
     def sign(body: bytes, now: float, url: str) -> base.Signed:
         msg_id = "msg_" + token_urlsafe(18)
         ts = str(int(now))
-        signed = msg_id.encode() + b"." + ts.encode() + b"." + body
+        signed = signing.signed_content(msg_id, ts, body)
         headers = {
             prefix + "id": msg_id,
             prefix + "timestamp": ts,

@@ -36,7 +36,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 
 import orjson
 
@@ -50,6 +50,7 @@ CHECKPOINT_EVERY = 1.0  # seconds
 WAL_RESTART_FRAMES = 4096  # pages: 16 MB of WAL at SQLite's default page size
 CAUGHT_UP_SECONDS = 0.005  # a PASSIVE checkpoint this short leaves the RESTART little to copy
 RESTART_WAIT_MS = 20  # how long the writer's RESTART waits for readers
+RESTART_WAIT_SECONDS = 30.0  # how long the checkpointer waits for the writer to run a RESTART
 _Item = tuple[models.Event, "asyncio.Future[models.Stored]"]
 _Written = list[str] | None  # None: every row new; else the id stored per row
 
@@ -106,10 +107,13 @@ class GroupCommitStore:
     def ready(self) -> bool:
         return self._running
 
-    def _restart_wal(self) -> None:
-        """From the checkpointer: start the WAL over, on the writer thread, between batches."""
-        with contextlib.suppress(RuntimeError):  # stopped meanwhile: the last checkpoint does it
-            self._writer.submit(self._restart_now)
+    def _restart_wal(self) -> Future[None] | None:
+        """From the checkpointer: start the WAL over, on the writer thread, between batches.
+        None when the store stopped meanwhile (its last checkpoint does it)."""
+        try:
+            return self._writer.submit(self._restart_now)
+        except RuntimeError:
+            return None
 
     def _restart_now(self) -> None:
         """A RESTART checkpoint that waits for readers (a long `whp events list`, say) at most
@@ -212,7 +216,9 @@ class _Checkpointer:
     more) until the store stops.
     """
 
-    def __init__(self, path: str, busy_timeout: float, restart: Callable[[], None]) -> None:
+    def __init__(
+        self, path: str, busy_timeout: float, restart: Callable[[], Future[None] | None]
+    ) -> None:
         self._path = path
         self._busy_timeout = busy_timeout
         self._restart = restart
@@ -247,7 +253,13 @@ class _Checkpointer:
                         break
                 if file is not None and not _synced(file):
                     file = None
-                self._restart()
+                restarted = self._restart()
+                # Wait for it before the next PASSIVE: a RESTART needs the checkpoint lock that a
+                # PASSIVE holds, and on a loaded machine the writer ran it just as the next one
+                # began, failed after RESTART_WAIT_MS, and the WAL grew on (seen under load).
+                if restarted is not None:
+                    with contextlib.suppress(Exception):  # logged by checkpoint(); the next goes on
+                        restarted.result(timeout=RESTART_WAIT_SECONDS)
             checkpoint(conn, "TRUNCATE")
         finally:
             conn.close()
@@ -259,10 +271,10 @@ def _synced(fd: int) -> bool:
     The pages that PASSIVE checkpoints copy into the file stay in the OS's cache: SQLite syncs the
     file only after a checkpoint that copied the whole WAL, and under steady commits only the
     writer's RESTART does that. Its sync then wrote out a second's worth of checkpoints while
-    ingest waited: 100-300 ms on a store of 460,000 events (bench/README.md). Synced here first,
-    the RESTART's own sync has only its last few pages left. `fd` is SQLite's own descriptor
-    (`db.connect_with_descriptor`): a descriptor opened and closed here would cancel SQLite's
-    locks on the file."""
+    ingest waited: 100-300 ms on a store of 460,000 events (docs/performance-notes.md). Synced
+    here first, the RESTART's own sync has only its last few pages left. `fd` is SQLite's own
+    descriptor (`db.connect_with_descriptor`): a descriptor opened and closed here would cancel
+    SQLite's locks on the file."""
     try:
         os.fsync(fd)
     except OSError as exc:  # the RESTART still syncs, only on the writer

@@ -145,7 +145,7 @@ class DeliveryQueue:
         paused: Collection[str] = (),
         per_destination_limit: Mapping[str, int] | None = None,
         rate_limits: Mapping[str, ports.RateLimit] | None = None,
-    ) -> list[ports.ClaimedDelivery]:
+    ) -> list[models.Claim]:
         """Lease up to `limit` due deliveries (earliest due first) until now + lease_ms.
 
         Deliveries of `paused` destinations are skipped. `per_destination_limit` caps how many
@@ -171,32 +171,32 @@ class DeliveryQueue:
             for destination, tat in tats_after.items():
                 conn.execute(Q["set_rate_tat"], (destination, now_ms, tat))
         return [
-            ports.ClaimedDelivery(
-                delivery_id,
-                route,
-                destination,
-                webhook_id,
-                attempt,
-                lease,
-                events.event_from_row(ev),
-                not_before.get(delivery_id),
+            models.Claim(
+                delivery_id=str(delivery_id),
+                route=route,
+                destination=destination,
+                webhook_id=webhook_id,
+                attempt=attempt,
+                event=events.event_from_row(ev),
+                lease_until_ms=lease,
+                not_before_ms=not_before.get(delivery_id),
             )
             for delivery_id, route, destination, webhook_id, attempt, lease, *ev in rows
         ]
 
-    def record(self, record: ports.AttemptRecord, now_ms: int) -> bool:
+    def record(self, record: models.AttemptRecord, now_ms: int) -> bool:
         """Keep the attempt and move the delivery to its outcome, releasing its lease.
 
         Returns False when the delivery no longer follows this attempt (see the module
         docstring) or no longer exists (purged); the attempt row is kept in the first case."""
         return self.record_many([record], now_ms) == 1
 
-    def record_many(self, records: Sequence[ports.AttemptRecord], now_ms: int) -> int:
+    def record_many(self, records: Sequence[models.AttemptRecord], now_ms: int) -> int:
         """`record` for many attempts in one transaction, in order: the worker's outcomes of a
         step. Returns how many deliveries followed their attempt."""
         attempts = [
             (
-                r.delivery_id,
+                int(r.delivery_id),
                 r.attempt,
                 r.started_ms,
                 r.duration_ms,
@@ -213,7 +213,7 @@ class DeliveryQueue:
                 r.attempt,
                 r.next_attempt_ms,
                 now_ms,
-                r.delivery_id,
+                int(r.delivery_id),
             )
             for r in records
         ]
