@@ -11,6 +11,7 @@ const KEY = "whp.samples";
 let samples = load();
 let latest = null;
 let timer = null;
+let inflight = null;
 let onUnauthorized = () => {};
 const listeners = new Set();
 
@@ -39,17 +40,26 @@ export function history() {
   return samples;
 }
 
-export function current() {
-  return latest;
-}
-
 // fn(stats, ok): called after each poll (ok false when the server could not be read).
 export function subscribe(fn) {
   listeners.add(fn);
   return () => listeners.delete(fn);
 }
 
-export async function poll() {
+// One poll at a time: a page that needs the stats at once waits for the poll under way.
+export function poll() {
+  if (!inflight) inflight = read().finally(() => { inflight = null; });
+  return inflight;
+}
+
+// The latest stats, or those of the poll under way (a page's first render needs them).
+export async function fresh() {
+  if (latest) return latest;
+  await poll();
+  return latest ?? api.get("/stats");
+}
+
+async function read() {
   try {
     latest = await api.get("/stats");
     keep(latest);

@@ -91,7 +91,7 @@ export function latest(items) {
 export async function render(ctx) {
   const { signal } = ctx;
   const [stats, dests, recent] = await Promise.all([
-    live.current() ?? api.get("/stats", { signal }),
+    live.fresh(),
     api.get("/destinations", { signal }),
     api.get(`/events${api.query({ limit: LATEST })}`, { signal }),
   ]);
