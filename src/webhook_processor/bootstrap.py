@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import pydantic
@@ -27,6 +27,7 @@ from webhook_processor import (
     delivery,
     egress,
     errors,
+    operations,
     ports,
     presets,
     processing,
@@ -38,11 +39,14 @@ from webhook_processor import (
     wiring,
 )
 from webhook_processor import problems as wording
-from webhook_processor.adapters import http, prometheus
+from webhook_processor.adapters import prometheus
 from webhook_processor.adapters.sqlite import db as sqlite_db
 from webhook_processor.adapters.sqlite import events as sqlite_events
 from webhook_processor.adapters.sqlite import operations as sqlite_operations
 from webhook_processor.adapters.sqlite import queue as sqlite_queue
+
+if TYPE_CHECKING:  # imported where it is used: see http_sender
+    from webhook_processor.adapters import http
 
 Clock = Callable[[], float]
 
@@ -257,6 +261,10 @@ def signing_keys(
 def http_sender(cfg: config.Config, file: str, env: Mapping[str, str]) -> http.HttpSender:
     """The sender of deliveries, each destination on its way out (egress.py). `proxy: env` reads
     `env` here, once; a proxy from there may carry credentials (never repeated in an error)."""
+    # Imported here, not with this module: httpx imports its own CLI (rich, pygments) wherever
+    # click is installed, which every `whp` command, `whp --help` included, would pay for.
+    from webhook_processor.adapters import http  # noqa: PLC0415
+
     problems: list[str] = []
     routes = {}
     for name, dest in cfg.destinations.items():
@@ -287,13 +295,6 @@ def event_reader(cfg: config.Config) -> ports.EventReader:
     )
 
 
-def operations(cfg: config.Config, *, readonly: bool = False) -> sqlite_operations.SqliteOperations:
-    """What operators read and change in the store, over its own connection (migrating the store
-    unless `readonly`); its `queue` is the delivery queue on the same connection."""
-    conn = sqlite_db.connect(cfg.storage.path, cfg.storage.busy_timeout_seconds, readonly=readonly)
-    return sqlite_operations.SqliteOperations(conn)
-
-
 def delivery_queue(
     cfg: config.Config, *, readonly: bool = False, checkpoints: bool = True
 ) -> sqlite_queue.DeliveryQueue:
@@ -305,6 +306,37 @@ def delivery_queue(
         checkpoints=checkpoints,
     )
     return sqlite_queue.DeliveryQueue(conn)
+
+
+def operator(
+    cfg: config.Config, *, readonly: bool = False, create: bool = False, in_server: bool = False
+) -> operations.Operator:
+    """The operator's use cases over the store, on a connection of their own: for the CLI (the
+    store must exist unless `create`; `readonly` for what only reads), or for the admin API of
+    `whp serve` (`in_server`: the store's checkpointer checkpoints, as for the worker)."""
+    if not create and not Path(cfg.storage.path).exists():
+        raise errors.StoreUnavailable(f"no store at {cfg.storage.path} (has `whp serve` run yet?)")
+    conn = sqlite_db.connect(
+        cfg.storage.path,
+        cfg.storage.busy_timeout_seconds,
+        readonly=readonly,
+        checkpoints=not in_server,
+    )
+    return operations.Operator(sqlite_operations.SqliteOperations(conn), destination_configs(cfg))
+
+
+def destination_configs(cfg: config.Config) -> dict[str, operations.DestinationConfig]:
+    return {
+        name: operations.DestinationConfig(dest.url, dest.paused)
+        for name, dest in cfg.destinations.items()
+    }
+
+
+def admin_token(cfg: config.Config, file: str, env: Mapping[str, str]) -> str | None:
+    """The admin API's bearer token (None: no `admin.token`, so no admin API)."""
+    if cfg.admin.token is None:
+        return None
+    return resolve_secret(cfg.admin.token, "admin.token", file, env)
 
 
 # -- reloading the config (SIGHUP) ---------------------------------------------------------------

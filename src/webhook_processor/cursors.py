@@ -44,8 +44,13 @@ def integers(cursor: str, *keys: str) -> dict[str, int]:
     """`decode`, for a position of whole numbers (SQLite's row numbers): each of `keys` must hold
     one, or the cursor is not one of ours (it would otherwise fail in the store, or page wrong)."""
     position = decode(cursor, *keys)
-    if any(type(position[key]) is not int for key in keys):  # bool is no int here
+    if any(not _int64(position[key]) for key in keys):
         raise errors.UsageError(
             "invalid cursor: pass the `next` value of the previous page as it is"
         )
     return {key: position[key] for key in keys}
+
+
+def _int64(value: Any) -> bool:
+    """A whole number SQLite can hold (bool is no int here)."""
+    return type(value) is int and -(2**63) <= value < 2**63

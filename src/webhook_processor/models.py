@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal, NamedTuple
 
 _random = random.Random()  # noqa: S311 - ids identify, they do not authorise; seeded from os.urandom
@@ -24,12 +24,14 @@ def new_event_id(now: float) -> str:
     return f"evt_{int(now * 1000):012x}{_random.getrandbits(80):020x}"
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def rfc3339(epoch_ms: int) -> str:
-    return (
-        datetime.fromtimestamp(epoch_ms / 1000, UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
+    """`2026-11-30T10:00:00.123Z`: exact (no float on the way), so times.parse_time reads it
+    back to the same millisecond."""
+    moment = _EPOCH + timedelta(milliseconds=epoch_ms)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(slots=True)

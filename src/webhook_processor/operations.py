@@ -10,7 +10,7 @@ gets the store in time. `progress` callbacks are told how many items each batch 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from webhook_processor import errors, models, ports
@@ -59,8 +59,17 @@ class Stats:
     rates: Mapping[str, float]  # received, delivered, failed: per second over the last minute
 
 
-def _nothing(done: int) -> None:
-    pass
+def nothing(done: int) -> None:
+    """A Progress that shows nothing."""
+
+
+def unknown_events(ids: Sequence[str]) -> str:
+    noun = "id" if len(ids) == 1 else "ids"
+    return f"unknown event {noun} {', '.join(ids)}; nothing replayed"
+
+
+def unknown_destination(name: str, known: Iterable[str]) -> str:
+    return f"no destination named {name!r} (destinations: {', '.join(sorted(known)) or 'none'})"
 
 
 class Operator:
@@ -89,13 +98,16 @@ class Operator:
             raise errors.NotFound(f"no event {event_id!r}")
         return EventDetail(found, self._ops.deliveries(event_id))
 
-    def replay(self, event_ids: Sequence[str], new_id: bool, progress: Progress = _nothing) -> int:
+    def missing(self, event_ids: Sequence[str]) -> list[str]:
+        """Those of `event_ids` that are not stored, each once."""
+        return [i for i in dict.fromkeys(event_ids) if self._ops.event(i) is None]
+
+    def replay(self, event_ids: Sequence[str], new_id: bool, progress: Progress = nothing) -> int:
         """Replay these events (every id must exist: else nothing is replayed)."""
         ids = list(dict.fromkeys(event_ids))
-        unknown = [i for i in ids if self._ops.event(i) is None]
+        unknown = self.missing(ids)
         if unknown:
-            noun = "id" if len(unknown) == 1 else "ids"
-            raise errors.NotFound(f"unknown event {noun} {', '.join(unknown)}; nothing replayed")
+            raise errors.NotFound(unknown_events(unknown))
         return self._replay_all(ids, new_id, progress)
 
     def matching(self, where: ports.EventFilter) -> list[str]:
@@ -116,7 +128,7 @@ class Operator:
         *,
         everything: bool = False,
         dry_run: bool = False,
-        progress: Progress = _nothing,
+        progress: Progress = nothing,
     ) -> int:
         """Replay the events `where` selects (an empty filter needs `everything`); with
         `dry_run`, only count them."""
@@ -146,7 +158,7 @@ class Operator:
             self.destination(destination)
         return self._ops.dead_letters(destination, limit, cursor)
 
-    def redrive(self, delivery_ids: Sequence[str], progress: Progress = _nothing) -> int:
+    def redrive(self, delivery_ids: Sequence[str], progress: Progress = nothing) -> int:
         """Redrive these dead deliveries; those that are not dead are left (the count says)."""
         ids = list(dict.fromkeys(delivery_ids))
         redriven = 0
@@ -155,7 +167,7 @@ class Operator:
             progress(len(chunk))
         return redriven
 
-    def redrive_all(self, destination: str | None, progress: Progress = _nothing) -> int:
+    def redrive_all(self, destination: str | None, progress: Progress = nothing) -> int:
         """Redrive every dead delivery (of `destination`), page by page down the queue: it ends
         even when deliveries die again meanwhile (they come back above the pages still to do)."""
         if destination is not None:
@@ -188,8 +200,7 @@ class Operator:
 
     def destination(self, name: str) -> DestinationView:
         if name not in self._destinations:
-            known = ", ".join(sorted(self._destinations)) or "none"
-            raise errors.NotFound(f"no destination named {name!r} (destinations: {known})")
+            raise errors.NotFound(unknown_destination(name, self._destinations))
         return self._view(name, self._ops.destinations(self._now_ms()).get(name))
 
     def pause(self, name: str) -> DestinationView:
@@ -232,7 +243,7 @@ class Operator:
                 return
             cursor = batch.next
 
-    def purge(self, older_than_ms: int, progress: Progress = _nothing) -> tuple[int, int]:
+    def purge(self, older_than_ms: int, progress: Progress = nothing) -> tuple[int, int]:
         """Purge, paced: (events deleted, older events kept because their work is not done)."""
         deleted = kept = 0
         started = time.monotonic()

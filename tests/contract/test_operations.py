@@ -6,7 +6,9 @@ routing, attempts), so each test reads as an operator's view of what happened.""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -96,6 +98,23 @@ def test_a_cursor_that_is_not_one_of_ours_is_a_usage_error(store: Harness) -> No
             store.ops.events(ports.EventFilter(), 10, bad)
         with pytest.raises(errors.UsageError, match="cursor"):
             store.ops.dead_letters(None, 10, bad)
+
+
+@pytest.mark.parametrize(
+    "value", ["x", 1.5, True, None, [1], {"a": 1}, 2**63, -(2**63) - 1], ids=repr
+)
+def test_a_forged_cursor_of_our_encoding_is_a_usage_error(store: Harness, value: object) -> None:
+    """What a client may hand back: our encoding, any JSON inside. Whatever position it holds,
+    the listing refuses it as a cursor (not a 500 from deep in the store)."""
+    stored(store, event())
+    every_key = dict.fromkeys(("seq", "id", "ms", "after", "position", "key"), value)
+    forged = base64.urlsafe_b64encode(json.dumps(every_key).encode()).decode().rstrip("=")
+    with pytest.raises(errors.UsageError, match="cursor"):
+        store.ops.events(ports.EventFilter(), 10, forged)
+    with pytest.raises(errors.UsageError, match="cursor"):
+        store.ops.dead_letters(None, 10, forged)
+    with pytest.raises(errors.UsageError, match="cursor"):
+        store.ops.purge(NOW, forged)
 
 
 def test_event_detail_and_deliveries_with_every_attempt(store: Harness) -> None:

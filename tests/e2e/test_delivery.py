@@ -228,8 +228,7 @@ def test_delivered_once_signed_with_the_original_body(receiver: Receiver, deploy
     assert shown["status"] == "delivered", shown
     assert shown["destination"] == "hooks"
     assert shown["webhook_id"] == event_id
-    assert shown["attempts"] == 1, shown
-    assert [a["status_code"] for a in shown["attempts_detail"]] == [200], shown
+    assert [a["status_code"] for a in shown["attempts"]] == [200], shown
     assert_quiet(receiver, "/hooks", 1, seconds=0.5)  # and it is not sent again
 
 
@@ -250,8 +249,8 @@ def test_failed_attempts_are_retried_with_the_same_webhook_id(
     assert_all_verified(receiver)
 
     (shown,) = whp.wait_settled(event_id)
-    assert (shown["status"], shown["attempts"]) == ("delivered", 3), shown
-    assert [a["status_code"] for a in shown["attempts_detail"]] == [500, 500, 200], shown
+    assert shown["status"] == "delivered", shown
+    assert [a["status_code"] for a in shown["attempts"]] == [500, 500, 200], shown
     assert_quiet(receiver, "/flaky", 3, seconds=0.5)
 
 
@@ -266,7 +265,7 @@ def test_dead_after_max_attempts_then_redriven(receiver: Receiver, deploy: Deplo
 
     got = receiver.wait_for_arrivals(3, ARRIVAL_TIMEOUT, path="/down")
     (shown,) = whp.wait_settled(event_id)
-    assert (shown["status"], shown["attempts"]) == ("dead", 3), shown
+    assert (shown["status"], len(shown["attempts"])) == ("dead", 3), shown
     assert_quiet(receiver, "/down", 3)  # max_attempts counts every attempt: no fourth
     assert attempts_of(got) == [1, 2, 3]
     assert {a.webhook_id for a in got} == {event_id}
@@ -285,7 +284,8 @@ def test_dead_after_max_attempts_then_redriven(receiver: Receiver, deploy: Deplo
     assert got[3].answered == 200
     assert_all_verified(receiver)
     (shown,) = whp.wait_settled(event_id)
-    assert (shown["status"], shown["attempts"]) == ("delivered", 1), shown
+    assert shown["status"] == "delivered", shown
+    assert [a["attempt"] for a in shown["attempts"]] == [1, 2, 3, 1], shown  # all kept
     assert not [d for d in whp.dead_letters() if d["event_id"] == event_id]
 
 
@@ -328,7 +328,7 @@ def test_pause_holds_deliveries_until_resume(receiver: Receiver, deploy: Deploy)
     event_id = send(whp.server)
     assert_quiet(receiver, "/hooks", 0)
     (held,) = whp.deliveries(event_id)
-    assert (held["status"], held["attempts"]) == ("pending", 0), held
+    assert (held["status"], len(held["attempts"])) == ("pending", 0), held
 
     whp.ok("destinations", "resume", "hooks")
     (arrival,) = receiver.wait_for_arrivals(1, ARRIVAL_TIMEOUT, path="/hooks")
@@ -345,7 +345,7 @@ def test_paused_in_config_holds_deliveries(receiver: Receiver, deploy: Deploy) -
     event_id = send(whp.server)
     assert_quiet(receiver, "/held", 0)
     (pending,) = whp.deliveries(event_id)
-    assert (pending["status"], pending["attempts"]) == ("pending", 0), pending
+    assert (pending["status"], len(pending["attempts"])) == ("pending", 0), pending
 
     # The operator lifts the pause in the config and restarts: the held delivery goes out.
     whp.server.stop()
@@ -380,8 +380,8 @@ def test_fan_out_one_destination_failing_does_not_resend_to_the_other(
     receiver.wait_for_arrivals(1, ARRIVAL_TIMEOUT, path="/good")
     bad = receiver.wait_for_arrivals(3, ARRIVAL_TIMEOUT, path="/bad")
     deliveries = {d["destination"]: d for d in whp.wait_settled(event_id, count=2)}
-    assert (deliveries["good"]["status"], deliveries["good"]["attempts"]) == ("delivered", 1)
-    assert (deliveries["bad"]["status"], deliveries["bad"]["attempts"]) == ("dead", 3)
+    assert (deliveries["good"]["status"], len(deliveries["good"]["attempts"])) == ("delivered", 1)
+    assert (deliveries["bad"]["status"], len(deliveries["bad"]["attempts"])) == ("dead", 3)
     assert deliveries["good"]["route"] == "to-good"
     assert deliveries["bad"]["route"] == "to-bad"
     assert_quiet(receiver, "/bad", 3)
@@ -432,7 +432,7 @@ def test_retry_after_is_honoured(receiver: Receiver, deploy: Deploy) -> None:
     assert gap < 5, f"the retry came {gap:.3f} s after a 429 with Retry-After: 1"
     assert attempts_of([first, second]) == [1, 2]
     (shown,) = whp.wait_settled(event_id)
-    assert (shown["status"], shown["attempts"]) == ("delivered", 2), shown
+    assert (shown["status"], len(shown["attempts"])) == ("delivered", 2), shown
 
 
 def test_retry_after_is_capped_at_max_interval(receiver: Receiver, deploy: Deploy) -> None:
@@ -451,7 +451,7 @@ def test_retry_after_is_capped_at_max_interval(receiver: Receiver, deploy: Deplo
     assert gap >= 0.45, f"the retry came {gap:.3f} s after a 503: Retry-After ignored"
     assert gap < 5, f"the retry came {gap:.3f} s after Retry-After: 3600 (max_interval 0.5 s)"
     (shown,) = whp.wait_settled(event_id)
-    assert (shown["status"], shown["attempts"]) == ("delivered", 2), shown
+    assert (shown["status"], len(shown["attempts"])) == ("delivered", 2), shown
 
 
 # --- 8. unrouted -----------------------------------------------------------------------------

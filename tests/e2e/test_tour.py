@@ -86,7 +86,7 @@ def test_readme_tour(tmp_path: Path) -> None:
         shown = show(event_id)
         assert shown["id"] == event_id
         assert shown["source"] == "github"
-        assert shown["type"] == "push"
+        assert shown["event_type"] == "push"
         assert shown["body"] == (tmp_path / "examples" / "github-push.json").read_text()
         first = whp("send", "stripe", "examples/stripe-payment.json").stdout
         assert first.startswith("202 evt_"), first

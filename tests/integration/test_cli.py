@@ -168,8 +168,8 @@ def stored(tmp_path: Path, count: int) -> list[str]:
     return [e.id for e in reversed(made)]
 
 
-@pytest.mark.parametrize("limit", ["0", "-1", "ten"])
-def test_events_list_limit_must_be_a_number_above_0(
+@pytest.mark.parametrize("limit", ["0", "-1", "ten", "501"])
+def test_events_list_limit_must_be_a_number_from_1_to_500(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], limit: str
 ) -> None:
     monkeypatch.chdir(tmp_path)
@@ -181,7 +181,7 @@ def test_events_list_limit_must_be_a_number_above_0(
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert "argument --limit" in err
-    assert "above 0" in err
+    assert "give a whole number from 1 to 500" in err  # as the admin API's limit
 
 
 def test_events_list_pages_with_the_cursor_it_prints(

@@ -8,6 +8,7 @@ import dataclasses
 import io
 import itertools
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 
 from webhook_processor import models, ports
 from webhook_processor.adapters.sqlite import db, events, queue
-from webhook_processor.entrypoints import cli, cli_ops
+from webhook_processor.entrypoints import cli, cli_show
 
 CONFIG = """\
 storage: {path: whp.db, retention_days: 7}
@@ -265,15 +266,17 @@ def test_dlq_list_as_a_table_and_as_json(run: Whp, dead: dict[str, list[int]]) -
     status, out, _ = whp(run, "dlq", "list", "--json", "--destination", "orders")
     lines = [json.loads(line) for line in out.splitlines()]
     assert status == 0
-    assert [r["id"] for r in lines] == dead["orders"]  # newest first
+    assert [r["delivery_id"] for r in lines] == [str(i) for i in dead["orders"]]  # newest first
     assert {r["route"] for r in lines} == {"payments"}
     assert {r["attempts"] for r in lines} == {2}
     assert {r["last_error"] for r in lines} == {"connection refused"}
-    assert all(r["died"].endswith("Z") for r in lines)
+    assert all(r["dead_at"].endswith("Z") for r in lines)
 
     status, out, err = whp(run, "dlq", "list", "--limit", "2")
     assert len(out.splitlines()) == 3
-    assert "--before" in err
+    cursor = err.split("--cursor ")[1].rstrip(")\n")
+    status, out, err = whp(run, "dlq", "list", "--limit", "2", "--cursor", cursor)
+    assert (status, len(out.splitlines()), err.startswith("(the next 2")) == (0, 3, True)
 
 
 def test_dlq_list_when_empty(run: Whp, q: queue.DeliveryQueue) -> None:
@@ -361,27 +364,26 @@ def test_purge_deletes_events_past_retention_with_their_deliveries(
 def test_purge_in_batches(
     tmp_path: Path, q: queue.DeliveryQueue, run: Whp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli_ops, "BATCH", 2)
     for eid in store(tmp_path / "whp.db", *(make_event(age_ms=9 * DAY_MS) for _ in range(5))):
         q.route(eid, [], now_ms())  # unrouted: nothing left to do
     calls: list[int] = []
     real = queue.DeliveryQueue.purge
 
-    def spy(
+    def in_twos(
         self: queue.DeliveryQueue,
         older_than_ms: int,
         after: ports.PurgePosition = ports.START,
         batch: int = 500,
     ) -> ports.Purged:
-        done = real(self, older_than_ms, after, batch)
+        done = real(self, older_than_ms, after, 2)
         calls.append(done.deleted)
         return done
 
-    monkeypatch.setattr(queue.DeliveryQueue, "purge", spy)
+    monkeypatch.setattr(queue.DeliveryQueue, "purge", in_twos)
     status, out, _ = whp(run, "purge")
     assert status == 0
     assert out.startswith("purged 5 events")
-    assert calls == [2, 2, 1]
+    assert calls == [2, 2, 1]  # batch after batch, until one says no older event is left
 
 
 def test_purge_keeps_old_events_not_delivered_yet(
@@ -413,11 +415,13 @@ def test_destinations_pause_resume_and_list(
 ) -> None:
     status, out, _ = whp(run, "destinations", "list")
     assert status == 0
-    table = [line.split() for line in out.splitlines()]
-    assert table[0] == ["NAME", "URL", "PAUSED", "PENDING", "DEAD"]
-    assert table[1:] == [
-        ["orders", "http://127.0.0.1:9/orders", "no", "0", "2"],
-        ["audit", "http://127.0.0.1:9/audit", "config", "0", "3"],
+    header, *rows = out.splitlines()
+    assert header.split() == [
+        *("NAME", "URL", "PAUSED", "PENDING", "IN", "FLIGHT", "DEAD", "OLDEST", "PENDING")
+    ]
+    assert [r.split() for r in rows] == [
+        ["orders", "http://127.0.0.1:9/orders", "no", "0", "0", "2", "-"],
+        ["audit", "http://127.0.0.1:9/audit", "config", "0", "0", "3", "-"],
     ]
 
     status, out, _ = whp(run, "destinations", "pause", "orders")
@@ -427,14 +431,17 @@ def test_destinations_pause_resume_and_list(
     assert whp(run, "destinations", "pause", "orders")[1] == "orders is paused already\n"
 
     status, out, _ = whp(run, "destinations", "list", "--json")
-    rows = {r["name"]: r for r in map(json.loads, out.splitlines())}
-    assert rows["orders"]["paused"] == "runtime"
-    assert rows["audit"] == {
+    listed = {r["name"]: r for r in map(json.loads, out.splitlines())}
+    assert (listed["orders"]["paused"], listed["orders"]["paused_by"]) == (True, ["runtime"])
+    assert listed["audit"] == {
         "name": "audit",
         "url": "http://127.0.0.1:9/audit",
-        "paused": "config",
+        "paused": True,
+        "paused_by": ["config"],
         "pending": 0,
         "dead": 3,
+        "in_flight": 0,
+        "oldest_pending_seconds": None,
     }
 
     status, out, _ = whp(run, "destinations", "resume", "orders")
@@ -471,7 +478,9 @@ def test_destinations_unknown_name_exits_2(run: Whp, action: str) -> None:
 def test_destinations_list_without_a_store_shows_the_config(run: Whp) -> None:
     status, out, _ = whp(run, "destinations", "list")
     assert status == 0
-    assert out.splitlines()[2].split() == ["audit", "http://127.0.0.1:9/audit", "config", "-", "-"]
+    assert (
+        out.splitlines()[2].split() == ["audit", "http://127.0.0.1:9/audit", "config"] + ["-"] * 4
+    )
 
 
 # -- events show / list ---------------------------------------------------------------------
@@ -489,60 +498,61 @@ def test_events_show_includes_deliveries_and_attempts(
     assert status == 0
     shown = json.loads(out)
     assert shown["id"] == eid
+    assert shown["body"] == f'{{"n": {int(eid[4:], 16)}}}'
     orders, audit = shown["deliveries"]
     assert orders["route"] == "payments"
     assert orders["destination"] == "orders"
     assert orders["webhook_id"] == eid
-    assert (orders["status"], orders["attempts"], orders["next_attempt"]) == ("dead", 2, None)
-    first, second = orders["attempts_detail"]
-    assert first["number"] == 1
+    assert (orders["status"], orders["next_attempt_at"]) == ("dead", None)
+    first, second = orders["attempts"]
+    assert first["attempt"] == 1
     assert first["status_code"] == 500
-    assert first["response_excerpt"] == "oops"
+    assert first["excerpt"] == "oops"
     assert first["duration_ms"] == 40
-    assert first["started"].endswith("Z")
+    assert first["started_at"].endswith("Z")
     assert second == first | {
-        "number": 2,
+        "attempt": 2,
         "status_code": None,
         "error": "connection refused",
-        "response_excerpt": None,
-        "started": second["started"],
+        "excerpt": None,
+        "started_at": second["started_at"],
     }
-    assert (audit["status"], audit["attempts"]) == ("pending", 0)
-    assert audit["next_attempt"].endswith("Z")
-    assert len(audit["attempts_detail"]) == 2  # attempts before the redrive are kept
+    assert audit["status"] == "pending"
+    assert audit["next_attempt_at"].endswith("Z")
+    assert len(audit["attempts"]) == 2  # attempts before the redrive are kept
 
     status, out, _ = whp(run, "events", "show", eid)
-    assert json.loads(out)["deliveries"] == shown["deliveries"]
+    assert json.loads(out) == shown
+    assert len(out.splitlines()) > 10  # indented, for people
 
 
-def test_events_list_counts_deliveries(tmp_path: Path, q: queue.DeliveryQueue, run: Whp) -> None:
-    routed, waiting, unrouted = store(tmp_path / "whp.db", make_event(), make_event(), make_event())
-    q.route(routed, [PAYMENTS, EVERYTHING], now_ms())
-    q.route(unrouted, [], now_ms())
-    (c, _) = q.claim(now_ms(), 30_000, 10)
-    at = now_ms()
-    q.record(
-        models.AttemptRecord(
-            c.delivery_id,
-            1,
-            started_ms=at,
-            duration_ms=1,
-            status_code=500,
-            error=None,
-            excerpt=None,
-            outcome="dead",
-            next_attempt_ms=None,
-        ),
-        at,
-    )
-    status, out, _ = whp(run, "events", "list")
-    assert status == 0
-    assert out.splitlines()[0].split()[5] == "DELIVERIES"
-    cells = {line.split()[0]: line.split()[5:7] for line in out.splitlines()[1:]}
-    assert cells[routed] == ["2", "(1"]
-    assert "(1 pending, 1 dead)" in next(line for line in out.splitlines() if routed in line)
-    assert cells[waiting][0] == "-"
-    assert cells[unrouted][0] == "0"
+def test_events_list_pages_with_a_cursor(tmp_path: Path, q: queue.DeliveryQueue, run: Whp) -> None:
+    made = store(tmp_path / "whp.db", *(make_event() for _ in range(5)))
+    q.route(made[0], [], now_ms())
+    status, out, err = whp(run, "events", "list", "--limit", "3")
+    header, *rows = out.splitlines()
+    assert header.split() == ["ID", "RECEIVED", "SOURCE", "TYPE", "STATUS", "IDEMPOTENCY", "KEY"]
+    assert [r.split()[0] for r in rows] == made[:1:-1]
+    cursor = err.split("--cursor ")[1].rstrip(")\n")
+    assert err.startswith("(the newest 3; more with --cursor")
+    status, out, err = whp(run, "events", "list", "--limit", "3", "--cursor", cursor, "--json")
+    assert [json.loads(line)["id"] for line in out.splitlines()] == made[1::-1]
+    assert (status, err) == (0, "")
+    unrouted = json.loads(out.splitlines()[-1])
+    assert unrouted == {
+        "id": made[0],
+        "source": "stripe",
+        "event_type": "charge.succeeded",
+        "idempotency_key": None,
+        "status": "unrouted",
+        "received_at": unrouted["received_at"],
+    }
+    status, _, err = whp(run, "events", "list", "--cursor", "garbage")
+    assert status == 2
+    assert err.startswith("whp: --cursor 'garbage' is not a cursor whp gave")
+    with pytest.raises(SystemExit) as refused:  # argparse refuses it
+        whp(run, "events", "list", "--limit", "501")
+    assert refused.value.code == 2
 
 
 def test_events_list_shows_control_characters_escaped(tmp_path: Path, run: Whp) -> None:
@@ -561,7 +571,7 @@ def test_events_list_shows_control_characters_escaped(tmp_path: Path, run: Whp) 
     assert "k\\r\\nforged row" in row
 
 
-# -- progress -------------------------------------------------------------------------------
+# -- progress and tables ---------------------------------------------------------------------
 
 
 class Terminal(io.StringIO):
@@ -571,19 +581,35 @@ class Terminal(io.StringIO):
 
 def test_progress_draws_a_bar_on_a_terminal_only() -> None:
     term = Terminal()
-    with cli_ops.Progress("replaying", 5000, term) as progress:
-        progress.advance(1200)
-        progress.advance(3800)
+    with cli_show.progress("replaying", 5000, term) as advance:
+        advance(1200)
+        advance(3800)
     drawn = term.getvalue()
-    assert drawn.startswith("\rreplaying [#######.......................] 1200/5000")
-    assert drawn.endswith("\rreplaying [" + "#" * 30 + "] 5000/5000\n")
+    assert "replaying" in drawn
+    assert "5000/5000" in drawn
 
     counter = Terminal()
-    with cli_ops.Progress("purging", None, counter) as progress:
-        progress.advance(500)
-    assert counter.getvalue() == "\rpurging 500\n"
+    with cli_show.progress("purging", None, counter) as advance:
+        advance(500)
+    assert "purging 500" in counter.getvalue()
 
     piped = io.StringIO()
-    with cli_ops.Progress("replaying", 10, piped) as progress:
-        progress.advance(10)
+    with cli_show.progress("replaying", 10, piped) as advance:
+        advance(10)
     assert piped.getvalue() == ""
+
+
+def test_tables_fit_a_terminal_and_never_cut_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    term = Terminal()
+    event_id = "evt_" + "0" * 32
+    long_type = "pull_request.review_comment.created.and.then.some.more"
+    cli_show.table(["ID", "TYPE"], [[event_id, long_type]], "(none)", stream=term)
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).rstrip() for line in term.getvalue().splitlines()]
+    assert max(len(line) for line in lines) <= 60
+    assert event_id in lines[1]
+    assert "".join(line[len(event_id) :].strip() for line in lines[1:]) == long_type
+
+    piped = io.StringIO()
+    cli_show.table(["ID", "TYPE"], [[event_id, long_type]], "(none)", stream=piped)
+    assert piped.getvalue().splitlines()[1] == f"{event_id}  {long_type}"

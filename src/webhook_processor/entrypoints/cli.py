@@ -13,12 +13,15 @@ import time
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
 import orjson
 
 from webhook_processor import __version__, bootstrap, config, errors, secrets, sending, wiring
 from webhook_processor.entrypoints import cli_aws, cli_events, cli_ops, cli_routes
+
+if TYPE_CHECKING:  # imported by `whp send` only: see bootstrap.http_sender
+    import httpx
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -242,6 +245,8 @@ def cmd_send(args: argparse.Namespace) -> int:
         headers=extra,
         keep_id=args.keep_id,
     )
+    import httpx  # noqa: PLC0415 - for this command only (see bootstrap.http_sender)
+
     try:
         response = httpx.post(out.url, content=out.body, headers=out.headers, timeout=30)
     except httpx.HTTPError as exc:

@@ -1,8 +1,11 @@
-"""The OpenAPI document served at /openapi.json: the ingest contract of DESIGN.md."""
+"""The OpenAPI document served at /openapi.json: the ingest contract of DESIGN.md, the open
+operational endpoints, and the admin API (entrypoints/openapi_admin.py)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from webhook_processor.entrypoints import openapi_admin
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -18,6 +21,7 @@ DOCUMENT: dict[str, Any] = {
         "/webhooks/{source}": {
             "post": {
                 "summary": "Receive a webhook from a configured source",
+                "security": [],  # the source's own verification
                 "parameters": [
                     {"name": "source", "in": "path", "required": True, "schema": {"type": "string"}}
                 ],
@@ -64,22 +68,37 @@ DOCUMENT: dict[str, Any] = {
             }
         },
         "/healthz": {
-            "get": {"summary": "Liveness", "responses": {"200": {"description": "alive"}}}
+            "get": {
+                "summary": "Liveness",
+                "security": [],
+                "responses": {"200": {"description": "alive"}},
+            }
         },
         "/readyz": {
             "get": {
                 "summary": "Readiness",
+                "security": [],
                 "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}},
             }
         },
         "/metrics": {
             "get": {
                 "summary": "Prometheus metrics",
+                "security": [],
                 "responses": {"200": {"description": "text format"}},
             }
         },
+        "/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "security": [],
+                "responses": {"200": {"description": "OpenAPI 3.1"}},
+            }
+        },
+        **openapi_admin.PATHS,
     },
     "components": {
+        "securitySchemes": openapi_admin.SECURITY_SCHEMES,
         "schemas": {
             "Accepted": {
                 "type": "object",
@@ -96,6 +115,7 @@ DOCUMENT: dict[str, Any] = {
                 "required": ["error", "detail"],
                 "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
             },
-        }
+            **openapi_admin.SCHEMAS,
+        },
     },
 }

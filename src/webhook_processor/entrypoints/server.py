@@ -7,9 +7,10 @@ import logging
 import os
 
 import uvicorn
+from starlette.types import ASGIApp
 
-from webhook_processor import bootstrap, logs, processing
-from webhook_processor.entrypoints import reload, runtime, web
+from webhook_processor import bootstrap, config, logs, processing
+from webhook_processor.entrypoints import admin, reload, runtime, web
 
 log = logging.getLogger("whp")
 
@@ -21,7 +22,12 @@ def run(args: argparse.Namespace) -> int:
     worker = next(s for s in parts.services if isinstance(s, processing.Processor))
     # SIGHUP reloads sources, destinations and routes (the reloader stops first, on shutdown).
     hangup = reload.Reloader(args.config, os.environ, cfg, worker, parts.ingest)
-    app = web.App(parts.ingest, [*parts.services, hangup], parts.registry)
+    app = web.App(
+        parts.ingest,
+        [*parts.services, hangup],
+        parts.registry,
+        admin=admin_api(cfg, args.config),
+    )
     host = args.host or cfg.server.host
     port = cfg.server.port if args.port is None else args.port
     log.info(
@@ -49,3 +55,11 @@ def run(args: argparse.Namespace) -> int:
     runtime.prepare()
     server.run()
     return 0 if server.started else 1
+
+
+def admin_api(cfg: config.Config, file: str) -> ASGIApp | None:
+    """The admin API over the store, on a connection of its own; None without `admin.token`."""
+    token = bootstrap.admin_token(cfg, file, os.environ)
+    if token is None:
+        return None
+    return admin.app(bootstrap.operator(cfg, create=True, in_server=True), token)

@@ -21,8 +21,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from webhook_processor import errors, ports, services
@@ -148,19 +148,22 @@ class App:
         ingest: services.Ingest,
         services: Sequence[ports.Service],
         registry: CollectorRegistry,
+        admin: ASGIApp | None = None,
     ) -> None:
+        """`admin`: the admin API (entrypoints/admin.py), mounted at /api; without one (no
+        `admin.token` configured), /api/* answers 404 like any unknown path."""
         self._ingest = ingest
         self._services = list(services)
         self._registry = registry
-        self._other = Starlette(
-            routes=[
-                Route("/healthz", self.healthz),
-                Route("/readyz", self.readyz),
-                Route("/metrics", self.metrics),
-                Route("/openapi.json", self.openapi),
-            ],
-            lifespan=self._lifespan,
-        )
+        routes: list[BaseRoute] = [
+            Route("/healthz", self.healthz),
+            Route("/readyz", self.readyz),
+            Route("/metrics", self.metrics),
+            Route("/openapi.json", self.openapi),
+        ]
+        if admin is not None:
+            routes.append(Mount("/api", app=admin))
+        self._other = Starlette(routes=routes, lifespan=self._lifespan)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(PREFIX):
