@@ -10,18 +10,23 @@ from importlib import resources
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp
 
-from webhook_processor.entrypoints import dashboard
+from webhook_processor import services, testing
+from webhook_processor.entrypoints import dashboard, web
 
 STATIC = resources.files("webhook_processor.entrypoints.dashboard") / "static"
 
 
 class Client:
-    """httpx against the dashboard's routes, in process (starlette's TestClient warns)."""
+    """httpx against an ASGI app, in process (starlette's TestClient warns); by default the
+    dashboard's routes alone."""
 
-    def __init__(self) -> None:
-        self._transport = httpx.ASGITransport(app=Starlette(routes=dashboard.routes()))
+    def __init__(self, app: ASGIApp | None = None) -> None:
+        self._transport = httpx.ASGITransport(app=app or Starlette(routes=dashboard.routes()))
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
         async def go() -> httpx.Response:
@@ -41,6 +46,23 @@ def client() -> Client:
 def csp(response_headers: dict[str, str]) -> dict[str, str]:
     policy = response_headers["content-security-policy"]
     return dict(d.strip().split(" ", 1) for d in policy.split(";"))
+
+
+def server(admin: ASGIApp | None) -> Client:
+    """The app of `whp serve`, with the admin API or without (no `admin.token`)."""
+    clock = testing.FakeClock()
+    ingest = services.Ingest({}, testing.MemoryStore(), testing.MemoryMetrics(), clock)
+    return Client(web.App(ingest, [], CollectorRegistry(), admin=admin))
+
+
+def test_without_an_admin_token_there_is_no_dashboard() -> None:
+    without = server(None)
+    assert without.get("/dashboard").status_code == 404
+    assert without.get("/dashboard/assets/js/app.js").status_code == 404
+    api = JSONResponse({"data": [], "next": None})
+    served = server(api).get("/dashboard")
+    assert served.status_code == 200
+    assert "content-security-policy" in served.headers
 
 
 @pytest.mark.parametrize(

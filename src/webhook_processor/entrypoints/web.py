@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from webhook_processor import errors, ports, services
-from webhook_processor.entrypoints import openapi
+from webhook_processor.entrypoints import dashboard, openapi
 
 log = logging.getLogger("whp.ingest")
 PREFIX = "/webhooks/"
@@ -150,8 +150,9 @@ class App:
         registry: CollectorRegistry,
         admin: ASGIApp | None = None,
     ) -> None:
-        """`admin`: the admin API (entrypoints/admin.py), mounted at /api; without one (no
-        `admin.token` configured), /api/* answers 404 like any unknown path."""
+        """`admin`: the admin API (entrypoints/admin.py), mounted at /api, and the dashboard
+        that calls it at /dashboard; without one (no `admin.token` configured), /api/* and
+        /dashboard answer 404 like any unknown path."""
         self._ingest = ingest
         self._services = list(services)
         self._registry = registry
@@ -163,6 +164,7 @@ class App:
         ]
         if admin is not None:
             routes.append(Mount("/api", app=admin))
+            routes += dashboard.routes()
         self._other = Starlette(routes=routes, lifespan=self._lifespan)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
