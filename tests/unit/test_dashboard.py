@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
 from importlib import resources
+from pathlib import Path
 
 import httpx
 import pytest
@@ -19,6 +21,7 @@ from webhook_processor import services, testing
 from webhook_processor.entrypoints import dashboard, web
 
 STATIC = resources.files("webhook_processor.entrypoints.dashboard") / "static"
+ASSETS = f"/dashboard/assets/{dashboard.version()}"
 
 
 class Client:
@@ -58,7 +61,7 @@ def server(admin: ASGIApp | None) -> Client:
 def test_without_an_admin_token_there_is_no_dashboard() -> None:
     without = server(None)
     assert without.get("/dashboard").status_code == 404
-    assert without.get("/dashboard/assets/js/app.js").status_code == 404
+    assert without.get(f"{ASSETS}/js/app.js").status_code == 404
     api = JSONResponse({"data": [], "next": None})
     served = server(api).get("/dashboard")
     assert served.status_code == 200
@@ -91,7 +94,15 @@ def test_every_page_route_serves_the_page_with_a_strict_policy(client: Client, p
 
 
 @pytest.mark.parametrize(
-    "path", ["/dashboard/", "/dashboard/nowhere", "/dashboard/events/a/b", "/dashboard/assets/x.js"]
+    "path",
+    [
+        "/dashboard/",
+        "/dashboard/nowhere",
+        "/dashboard/events/a/b",
+        "/dashboard/assets/js/app.js",  # not under this version's path
+        "/dashboard/assets/0123456789abcdef/js/app.js",  # another version's
+        f"{ASSETS}/js/nothing.js",
+    ],
 )
 def test_what_is_no_page_and_no_asset_is_a_404(client: Client, path: str) -> None:
     assert client.get(path).status_code == 404
@@ -99,25 +110,33 @@ def test_what_is_no_page_and_no_asset_is_a_404(client: Client, path: str) -> Non
 
 def test_the_page_loads_only_its_own_assets_and_each_is_served(client: Client) -> None:
     page = client.get("/dashboard").text
-    references = re.findall(r'(?:src|href)="([^"]+)"', page)
-    assert references, page
+    links = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert all(link.startswith("/dashboard") for link in links), links
+    references = re.findall(r'<(?:script|link)[^>]* (?:src|href)="([^"]+)"', page)
+    assert len(references) > 10, page  # scripts, styles, modules, the icon
     for reference in references:
-        assert reference.startswith("/dashboard"), f"{reference} is not served by whp itself"
+        assert reference.startswith(f"{ASSETS}/"), f"{reference} is not this version's asset"
         asset = client.get(reference)
         assert asset.status_code == 200, reference
         assert "content-security-policy" in asset.headers
-        assert asset.headers["cache-control"] == "no-cache"  # revalidated: never a stale script
+        assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
 
 
-def test_scripts_and_styles_have_their_types_and_revalidate_by_etag(client: Client) -> None:
-    script = client.get("/dashboard/assets/js/app.js")
+def test_the_page_is_revalidated_and_the_assets_have_their_types(client: Client) -> None:
+    assert client.get("/dashboard").headers["cache-control"] == "no-cache"
+    script = client.get(f"{ASSETS}/js/app.js")
     assert script.headers["content-type"].startswith(("text/javascript", "application/javascript"))
-    style = client.get("/dashboard/assets/app.css")
-    assert style.headers["content-type"].startswith("text/css")
-    again = client.get(
-        "/dashboard/assets/js/app.js", headers={"if-none-match": script.headers["etag"]}
-    )
-    assert again.status_code == 304
+    assert client.get(f"{ASSETS}/app.css").headers["content-type"].startswith("text/css")
+
+
+def test_changed_assets_get_another_path(tmp_path: Path) -> None:
+    """An upgraded whp never serves its page with the old scripts a browser has cached."""
+    copy = tmp_path / "static"
+    shutil.copytree(str(STATIC), copy)
+    assert dashboard.version(copy) == dashboard.version()
+    script = copy / "js" / "app.js"
+    script.write_text(script.read_text() + "\n")
+    assert dashboard.version(copy) != dashboard.version()
 
 
 def test_the_shipped_library_carries_its_license() -> None:

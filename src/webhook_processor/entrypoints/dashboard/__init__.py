@@ -12,13 +12,20 @@ from this origin only, no inline script or style, no framing. Webhook payloads s
 come from anyone who can reach the ingest endpoint; the page only ever puts them in text nodes,
 and the policy is the second wall should a bug let one through as markup.
 
+The assets live under a path named after their content (/dashboard/assets/<digest>/...), which
+the page is rewritten to use: they are cached for good (`immutable`), so moving between pages
+costs no request but the API's, and an upgraded whp, whose files differ, has another path. The
+page itself is revalidated at each load.
+
 The routes are mounted next to the admin API (entrypoints/web.py), so with no `admin.token`
 configured /dashboard is a 404 like /api/*.
 """
 
 from __future__ import annotations
 
+import hashlib
 from importlib import resources
+from importlib.resources.abc import Traversable
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -48,27 +55,42 @@ HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
-    # The assets revalidate (StaticFiles answers 304 to a matching ETag): an upgraded whp is
-    # never run with the scripts of the old one.
-    (b"cache-control", b"no-cache"),
 ]
+REVALIDATE = [(b"cache-control", b"no-cache")]  # the page: a reload sees a new version
+FOREVER = [(b"cache-control", b"public, max-age=31536000, immutable")]  # named by content
+STATIC = resources.files(__package__) / "static"
 
 
-def _index() -> bytes:
-    return (resources.files(__package__) / "static" / "index.html").read_bytes()
+def _files(folder: Traversable, prefix: str = "") -> list[tuple[str, bytes]]:
+    found = []
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.is_dir():
+            found += _files(entry, f"{prefix}{entry.name}/")
+        else:
+            found.append((prefix + entry.name, entry.read_bytes()))
+    return found
+
+
+def version(folder: Traversable = STATIC) -> str:
+    """A digest of every asset: the path segment that names this set of them."""
+    digest = hashlib.sha256()
+    for name, content in _files(folder):
+        digest.update(b"%d:%s:%d:" % (len(name), name.encode(), len(content)) + content)
+    return digest.hexdigest()[:16]
 
 
 class Secured:
-    """Adds the dashboard's security headers to every response of `app`."""
+    """Adds the dashboard's security headers, and `cache` ones, to every response of `app`."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, cache: list[tuple[bytes, bytes]]) -> None:
         self._app = app
+        self._headers = HEADERS + cache
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_secured(message: Message) -> None:
             if message["type"] == "http.response.start":
                 names = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [(n, v) for n, v in HEADERS if n not in names]
+                extra = [(n, v) for n, v in self._headers if n not in names]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
@@ -77,17 +99,26 @@ class Secured:
 
 def app() -> ASGIApp:
     """The dashboard, answering paths under /dashboard (full paths: mount it with `routes`)."""
-    index = _index()
+    assets = f"{PREFIX}/assets/{version()}"
+    index = (
+        (STATIC / "index.html").read_bytes().replace(b"/dashboard/assets/", f"{assets}/".encode())
+    )
 
     async def page(request: Request) -> Response:
         return Response(index, media_type="text/html; charset=utf-8")
 
-    assets = StaticFiles(packages=[(__package__, "static")])
     routes: list[BaseRoute] = [Route(PREFIX + path, page, methods=["GET"]) for path in PAGES]
-    routes.append(Mount(PREFIX + "/assets", app=assets))
-    inner = Starlette(routes=routes)
-    inner.router.redirect_slashes = False  # /dashboard/ is no page of the dashboard: 404
-    return Secured(inner)
+    pages = Starlette(routes=routes)
+    pages.router.redirect_slashes = False  # /dashboard/ is no page of the dashboard: 404
+    files = StaticFiles(packages=[(__package__, "static")])
+    inner = Starlette(
+        routes=[
+            Mount(assets, app=Secured(files, FOREVER)),
+            Mount("", app=Secured(pages, REVALIDATE)),
+        ]
+    )
+    inner.router.redirect_slashes = False
+    return inner
 
 
 def routes() -> list[BaseRoute]:

@@ -41,8 +41,9 @@ function signedOut(message) {
 function signedIn() {
   $("login").hidden = true;
   $("shell").hidden = false;
-  live.start(() => signedOut("The server refused the token: enter it again."));
-  show();
+  // The stats poll starts once the page is on screen, so that it never delays the page's own
+  // first calls (the overview asks for the stats itself).
+  show().then(() => live.start(() => signedOut("The server refused the token: enter it again.")));
 }
 
 async function signIn(submitted) {

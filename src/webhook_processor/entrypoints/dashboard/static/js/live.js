@@ -12,6 +12,7 @@ let samples = load();
 let latest = null;
 let timer = null;
 let inflight = null;
+let latestAt = 0;
 let onUnauthorized = () => {};
 const listeners = new Set();
 
@@ -62,6 +63,7 @@ export async function fresh() {
 async function read() {
   try {
     latest = await api.get("/stats");
+    latestAt = Date.now();
     keep(latest);
     for (const fn of listeners) fn(latest, true);
   } catch (error) {
@@ -77,7 +79,7 @@ async function read() {
 export function start(unauthorized) {
   onUnauthorized = unauthorized;
   stop();
-  poll();
+  if (!latest || Date.now() - latestAt > INTERVAL_MS) poll();
   timer = setInterval(() => {
     if (!document.hidden) poll();
   }, INTERVAL_MS);
