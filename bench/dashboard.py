@@ -9,9 +9,12 @@ its config so that nothing changes while it is timed. Then:
   filter, one event with its deliveries and attempts, the DLQ, the destinations), `--api-repeat`
   times on one kept-alive connection, after one call not counted.
 * **Pages**: each page in headless chromium (Debian's, through playwright), `--repeat` times after
-  one not counted: the time from asking for the page's URL to the page saying it is rendered
-  (`main[data-rendered]`, set when its first data is on screen). That is the whole of it: the
-  HTML, the scripts, every API call the page makes (the stats poll included) and the drawing.
+  one not counted, signed in (the token in the tab's sessionStorage). Two clocks: *in page*, from
+  the start of the navigation to the page's `rendered:<page>` performance mark, set when its
+  first data is on screen (`main[data-rendered]`): the HTML, the scripts, every API call the page
+  makes and the drawing, by the browser's own clock; and *wall*, from playwright's `goto` to its
+  seeing that marker, which adds the driver's round trips to the browser. And the overview on a
+  first visit, a new browser context each time: nothing cached.
 
 Printed: median, p95 and max of each, in ms, against the target (a median over it is flagged).
 The store's size on disk and the machine are printed too.
@@ -33,6 +36,7 @@ import time
 from pathlib import Path
 
 import httpx
+from playwright.sync_api import BrowserContext, Page, sync_playwright
 
 from bench import dashboard_store, harness
 
@@ -88,32 +92,50 @@ def time_api(url: str, token: str, calls: dict[str, str], repeat: int) -> dict[s
     return timings
 
 
+RENDERED = "(m) => performance.getEntriesByName(`rendered:${m}`)[0].startTime"
+
+
 def time_pages(
     url: str, token: str, pages: dict[str, tuple[str, str]], repeat: int
-) -> dict[str, list[float]]:
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415 - only this part needs it
-
-    timings: dict[str, list[float]] = {}
+) -> dict[str, tuple[list[float], list[float]]]:
+    """Per page: (in page: navigation start to the page's `rendered` mark, by the browser's
+    clock; wall: from asking playwright for the URL to seeing main[data-rendered], which adds
+    the driver's round trips). The first load of each is not counted; the cold one (an empty
+    cache, a new browser context each time) is."""
+    timings: dict[str, tuple[list[float], list[float]]] = {}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS
         )
-        page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-        page.goto(f"{url}/dashboard")
-        page.fill("#token", token)
-        page.click("#login-form button[type=submit]")
-        page.wait_for_selector("main[data-rendered=overview]", timeout=60_000)
+
+        def load(page: Page, path: str, marker: str) -> tuple[float, float]:
+            started = time.perf_counter()
+            page.goto(url + path, wait_until="commit")
+            page.wait_for_selector(
+                f"main[data-rendered={marker}]", state="attached", timeout=60_000
+            )
+            wall = (time.perf_counter() - started) * 1000
+            return float(page.evaluate(RENDERED, marker)), wall
+
+        def context() -> BrowserContext:
+            made = browser.new_context(viewport={"width": 1280, "height": 800})
+            # signed in as after the prompt: the token in the tab's sessionStorage
+            made.add_init_script(f"sessionStorage.setItem('whp.admin-token', {token!r})")
+            return made
+
+        warm = context().new_page()
         for name, (path, marker) in pages.items():
-            samples = []
-            for n in range(repeat + 1):
-                started = time.perf_counter()
-                page.goto(url + path, wait_until="commit")
-                page.wait_for_selector(
-                    f"main[data-rendered={marker}]", state="attached", timeout=60_000
-                )
-                if n:  # the first is not counted
-                    samples.append((time.perf_counter() - started) * 1000)
-            timings[name] = samples
+            samples = [load(warm, path, marker) for _ in range(repeat + 1)][1:]
+            timings[name] = ([s[0] for s in samples], [s[1] for s in samples])
+        cold = []
+        for _ in range(repeat):
+            fresh = context()
+            cold.append(load(fresh.new_page(), "/dashboard", "overview"))
+            fresh.close()
+        timings["overview, first visit (empty cache)"] = (
+            [s[0] for s in cold],
+            [s[1] for s in cold],
+        )
         browser.close()
     return timings
 
@@ -169,18 +191,22 @@ def bench(args: argparse.Namespace, workdir: Path) -> int:
         header(f"admin API ({args.api_repeat} calls each), ms")
         for name, samples in time_api(server.url, token, calls, args.api_repeat).items():
             print(summary(name, samples))
-        header(f"dashboard pages, request to rendered ({args.repeat} loads each), ms")
         page_timings = time_pages(server.url, token, pages, args.repeat)
-        for name, samples in page_timings.items():
-            print(summary(name, samples))
+        header(f"dashboard pages, in page: navigation to rendered ({args.repeat} loads), ms")
+        for name, (in_page, _) in page_timings.items():
+            print(summary(name, in_page))
+        header("the same loads, wall: playwright's goto to the rendered marker seen, ms")
+        for name, (_, wall) in page_timings.items():
+            print(summary(name, wall))
     finally:
         server.stop()
+    print(f"\nload average after: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     errors = harness.logged_errors(server.log.read_text(errors="replace"))
     if errors:
         print("\nwhp logged errors:\n" + "\n".join(errors[:10]))
-    over = [n for n, s in page_timings.items() if statistics.median(s) > TARGET_MS]
+    over = [n for n, (s, _) in page_timings.items() if statistics.median(s) > TARGET_MS]
     print(
-        "\nevery page within the target"
+        "\nevery page renders within the target (in page)"
         if not over
         else f"\npages over the target: {', '.join(over)}"
     )

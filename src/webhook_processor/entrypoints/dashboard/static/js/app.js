@@ -130,6 +130,7 @@ async function show() {
     await module.render(ctx);
     if (!controller.signal.aborted) {
       main.dataset.rendered = module.name;
+      performance.mark(`rendered:${module.name}`); // since the navigation began: the benchmark's
       if (document.activeElement === document.body) main.focus({ preventScroll: true });
     }
   } catch (error) {
