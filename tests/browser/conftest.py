@@ -92,7 +92,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> Iter
     running.stop()
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while playwright's sync API is open it keeps an asyncio loop
+# running in this thread, and asyncio.run() in any later test of the session would fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     executable = shutil.which("chromium")
     if executable is None:

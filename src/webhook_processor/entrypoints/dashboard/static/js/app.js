@@ -23,9 +23,14 @@ const ROUTES = [
 const $ = (id) => document.getElementById(id);
 let page = null; // {controller} of the page on screen
 
+// Signed out (or refused): the token and this session's samples are forgotten.
 function signedOut(message) {
   api.token.clear();
   live.forget();
+  prompt(message);
+}
+
+function prompt(message) {
   if (page) page.controller.abort();
   page = null;
   clear($("main"));
@@ -163,4 +168,4 @@ document.addEventListener("click", links);
 window.addEventListener("popstate", show);
 live.subscribe(showLive);
 if (api.token.get()) signedIn();
-else signedOut();
+else prompt();

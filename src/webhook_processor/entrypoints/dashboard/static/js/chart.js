@@ -3,7 +3,7 @@
 // canvas; it sizes itself to its box, phone or laptop.
 
 import * as live from "./live.js";
-import { rate } from "./dom.js";
+import { h, rate } from "./dom.js";
 
 const SERIES = [
   ["received", "--chart-received"],
@@ -50,10 +50,17 @@ export function throughput(box, signal) {
     legend: { live: true },
     cursor: { drag: { x: false, y: false } },
   };
+  const note = h("p", { class: "chart-note" }, "The chart fills in as this tab polls the server, every few seconds.");
+  const noted = () => { note.hidden = live.history().length >= 2; };
   const chart = new uPlot(options, data(), box);
+  box.append(note);
+  noted();
   const resize = new ResizeObserver(() => chart.setSize({ width: Math.max(box.clientWidth, 280), height: HEIGHT }));
   resize.observe(box);
-  const stop = live.subscribe(() => chart.setData(data()));
+  const stop = live.subscribe(() => {
+    chart.setData(data());
+    noted();
+  });
   signal.addEventListener("abort", () => {
     stop();
     resize.disconnect();

@@ -26,6 +26,14 @@ async function redrive(ctx, body, what) {
   }
 }
 
+// The status code, and the error when it says more than the code (a timeout, a refusal...).
+function answer(d) {
+  const code = d.last_status_code ? badge("dead", `HTTP ${d.last_status_code}`) : null;
+  const said = d.last_error && d.last_error !== `HTTP ${d.last_status_code}` ? d.last_error : null;
+  if (!code && !said) return "—";
+  return h("span", { class: "answer" }, code, said ? h("span", { class: "answer-error" }, said) : null);
+}
+
 export async function render(ctx) {
   const destination = ctx.query.get("destination") ?? "";
   const cursor = ctx.query.get("cursor");
@@ -63,8 +71,7 @@ export async function render(ctx) {
       { label: "Route", cell: (d) => d.route },
       { label: "Destination", cell: (d) => d.destination },
       { label: "Attempts", class: "num", cell: (d) => number(d.attempts) },
-      { label: "Last answer", cell: (d) => (d.last_status_code ? badge("dead", `HTTP ${d.last_status_code}`) : "—") },
-      { label: "Last error", class: "wrap", cell: (d) => d.last_error ?? "—" },
+      { label: "Last answer", class: "wrap", cell: answer },
       { label: "Dead since", cell: (d) => when(d.dead_at) },
     ],
     page.data,
