@@ -27,7 +27,24 @@ function data() {
   return [samples.map((s) => s.t), ...SERIES.map(([key]) => samples.map((s) => s[key]))];
 }
 
-export function throughput(box, signal) {
+// uPlot is a classic script: loaded on first use, from beside this module (the same
+// versioned path), so that pages without a chart never parse it.
+let library = null;
+function uplot() {
+  library ??= new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = new URL("../vendor/uPlot.iife.min.js", import.meta.url).href;
+    script.onload = () => resolve(window.uPlot);
+    script.onerror = () => reject(new Error("the chart library did not load"));
+    document.head.append(script);
+  });
+  return library;
+}
+
+// Draws into `box` once uPlot is there; the page around it does not wait for it.
+export async function throughput(box, signal) {
+  const uPlot = await uplot();
+  if (signal.aborted) return null;
   const axis = { stroke: css("--muted"), grid: { stroke: css("--grid"), width: 1 }, ticks: { show: false } };
   const options = {
     width: Math.max(box.clientWidth, 280),

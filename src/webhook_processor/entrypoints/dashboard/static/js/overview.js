@@ -124,7 +124,7 @@ export async function render(ctx) {
         h("a", { href: "/dashboard/events" }, "Search events →")),
       latestBox),
   );
-  throughput(chartBox, signal);
+  throughput(chartBox, signal).catch((error) => ctx.failed(error, chartBox));
   ctx.live(async (s) => {
     fill(s);
     const [d, e] = await Promise.all([
