@@ -47,6 +47,8 @@ class SqliteOperations:
             clauses.append(
                 "EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'dead')"
             )
+        elif where.status == "pending":
+            clauses.append(Q["pending_filter"])
         elif where.status is not None:
             clauses.append("status = ?")
             args.append(where.status)

@@ -71,3 +71,13 @@ SELECT (SELECT count(*) FROM deliveries WHERE status = 'pending'),
        (SELECT count(*) FROM deliveries) - (SELECT count(*) FROM deliveries WHERE status = 'pending')
            - (SELECT count(*) FROM deliveries WHERE status = 'dead'),
        (SELECT count(*) FROM deliveries WHERE status = 'dead');
+
+-- name: pending_filter
+-- GET /api/events?status=pending, by the rows that can be pending (0004): replays (their partial
+-- index) and new rows past the cursor (a range of seq), instead of events_v's CASE row by row,
+-- which reads the whole store when few events are pending (80 ms for 100,000 here).
+seq IN (
+    SELECT seq FROM events WHERE status = 'replay'
+    UNION ALL
+    SELECT seq FROM events WHERE seq > (SELECT seq FROM routing_cursor) AND status = 'pending'
+)
