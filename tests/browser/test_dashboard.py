@@ -6,6 +6,7 @@ host for anything, raised a script error or broke the Content-Security-Policy.""
 from __future__ import annotations
 
 import time
+import uuid
 from urllib.parse import urlsplit
 
 import pytest
@@ -101,6 +102,25 @@ def test_a_webhook_appears_without_a_reload_and_is_found_by_its_delivery_id(
     expect(delivered).to_be_visible(timeout=30_000)  # the page follows its deliveries
     expect(delivered.locator(".step-ok")).to_contain_text("HTTP 200")
     expect(delivered).to_contain_text("orders")
+
+
+def test_search_results_page_by_the_cursor_to_the_end(page: Page, server: Server) -> None:
+    kind = f"paged-{uuid.uuid4().hex[:8]}"
+    sent = [send(server, kind, n=n)[0] for n in range(53)]  # a page is 50
+    signed_in(page, server, f"/dashboard/events?type={kind}")
+    rows = page.locator("#event-list tbody tr")
+    expect(rows).to_have_count(50)
+    first = [rows.nth(i).get_attribute("data-event") for i in range(50)]
+    assert first == sent[::-1][:50]  # newest first
+
+    page.click("a[rel=next]")
+    page.wait_for_url("**cursor=**")
+    expect(rows).to_have_count(3)
+    rest = [rows.nth(i).get_attribute("data-event") for i in range(3)]
+    assert rest == sent[::-1][50:]
+    expect(page.locator(".pager")).to_contain_text("End of the list")
+    page.click("text=← Newest")
+    expect(rows).to_have_count(50)
 
 
 def test_replay_from_the_event_page_keeps_the_webhook_id(

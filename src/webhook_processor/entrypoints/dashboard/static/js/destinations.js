@@ -3,7 +3,7 @@
 
 import * as api from "./api.js";
 import { INTERVAL_MS } from "./live.js";
-import { badge, confirm, h, number, seconds, toast } from "./dom.js";
+import { badge, confirm, h, idle, number, seconds, toast } from "./dom.js";
 
 export const name = "destinations";
 export const nav = "destinations";
@@ -65,7 +65,15 @@ export async function render(ctx) {
   const grid = h("div", { class: "destinations", id: "destination-list" });
   const fill = (items) =>
     grid.replaceChildren(...(items.length ? items.map((d) => card(d, ctx, refresh)) : [h("p", { class: "empty card" }, "No destinations configured (destinations: in whp.yaml).")]));
-  const refresh = async () => fill((await api.get("/destinations", { signal: ctx.signal })).data);
+  let shown = "";
+  // After an action, at once; on the timer, only when something changed and nobody is using it.
+  const refresh = async ({ force = true } = {}) => {
+    const items = (await api.get("/destinations", { signal: ctx.signal })).data;
+    const now = JSON.stringify(items);
+    if (!force && (now === shown || !idle(grid))) return;
+    shown = now;
+    fill(items);
+  };
   const first = await api.get("/destinations", { signal: ctx.signal });
   ctx.view.append(
     h("div", { class: "page-head" }, h("h1", {}, "Destinations"),
@@ -73,5 +81,6 @@ export async function render(ctx) {
     grid,
   );
   fill(first.data);
-  ctx.every(INTERVAL_MS, refresh);
+  shown = JSON.stringify(first.data);
+  ctx.every(INTERVAL_MS, () => refresh({ force: false }));
 }

@@ -129,3 +129,9 @@ export function toast(text, kind = "info") {
   document.getElementById("toasts").append(note);
   setTimeout(() => note.remove(), kind === "error" ? 8000 : 4000);
 }
+
+// Whether `el` may be redrawn now: not while the pointer is on one of its controls (a button
+// replaced between press and release loses the click).
+export function idle(el) {
+  return !el.querySelector("button:hover, a:hover, input:hover, select:hover, label:hover");
+}

@@ -4,7 +4,7 @@
 
 import * as api from "./api.js";
 import { INTERVAL_MS } from "./live.js";
-import { badge, h, table, when } from "./dom.js";
+import { badge, h, idle, table, when } from "./dom.js";
 
 export const name = "events";
 export const nav = "events";
@@ -97,8 +97,12 @@ export async function render(ctx) {
   };
   showPager(page.next);
   if (cursor) return; // an older page stays as it is: its place in the list is fixed
+  let shown = JSON.stringify(page.data);
   ctx.every(INTERVAL_MS, async () => {
     const now = await api.get(listing(), { signal: ctx.signal });
+    const text = JSON.stringify(now.data);
+    if (text === shown || !idle(list)) return; // unchanged, or in use: the next poll will do
+    shown = text;
     const fresh = new Set(now.data.map((e) => e.id).filter((id) => !seen.has(id)));
     seen = new Set(now.data.map((e) => e.id));
     list.replaceChildren(rows(now.data, fresh, ctx));
