@@ -61,7 +61,8 @@ export async function throughput(box, signal) {
       })),
     ],
     axes: [
-      { ...axis, space: 70, values: (u, ticks) => ticks.map(clock) },
+      // whole seconds at least: the labels say hh:mm:ss
+      { ...axis, space: 70, incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600], values: (u, ticks) => ticks.map(clock) },
       { ...axis, size: 50, values: (u, ticks) => ticks.map((v) => rate(v)) },
     ],
     legend: { live: true },
