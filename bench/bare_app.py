@@ -6,7 +6,7 @@ same shape and size as whp's: `{"id":"evt_<32 hex>","duplicate":false}`.
 
 Run it on the settings of `whp serve` (see entrypoints/server.py):
 
-    python -m uvicorn bench.bare_app:app --loop uvloop --http httptools --no-access-log \
+    python -m uvicorn bench.bare_app:app --loop uvloop --http httptools --ws none --no-access-log \
         --no-proxy-headers --backlog 4096 --lifespan on --log-level warning --port 8081
 """
 

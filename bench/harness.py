@@ -45,9 +45,10 @@ SOURCE = "github"
 BODY_BYTES = 1024
 READY_TIMEOUT = 30.0
 # The settings of `whp serve` (entrypoints/server.py), as uvicorn's command-line flags. (whp's
-# protocol is uvicorn's httptools one; it differs only in its answer to a request it cannot parse.)
+# protocol is uvicorn's httptools one, with refusals of its own and upgrade offers declined; a
+# request within its limits takes uvicorn's path.)
 BARE_FLAGS = (
-    "--loop uvloop --http httptools --no-access-log --no-proxy-headers --backlog 4096 "
+    "--loop uvloop --http httptools --ws none --no-access-log --no-proxy-headers --backlog 4096 "
     "--lifespan on --timeout-graceful-shutdown 10 --log-level warning"
 )
 STOP_TIMEOUT = 30.0

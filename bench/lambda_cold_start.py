@@ -44,13 +44,13 @@ import uuid
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 from moto import server as moto_server
 
 from webhook_processor.adapters.aws import names
-from webhook_processor.entrypoints import aws_build, aws_wheels
+from webhook_processor.packaging import lambda_zip, wheels
 
 ROOT = Path(__file__).resolve().parent.parent
 CHILD = (ROOT / "bench" / "lambda_cold_start_child.py").read_text(encoding="utf-8")
@@ -73,18 +73,18 @@ routes:
 ACCOUNT = "123456789012"  # moto's
 
 
-def build_package(workdir: Path, receiver_url: str) -> aws_build.Result:
+def build_package(workdir: Path, receiver_url: str) -> lambda_zip.Result:
     (workdir / "whp.yaml").write_text(CONFIG % receiver_url)
-    cache = aws_wheels.default_cache(os.environ) / "wheels"
-    opts = aws_build.Options(
+    cache = wheels.default_cache(os.environ) / "wheels"
+    opts = lambda_zip.Options(
         config=workdir / "whp.yaml",
         output=workdir / "whp-lambda.zip",
         cache=cache,
         arch=ARCH,
         python=PYTHON,
-        interpreter=aws_wheels.find_python(PYTHON, os.environ),
+        interpreter=wheels.find_python(PYTHON, os.environ),
     )
-    return aws_build.build(opts, log=print)
+    return lambda_zip.build(opts, log=print)
 
 
 def boto3_venv(where: Path, python: str) -> Path:
@@ -134,7 +134,7 @@ def create_resources(endpoint: str) -> dict[str, str]:
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
     )
     ddb = session.client("dynamodb", endpoint_url=endpoint)
-    keys = [("pk", "HASH"), ("sk", "RANGE")]
+    keys: list[tuple[str, Literal["HASH", "RANGE"]]] = [("pk", "HASH"), ("sk", "RANGE")]
     ddb.create_table(
         TableName=names.table(PREFIX),
         BillingMode="PAY_PER_REQUEST",
@@ -332,7 +332,7 @@ def print_report(times: dict[str, list[dict[str, float]]]) -> None:
 
 
 def bench(args: argparse.Namespace, workdir: Path) -> int:
-    interpreter = aws_wheels.find_python(PYTHON, os.environ)
+    interpreter = wheels.find_python(PYTHON, os.environ)
     if interpreter is None:
         print(
             f"no Python {PYTHON} here (pyenv, python{PYTHON}, WHP_LAMBDA_PYTHON)", file=sys.stderr

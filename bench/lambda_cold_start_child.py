@@ -31,8 +31,8 @@ STANDIN_MODULES = [
     "webhook_processor.retry",
     "webhook_processor.patterns",
     "webhook_processor.services",
-    "webhook_processor.processing",
-    "webhook_processor.adapters.http",
+    "webhook_processor.services.worker",
+    "webhook_processor.adapters.http.outbound",
     "webhook_processor.adapters.aws.names",
     "jsonschema",
     "orjson",
@@ -86,7 +86,7 @@ def standin(name: str, event: dict[str, Any]) -> None:
     elif name == "router":
         ddb.get_item(TableName=table, Key={"pk": {"S": "EVT#seed"}, "sk": {"S": "EVT"}})
         routed = [r for r in cfg.routes if patterns.compile(r.pattern).matches(event)]
-        entries = [
+        entries: list[Any] = [
             {
                 "Source": "github",
                 "DetailType": "push",

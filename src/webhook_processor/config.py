@@ -289,8 +289,11 @@ class Egress(Strict):
         return self
 
 
+DestinationUrl = Annotated[str, Field(pattern=r"^https?://"), AfterValidator(_destination_url)]
+
+
 class Destination(Egress):
-    url: Annotated[str, Field(pattern=r"^https?://"), AfterValidator(_destination_url)]
+    url: DestinationUrl
     signing_secret: SecretRef | None = None
     timeout_seconds: PositiveFloat = 15
     retry: Retry = Retry()
@@ -314,6 +317,103 @@ class Route(Strict):
         return self
 
 
+AlertMetric = Literal[
+    "dead_deliveries", "failure_rate", "oldest_pending_seconds", "rejected_signatures"
+]
+BY_SOURCE = frozenset({"rejected_signatures"})
+WINDOWED = frozenset({"failure_rate", "rejected_signatures"})
+DEFAULT_WINDOW_SECONDS = 300.0
+MAX_WINDOW_SECONDS = 86400.0  # the counts of a window are kept in memory, a sample an interval
+
+
+class Notify(Strict):
+    """A receiver of alert notifications (a Slack incoming webhook, say)."""
+
+    url: DestinationUrl
+    signing_secret: SecretRef | None = None
+
+
+class AlertRule(Strict):
+    name: Name
+    metric: AlertMetric
+    destination: str | None = None
+    source: str | None = None
+    above: float = Field(ge=0)
+    window_seconds: float | None = Field(default=None, gt=0, le=MAX_WINDOW_SECONDS)
+
+    @model_validator(mode="after")
+    def _subject(self) -> AlertRule:
+        found = problems.Problems()
+        wanted, other = (
+            ("source", "destination") if self.metric in BY_SOURCE else ("destination", "source")
+        )
+        if getattr(self, wanted) is None:
+            found.add((wanted,), f"missing required key (metric: {self.metric} needs a {wanted})")
+        if getattr(self, other) is not None:
+            found.add((other,), f"does not apply to metric: {self.metric} (it takes a {wanted})")
+        if self.window_seconds is not None and self.metric not in WINDOWED:
+            found.add(
+                ("window_seconds",),
+                f"does not apply to metric: {self.metric} (it is measured now; windows apply "
+                "to failure_rate and rejected_signatures)",
+            )
+        if self.metric == "failure_rate" and self.above >= 1:
+            found.add(
+                ("above",),
+                "failure_rate is a share of the attempts, 0..1: a rule above 1 or more never "
+                "fires (0.5 is half of them failing)",
+            )
+        found.raise_any("AlertRule")
+        return self
+
+    @property
+    def subject(self) -> str:
+        return str(self.source if self.metric in BY_SOURCE else self.destination)
+
+    @property
+    def window(self) -> float | None:
+        """Its window, defaulted, for the windowed metrics (None for the others)."""
+        if self.metric not in WINDOWED:
+            return None
+        return self.window_seconds if self.window_seconds is not None else DEFAULT_WINDOW_SECONDS
+
+
+class Alerts(Strict):
+    interval_seconds: float = Field(default=10, ge=1)
+    notify: list[Notify] = []
+    rules: list[AlertRule] = []
+
+    @field_validator("rules", mode="wrap")
+    @classmethod
+    def _unique_names(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> list[AlertRule]:
+        found = problems.Problems()
+        rules: list[AlertRule] = []
+        try:
+            rules = handler(value)
+        except ValidationError as exc:
+            found.keep(exc)
+        seen: set[str] = set()
+        for i, item in enumerate(value if isinstance(value, list) else []):
+            name = item.get("name") if isinstance(item, dict) else None
+            if isinstance(name, str):
+                if name in seen:
+                    found.add(
+                        (i, "name"), f"two rules are named '{name}'; rule names must be unique"
+                    )
+                seen.add(name)
+        found.raise_any("rules")
+        return rules
+
+
+def _unknown_name(kind: str, name: str, known: Any) -> str:
+    """`names no defined destination (destinations: a, b; did you mean 'a'?)`. The name itself
+    is not quoted: the key path shows where, and it may be a pasted secret."""
+    names = sorted(known)
+    hint = difflib.get_close_matches(name, names, n=1)
+    fix = f"; did you mean '{hint[0]}'?" if hint else ""
+    return f"names no defined {kind} ({kind}s: {', '.join(names) or 'none defined'}{fix})"
+
+
 class Config(Strict):
     storage: Storage = Storage()
     server: Server = Server()
@@ -323,6 +423,7 @@ class Config(Strict):
     sources: dict[Name, Source] = {}
     destinations: dict[Name, Destination] = {}
     routes: list[Route] = []
+    alerts: Alerts = Alerts()  # after sources and destinations: its rules name them
 
     @field_validator("routes", mode="wrap")
     @classmethod
@@ -350,16 +451,32 @@ class Config(Strict):
                     )
                 seen.add(name)
             if destinations is not None and isinstance(target, str) and target not in destinations:
-                # Not quoted: the key path shows where, and it may be a pasted secret.
-                known = ", ".join(sorted(destinations)) or "none defined"
-                hint = difflib.get_close_matches(target, list(destinations), n=1)
-                fix = f"; did you mean '{hint[0]}'?" if hint else ""
-                found.add(
-                    (i, "destination"),
-                    f"names no defined destination (destinations: {known}{fix})",
-                )
+                found.add((i, "destination"), _unknown_name("destination", target, destinations))
         found.raise_any("routes")
         return routes
+
+    @field_validator("alerts", mode="wrap")
+    @classmethod
+    def _rules_refer_to_config(
+        cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> Alerts:
+        """A rule's destination or source must be defined; checked on the raw rules, as the
+        routes are, so that one invalid rule hides nothing of the others."""
+        found = problems.Problems()
+        alerts = Alerts()
+        try:
+            alerts = handler(value)
+        except ValidationError as exc:
+            found.keep(exc)
+        rules = value.get("rules") if isinstance(value, dict) else None
+        for i, item in enumerate(rules if isinstance(rules, list) else []):
+            for key in ("destination", "source"):
+                known = info.data.get(f"{key}s")
+                name = item.get(key) if isinstance(item, dict) else None
+                if known is not None and isinstance(name, str) and name not in known:
+                    found.add(("rules", i, key), _unknown_name(key, name, known))
+        found.raise_any("alerts")
+        return alerts
 
     def egress_of(self, name: str) -> Egress:
         """Destination `name`'s way out: its own keys, else the `delivery:` defaults."""
@@ -393,6 +510,11 @@ class Config(Strict):
         ]
         for i, route in enumerate(self.routes):
             found += problems.pattern_warnings(f"routes[{i}].pattern", route.pattern)
+        if self.alerts.rules and not self.alerts.notify:
+            found.append(
+                "alerts.notify: no receiver: rules fire and resolve in /api/stats and the "
+                "server's log only"
+            )
         return found
 
     def literal_secrets(self) -> list[str]:
@@ -404,6 +526,8 @@ class Config(Strict):
             refs += [(f"sources.{name}.{key}", ref) for ref in src.secret_refs]
         for name, dest in self.destinations.items():
             refs.append((f"destinations.{name}.signing_secret", dest.signing_secret))
+        for i, receiver in enumerate(self.alerts.notify):
+            refs.append((f"alerts.notify[{i}].signing_secret", receiver.signing_secret))
         for path, ref in refs:
             if ref is not None and ref.partition(":")[0] not in REF_KINDS:
                 found.append(path)

@@ -9,7 +9,7 @@ certificate. Per destination, with defaults under `delivery:` in whp.yaml:
 
 The config checks these when it loads (`check_*`: a ValueError saying what is wrong), the
 composition root resolves each destination's `Route` once at startup (`proxy: env` reads the
-environment then, and only then), and adapters/http.py turns a route into a transport.
+environment then, and only then), and adapters/http/outbound.py turns a route into a transport.
 """
 
 from __future__ import annotations

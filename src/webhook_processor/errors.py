@@ -13,6 +13,7 @@ and the exit status for the CLI.
           ├── MalformedRequest            400 malformed_request (not HTTP/1.1 the server can parse)
           ├── HeadersTooLarge             431 headers_too_large
           ├── RequestTimeout              408 request_timeout
+          ├── MethodNotAllowed            405 method_not_allowed (also CONNECT, on any path)
           ├── UnknownSource               404 unknown_source
           ├── PayloadTooLarge             413 payload_too_large
           ├── SignatureInvalid            401 invalid_signature
@@ -21,7 +22,7 @@ and the exit status for the CLI.
           ├── MalformedPayload            400 malformed_payload
           └── SchemaViolation             422 schema_violation
 
-Messages never contain secret values.
+Messages never contain secret values, and what they echo of a request is cut short (`shown`).
 """
 
 from __future__ import annotations
@@ -95,6 +96,11 @@ class RequestTimeout(Rejected):
     code = "request_timeout"
 
 
+class MethodNotAllowed(Rejected):
+    status = 405
+    code = "method_not_allowed"
+
+
 class UnknownSource(Rejected):
     status = 404
     code = "unknown_source"
@@ -132,3 +138,21 @@ class MalformedPayload(Rejected):
 class SchemaViolation(Rejected):
     status = 422
     code = "schema_violation"
+
+
+SHOWN_CHARACTERS = 100
+
+
+def shown(value: str, limit: int = SHOWN_CHARACTERS) -> str:
+    """`value` quoted for a message or a log line, cut to `limit` characters: what a sender puts
+    in a URL or a header may be as long as the request allows (64 KiB)."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value)} characters)"
+
+
+def cut(text: str, limit: int) -> str:
+    """`text` (which may quote a sender's values) cut to `limit` characters, saying so."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"

@@ -36,7 +36,8 @@ def is_json(mtype: str) -> bool:
 def parse(body: bytes, content_type: str | None, content_encoding: str | None = None) -> Any:
     if content_encoding is not None and content_encoding.strip().lower() not in IDENTITY_ENCODINGS:
         raise errors.UnsupportedMediaType(
-            f"Content-Encoding {content_encoding!r} is not supported; send the body uncompressed"
+            f"Content-Encoding {errors.shown(content_encoding)} is not supported; "
+            "send the body uncompressed"
         )
     mtype = media_type(content_type)
     if is_json(mtype):
@@ -58,7 +59,7 @@ def parse(body: bytes, content_type: str | None, content_encoding: str | None = 
         return {"body": body.decode("utf-8")}
     except UnicodeDecodeError:
         raise errors.UnsupportedMediaType(
-            f"body is binary ({mtype or 'no content type'}); "
+            f"body is binary ({errors.shown(mtype) if mtype else 'no content type'}); "
             "accepted: JSON, form-encoded or UTF-8 text"
         ) from None
 

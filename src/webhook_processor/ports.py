@@ -213,6 +213,19 @@ class Sender(delivery.Sender, Protocol):
 
 
 class Metrics(Protocol):
+    """What the services count, on their hot paths: each call must cost next to nothing."""
+
     def accepted(self, source: str, duplicate: bool) -> None: ...
 
     def rejected(self, source: str, reason: str) -> None: ...
+
+    def answered(self, source: str, seconds: float) -> None:
+        """A webhook answered `seconds` after its request was received."""
+        ...
+
+    def attempted(
+        self, destination: str, outcome: models.Outcome, seconds: float, latency: float | None
+    ) -> None:
+        """A delivery attempt that took `seconds` and led to `outcome`; `latency`, when it
+        delivered, is the time since the event was received."""
+        ...

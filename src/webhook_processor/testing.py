@@ -62,12 +62,22 @@ class MemoryMetrics:
     def __init__(self) -> None:
         self.accepted_by: Counter[tuple[str, bool]] = Counter()
         self.rejected_by: Counter[tuple[str, str]] = Counter()
+        self.answers: list[tuple[str, float]] = []
+        self.attempts: list[tuple[str, models.Outcome, float, float | None]] = []
 
     def accepted(self, source: str, duplicate: bool) -> None:
         self.accepted_by[(source, duplicate)] += 1
 
     def rejected(self, source: str, reason: str) -> None:
         self.rejected_by[(source, reason)] += 1
+
+    def answered(self, source: str, seconds: float) -> None:
+        self.answers.append((source, seconds))
+
+    def attempted(
+        self, destination: str, outcome: models.Outcome, seconds: float, latency: float | None
+    ) -> None:
+        self.attempts.append((destination, outcome, seconds, latency))
 
 
 class FakeClock:

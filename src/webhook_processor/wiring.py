@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from webhook_processor import config, delivery, retry, routing, verify
+from webhook_processor import alerts, config, delivery, retry, routing, verify
 
 
 def source_spec(src: config.Source) -> verify.Spec:
@@ -60,3 +60,10 @@ def destination(name: str, dest: config.Destination, key: bytes | None) -> deliv
         ),
         paused=dest.paused,
     )
+
+
+def alert_rules(cfg: config.Config) -> list[alerts.Rule]:
+    return [
+        alerts.Rule(rule.name, rule.metric, rule.subject, rule.above, rule.window)
+        for rule in cfg.alerts.rules
+    ]

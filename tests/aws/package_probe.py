@@ -29,8 +29,8 @@ MODULES = [
     "webhook_processor.retry",
     "webhook_processor.patterns",
     "webhook_processor.services",
-    "webhook_processor.processing",
-    "webhook_processor.adapters.http",  # httpx + httptools: the delivery transport
+    "webhook_processor.services.worker",
+    "webhook_processor.adapters.http.outbound",  # httpx + httptools: the delivery transport
     "webhook_processor.adapters.aws.names",
     "jsonschema",
     "orjson",

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from packaging import markers
 
-from webhook_processor.entrypoints import aws_wheels, cli
+from webhook_processor.entrypoints import cli
+from webhook_processor.packaging import wheels
 
 
 def build(tmp_path: Path, config: str, *extra: str) -> int:
@@ -88,7 +89,7 @@ def test_a_lambda_python_of_the_wrong_version_is_refused(
 def test_the_closure_holds_what_the_handlers_import_and_not_the_local_server(
     python: str, arch: str
 ) -> None:
-    pins = {pin.name: pin.version for pin in aws_wheels.closure(python, arch)}
+    pins = {pin.name: pin.version for pin in wheels.closure(python, arch)}
     # what the handlers import, and what those need (pydantic's core, jsonschema's rpds, ...)
     for name in (
         "aws-lambda-powertools",
@@ -116,15 +117,13 @@ def test_the_closure_holds_what_the_handlers_import_and_not_the_local_server(
 
 
 def test_requirement_markers_are_read_for_the_lambda_runtime() -> None:
-    lambda_313 = aws_wheels.marker_environment("3.13", "arm64")
+    lambda_313 = wheels.marker_environment("3.13", "arm64")
     here = markers.Marker('python_version < "3.13"')
-    assert not aws_wheels.applies(here, lambda_313, frozenset())
-    assert aws_wheels.applies(here, aws_wheels.marker_environment("3.12", "arm64"), frozenset())
+    assert not wheels.applies(here, lambda_313, frozenset())
+    assert wheels.applies(here, wheels.marker_environment("3.12", "arm64"), frozenset())
     machine = markers.Marker('platform_machine == "aarch64"')
-    assert aws_wheels.applies(machine, lambda_313, frozenset())
-    assert not aws_wheels.applies(
-        machine, aws_wheels.marker_environment("3.13", "x86_64"), frozenset()
-    )
+    assert wheels.applies(machine, lambda_313, frozenset())
+    assert not wheels.applies(machine, wheels.marker_environment("3.13", "x86_64"), frozenset())
     extra = markers.Marker('extra == "aws"')
-    assert aws_wheels.applies(extra, lambda_313, frozenset({"aws"}))
-    assert not aws_wheels.applies(extra, lambda_313, frozenset())
+    assert wheels.applies(extra, lambda_313, frozenset({"aws"}))
+    assert not wheels.applies(extra, lambda_313, frozenset())

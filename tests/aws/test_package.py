@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from webhook_processor.entrypoints import aws_wheels, cli
+from webhook_processor.entrypoints import cli
+from webhook_processor.packaging import wheels
 
 pytestmark = pytest.mark.slow
 
@@ -55,7 +56,7 @@ def handler_modules() -> list[str]:
 
 
 def lambda_python(version: str) -> str:
-    found = aws_wheels.find_python(version, os.environ)
+    found = wheels.find_python(version, os.environ)
     if found is None:
         pytest.skip(f"no Python {version} here (pyenv or WHP_LAMBDA_PYTHON): cannot run the zip")
     return found

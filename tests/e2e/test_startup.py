@@ -3,12 +3,17 @@ never a traceback."""
 
 from __future__ import annotations
 
+import re
+import signal
 import socket
+import subprocess
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
-from .helpers import describe, free_port, run_whp
+from .helpers import READY_TIMEOUT, WHP, child_env, describe, free_port, run_whp
 
 pytestmark = pytest.mark.e2e
 
@@ -97,3 +102,51 @@ def test_port_in_use_fails_and_says_so(tmp_path: Path) -> None:
     assert result.returncode != 0, describe(result)
     assert "Traceback" not in result.stderr, describe(result)
     assert "address already in use" in result.stderr, describe(result)
+    assert "serving on" not in result.stderr, describe(result)
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_a_port_out_of_range_is_a_usage_error(tmp_path: Path, port: str) -> None:
+    """It was bound as a random port while the log said 99999."""
+    config = tmp_path / "whp.yaml"
+    config.write_text("storage: {path: whp.db}\n" + SOURCES)
+    result = run_whp(
+        ["serve", "--config", str(config), "--port", port],
+        env={"E2E_STARTUP_SECRET": "s"},
+        timeout=30,
+    )
+    assert result.returncode == 2, describe(result)
+    assert "--port" in result.stderr, describe(result)
+    assert "0-65535" in result.stderr, describe(result)
+    assert "serving on" not in result.stderr, describe(result)
+    assert not (tmp_path / "whp.db").exists()
+
+
+def test_port_0_serves_on_a_free_port_and_says_which(tmp_path: Path) -> None:
+    """The 'serving on' line comes once the socket is bound, with the port it is bound to."""
+    config = tmp_path / "whp.yaml"
+    config.write_text("storage: {path: whp.db}\n" + SOURCES)
+    stderr_path = tmp_path / "serve.stderr.log"
+    with stderr_path.open("wb") as err:
+        process = subprocess.Popen(
+            [*WHP, "serve", "--config", str(config), "--port", "0"],
+            env=child_env({"E2E_STARTUP_SECRET": "s"}),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT
+        found = None
+        while found is None and time.monotonic() < deadline and process.poll() is None:
+            found = re.search(r"serving on http://127\.0\.0\.1:(\d+) ", stderr_path.read_text())
+            time.sleep(0.05)
+        assert found is not None, stderr_path.read_text()
+        port = int(found.group(1))
+        assert port != 0
+        response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
+        assert response.status_code == 200, response.text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+    assert stderr_path.read_text().count("serving on") == 1

@@ -16,11 +16,11 @@ import anyio.from_thread
 import httpx
 import pytest
 from starlette.applications import Starlette
-from starlette.routing import Mount
 from starlette.types import ASGIApp
 
 from tests.contract.harness import SqliteHarness, event
 from webhook_processor import bootstrap, config, models
+from webhook_processor.bootstrap import local
 from webhook_processor.entrypoints import admin
 
 TOKEN = "admin-" + "k" * 40
@@ -118,11 +118,9 @@ def api(tmp_path: Path) -> Iterator[Admin]:
     cfg, token = build(tmp_path, {"TEST_ADMIN_TOKEN": TOKEN})
     harness = SqliteHarness(tmp_path / "whp.db")
     alerts: list[dict[str, Any]] = []
-    app = admin.app(
-        bootstrap.operator(cfg, create=True, in_server=True), token, alerts=lambda: alerts
-    )
+    app = admin.app(local.operator(cfg, create=True, in_server=True), token, alerts=lambda: alerts)
     # Mounted as web.App mounts it, so that paths are the API's own (/api/...).
-    http = Client(Starlette(routes=[Mount("/api", app=app)]))
+    http = Client(Starlette(routes=[admin.mount(app)]))
     yield Admin(http, harness, alerts)
     http.close()
     harness.close()

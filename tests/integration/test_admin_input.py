@@ -115,3 +115,24 @@ def test_replay_of_one_event_takes_no_body_or_an_empty_one(api: Admin) -> None:
     for body in (b"", b"  ", b"{}"):
         answer = api.http.post(f"/api/events/{e.id}/replay", content=body, headers=AUTH)
         assert answer.status_code == 202, answer.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/events/" + "x" * 5000),
+        ("POST", "/api/events/" + "x" * 5000 + "/replay"),
+        ("POST", "/api/destinations/" + "x" * 5000 + "/pause"),
+        ("GET", "/api/events?" + "x" * 5000 + "=1"),
+        ("GET", "/api/events?" + "x" * 5000 + "=1&" + "x" * 5000 + "=2"),
+        ("GET", "/api/dlq?destination=" + "x" * 1000),
+        ("GET", "/api/" + "x" * 5000),
+    ],
+    ids=["event", "replay", "pause", "parameter", "repeated", "destination", "path"],
+)
+def test_what_a_client_sent_is_quoted_short(api: Admin, method: str, path: str) -> None:
+    """An id, a name or a path can be as long as the request allows: the answer quotes its
+    start only (as ingest's answers do)."""
+    answer = api.http.request(method, path, headers=AUTH)
+    assert answer.status_code in (400, 404), answer.text[:200]
+    assert len(answer.json()["detail"]) < 300, answer.json()["detail"][:400]

@@ -16,7 +16,7 @@ import pytest
 import uvloop
 
 from webhook_processor import delivery
-from webhook_processor.adapters import http
+from webhook_processor.adapters.http import outbound
 
 from .test_http_delivery import event, outgoing
 
@@ -146,14 +146,14 @@ def event_loop_kind(request: pytest.FixtureRequest) -> Iterator[None]:
         asyncio.set_event_loop_policy(policy)
 
 
-Step = Callable[[http.HttpSender], Awaitable[delivery.Result]]
+Step = Callable[[outbound.HttpSender], Awaitable[delivery.Result]]
 
 
 def deliver(*steps: Step) -> list[delivery.Result]:
     """Run `steps` in order with one sender (one connection pool), closed afterwards."""
 
     async def run() -> list[delivery.Result]:
-        sender = http.HttpSender()
+        sender = outbound.HttpSender()
         try:
             return [await step(sender) for step in steps]
         finally:
@@ -165,7 +165,7 @@ def deliver(*steps: Step) -> list[delivery.Result]:
 def post(url: str, *, body: bytes | None = None, timeout: float = 5.0) -> Step:
     request = outgoing(url, event() if body is None else event(body))
 
-    async def step(sender: http.HttpSender) -> delivery.Result:
+    async def step(sender: outbound.HttpSender) -> delivery.Result:
         return await sender.send(request, timeout, time.time)
 
     return step
@@ -175,7 +175,7 @@ def pause(seconds: float, *, blocking: bool = False) -> Step:
     """A pause between deliveries; `blocking` stops the sender's event loop meanwhile, so that
     what the receiver writes waits, unread, in the socket."""
 
-    async def step(sender: http.HttpSender) -> delivery.Result:
+    async def step(sender: outbound.HttpSender) -> delivery.Result:
         if blocking:
             time.sleep(seconds)
         else:
@@ -274,7 +274,7 @@ def test_a_response_read_in_one_large_piece_leaves_its_connection_usable() -> No
         body,
     )
 
-    async def busy_while_it_arrives(sender: http.HttpSender) -> delivery.Result:
+    async def busy_while_it_arrives(sender: outbound.HttpSender) -> delivery.Result:
         async def block() -> None:
             await asyncio.sleep(0.05)  # the request is out
             time.sleep(0.6)  # the whole answer arrives meanwhile

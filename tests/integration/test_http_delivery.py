@@ -34,7 +34,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from webhook_processor import delivery, models
-from webhook_processor.adapters import http
+from webhook_processor.adapters.http import outbound
 
 from .threaded import uvicorn_on_a_thread
 
@@ -181,7 +181,7 @@ def send(
     """Send in order through one sender (one connection pool), closed afterwards."""
 
     async def run() -> list[delivery.Result]:
-        sender = http.HttpSender(**kwargs)  # type: ignore[arg-type]
+        sender = outbound.HttpSender(**kwargs)  # type: ignore[arg-type]
         try:
             return [await sender.send(r, timeout, time.time) for r in requests]
         finally:
@@ -271,7 +271,7 @@ def test_a_connection_not_at_rest_is_not_reused(
     first, second = event(), event()
 
     async def run() -> list[delivery.Result]:
-        sender = http.HttpSender()
+        sender = outbound.HttpSender()
         try:
             return [
                 await sender.send(outgoing(base + path, first), timeout, time.time),
@@ -318,7 +318,7 @@ def test_concurrent_deliveries_share_the_pool(receiver: tuple[Receiver, str]) ->
     events = [event() for _ in range(40)]
 
     async def run() -> list[delivery.Result]:
-        sender = http.HttpSender(max_idle_connections=8)
+        sender = outbound.HttpSender(max_idle_connections=8)
         try:
             return await asyncio.gather(
                 *(sender.send(outgoing(base + "/hooks", e), 5.0, time.time) for e in events)
@@ -378,7 +378,7 @@ def test_a_connection_the_receiver_closed_is_not_reused() -> None:
     with serving(app, keep_alive=1) as base:
 
         async def run() -> list[delivery.Result]:
-            sender = http.HttpSender()
+            sender = outbound.HttpSender()
             try:
                 first = await sender.send(outgoing(base + "/hooks", event()), 5.0, time.time)
                 await asyncio.sleep(1.5)  # the receiver closes the connection meanwhile
@@ -456,7 +456,7 @@ def test_idle_connections_are_closed_after_the_keepalive_expiry() -> None:
     ) as server:
 
         async def run() -> tuple[bool, bool]:
-            sender = http.HttpSender(keepalive_expiry=0.2)
+            sender = outbound.HttpSender(keepalive_expiry=0.2)
             try:
                 result = await sender.send(outgoing(server.url, event()), 5.0, time.time)
                 assert result.ok

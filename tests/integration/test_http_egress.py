@@ -16,8 +16,9 @@ import pytest
 
 from tests.e2e.pki import Pki, private_ca
 from tests.e2e.proxy import ForwardProxy
-from webhook_processor import bootstrap, config, delivery
-from webhook_processor.adapters import http, http_transport
+from webhook_processor import config, delivery
+from webhook_processor.adapters.http import http1, outbound
+from webhook_processor.bootstrap import local
 
 from .mtls import MtlsReceiver
 from .test_http_delivery import (
@@ -60,15 +61,15 @@ def proxy() -> Iterator[ForwardProxy]:
 
 def sender(
     tmp_path: Path, text: str, env: Mapping[str, str] | None = None
-) -> tuple[http.HttpSender, config.Config]:
+) -> tuple[outbound.HttpSender, config.Config]:
     """The sender `whp serve` builds from this whp.yaml (in `tmp_path`) and environment."""
     file = tmp_path / "whp.yaml"
     file.write_text(text)
     cfg = config.load(file)
-    return bootstrap.http_sender(cfg, str(file), env or {}), cfg
+    return local.http_sender(cfg, str(file), env or {}), cfg
 
 
-def deliver(made: http.HttpSender, *requests: tuple[str, str]) -> list[delivery.Result]:
+def deliver(made: outbound.HttpSender, *requests: tuple[str, str]) -> list[delivery.Result]:
     """POST a new event to each (destination name, URL), in order; the sender closed after."""
 
     async def run() -> list[delivery.Result]:
@@ -168,7 +169,7 @@ def test_without_proxy_in_the_config_the_environment_is_ignored(
     env = dict.fromkeys(("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy"), proxy.url)
     made, _ = sender(tmp_path, f"destinations:\n  {ORDERS}: {{url: {base}/hooks}}\n", env)
     default = made.transport_for("")
-    assert isinstance(default, http_transport.Http1Transport)
+    assert isinstance(default, http1.Http1Transport)
     assert made.transport_for(ORDERS) is default
     assert verdicts(app, deliver(made, (ORDERS, f"{base}/hooks"))) == [(True, 204)]
     assert proxy.seen == []
@@ -194,7 +195,7 @@ def test_a_private_ca_and_a_client_certificate_on_the_fast_transport(
         tmp_path,
         f"destinations:\n  {ORDERS}: {{url: {mtls.url}{certificates(pki, client=client)}}}\n",
     )
-    assert isinstance(made.transport_for(ORDERS), http_transport.Http1Transport)
+    assert isinstance(made.transport_for(ORDERS), http1.Http1Transport)
     assert made.transport_for(ORDERS) is not made.transport_for("")
     results = deliver(made, (ORDERS, mtls.url), (ORDERS, mtls.url))
     assert [(r.ok, r.status, r.error) for r in results] == [(True, 204, None)] * 2

@@ -1,4 +1,4 @@
-"""The operator's use cases (operations.Operator) over a real SQLite store."""
+"""The operator's use cases (services.operations.Operator) over a real SQLite store."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from tests.contract.harness import NOW, SqliteHarness, event, stored
-from webhook_processor import errors, operations, ports
+from webhook_processor import errors, ports, services
 
 CONFIG = {
-    "orders": operations.DestinationConfig("http://127.0.0.1:9/orders", paused=False),
-    "audit": operations.DestinationConfig("http://127.0.0.1:9/audit", paused=True),
+    "orders": services.operations.DestinationConfig("http://127.0.0.1:9/orders", paused=False),
+    "audit": services.operations.DestinationConfig("http://127.0.0.1:9/audit", paused=True),
 }
 
 
@@ -24,13 +24,15 @@ def harness(tmp_path: Path) -> Iterator[SqliteHarness]:
 
 
 @pytest.fixture
-def operator(harness: SqliteHarness) -> operations.Operator:
+def operator(harness: SqliteHarness) -> services.operations.Operator:
     pauses: list[float] = []
-    return operations.Operator(harness.ops, CONFIG, clock=lambda: NOW / 1000, sleep=pauses.append)
+    return services.operations.Operator(
+        harness.ops, CONFIG, clock=lambda: NOW / 1000, sleep=pauses.append
+    )
 
 
 def test_replay_by_ids_refuses_unknown_ids_and_replays_nothing(
-    harness: SqliteHarness, operator: operations.Operator
+    harness: SqliteHarness, operator: services.operations.Operator
 ) -> None:
     e = stored(harness, event())[0]
     harness.route(e.id, [])
@@ -41,7 +43,7 @@ def test_replay_by_ids_refuses_unknown_ids_and_replays_nothing(
 
 
 def test_bulk_replay_needs_a_filter_or_all_and_counts_on_a_dry_run(
-    harness: SqliteHarness, operator: operations.Operator
+    harness: SqliteHarness, operator: services.operations.Operator
 ) -> None:
     made = stored(harness, *(event(source="github") for _ in range(3)), event(source="stripe"))
     for e in made:
@@ -58,9 +60,9 @@ def test_bulk_replay_needs_a_filter_or_all_and_counts_on_a_dry_run(
 
 
 def test_bulk_replay_pages_through_more_than_a_batch(
-    harness: SqliteHarness, operator: operations.Operator, monkeypatch: pytest.MonkeyPatch
+    harness: SqliteHarness, operator: services.operations.Operator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(operations, "BATCH", 3)
+    monkeypatch.setattr(services.operations, "BATCH", 3)
     made = stored(harness, *(event() for _ in range(8)))
     for e in made:
         harness.route(e.id, [])
@@ -69,9 +71,9 @@ def test_bulk_replay_pages_through_more_than_a_batch(
 
 
 def test_redrive_all_pages_down_the_queue_and_by_destination(
-    harness: SqliteHarness, operator: operations.Operator, monkeypatch: pytest.MonkeyPatch
+    harness: SqliteHarness, operator: services.operations.Operator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(operations, "BATCH", 2)
+    monkeypatch.setattr(services.operations, "BATCH", 2)
     made = stored(harness, *(event() for _ in range(5)))
     for i, e in enumerate(made):
         harness.route(e.id, [("r", "orders" if i < 4 else "audit")])
@@ -86,7 +88,7 @@ def test_redrive_all_pages_down_the_queue_and_by_destination(
 
 
 def test_destinations_join_the_config_and_the_store(
-    harness: SqliteHarness, operator: operations.Operator
+    harness: SqliteHarness, operator: services.operations.Operator
 ) -> None:
     e = stored(harness, event())[0]
     harness.route(e.id, [("r", "orders")], at=NOW - 30_000)
@@ -102,7 +104,9 @@ def test_destinations_join_the_config_and_the_store(
         operator.pause("nope")
 
 
-def test_event_detail_and_stats(harness: SqliteHarness, operator: operations.Operator) -> None:
+def test_event_detail_and_stats(
+    harness: SqliteHarness, operator: services.operations.Operator
+) -> None:
     e = stored(harness, event(received_ms=NOW - 1000))[0]
     harness.route(e.id, [("r", "orders")], at=NOW - 1000)
     harness.attempt(e.id, "r", 200, None, dead=False, at=NOW - 500)
@@ -116,7 +120,7 @@ def test_event_detail_and_stats(harness: SqliteHarness, operator: operations.Ope
 
 
 def test_purge_counts_what_it_deleted_and_what_it_kept(
-    harness: SqliteHarness, operator: operations.Operator
+    harness: SqliteHarness, operator: services.operations.Operator
 ) -> None:
     old = stored(harness, *(event(received_ms=NOW - 30 * 86_400_000 + i) for i in range(3)))
     harness.route(old[0].id, [])

@@ -126,6 +126,75 @@ def test_a_held_lock_makes_adds_fail_then_recover(tmp_path: Path) -> None:
     assert [r[0] for r in rows(path)] == [stored.id]
 
 
+async def until(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
+
+
+def test_a_store_that_cannot_commit_is_not_ready_until_a_commit_succeeds(tmp_path: Path) -> None:
+    """Not ready from the first failed commit (/readyz 503) until one succeeds again, which the
+    store tries by itself: no webhook may come while a load balancer keeps it out."""
+    path = tmp_path / "whp.db"
+    db.connect(str(path), 1).close()
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+
+    async def body(store: events.GroupCommitStore) -> bool:
+        assert store.ready()
+        with pytest.raises(errors.StoreUnavailable):
+            await store.add(event(1))
+        assert not store.ready()
+        await asyncio.sleep(events.PROBE_EVERY * 2.5)  # the probes fail too
+        assert not store.ready()
+        blocker.execute("ROLLBACK")
+        return await until(store.ready, events.PROBE_EVERY * 10)
+
+    try:
+        assert with_store(path, 0.1, body), "still not ready once the lock was gone"
+    finally:
+        blocker.close()
+    assert rows(path) == []  # a probe leaves nothing behind
+
+
+def test_an_outage_is_logged_at_a_bounded_rate_with_the_webhooks_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(events, "REPORT_EVERY", 0.5)
+    path = tmp_path / "whp.db"
+    db.connect(str(path), 1).close()
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+
+    async def body(store: events.GroupCommitStore) -> int:
+        refused = 0
+        started = asyncio.get_running_loop().time()
+        while asyncio.get_running_loop().time() - started < 2:
+            outcomes = await asyncio.gather(
+                *(store.add(event(i)) for i in range(10)), return_exceptions=True
+            )
+            refused += sum(isinstance(o, errors.StoreUnavailable) for o in outcomes)
+        blocker.execute("ROLLBACK")
+        assert await until(store.ready, 10)
+        return refused
+
+    caplog.set_level("INFO", logger="whp.store")
+    try:
+        refused = with_store(path, 0.05, body)
+    finally:
+        blocker.close()
+    reports = [r for r in caplog.records if r.name == "whp.store" and hasattr(r, "refused")]
+    assert refused >= 100
+    assert 3 <= len(reports) <= 8, [r.getMessage() for r in reports]  # 2 s, one per 0.5 s
+    assert sum(r.__dict__["refused"] for r in reports) == refused
+    assert reports[0].getMessage().startswith("store cannot commit: database is locked")
+    assert reports[1].getMessage() == "store still cannot commit: database is locked"
+    assert reports[-1].getMessage() == "store commits again"
+
+
 def test_a_store_that_cannot_be_opened_fails_at_start(tmp_path: Path) -> None:
     (tmp_path / "dir.db").mkdir()
     with pytest.raises(errors.StoreUnavailable, match="cannot open the store"):

@@ -80,7 +80,7 @@ def test_unknown_key_suggests_the_spelling(tmp_path: Path) -> None:
 def test_unknown_top_level_key_lists_the_allowed_keys(tmp_path: Path) -> None:
     (found,) = problems(tmp_path, "zzz: 1\n")
     assert found.startswith(
-        "zzz: unknown key (allowed keys: admin, delivery, destinations, logging"
+        "zzz: unknown key (allowed keys: admin, alerts, delivery, destinations, logging"
     )
 
 

@@ -10,7 +10,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from tests.e2e.pki import Pki, private_ca
-from webhook_processor import bootstrap, config, egress, errors
+from webhook_processor import config, egress, errors
+from webhook_processor.bootstrap import local
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,7 @@ def test_paths_are_relative_to_the_config_file_and_defaults_apply(tmp_path: Path
 def test_without_these_keys_every_destination_goes_direct(tmp_path: Path) -> None:
     cfg = load(tmp_path, "destinations:\n  orders: {url: https://orders.internal/hooks}\n")
     assert cfg.egress_of("orders") == config.Egress()
-    sender = bootstrap.http_sender(cfg, "whp.yaml", {"HTTPS_PROXY": "http://proxy:3128"})
+    sender = local.http_sender(cfg, "whp.yaml", {"HTTPS_PROXY": "http://proxy:3128"})
     assert sender.transport_for("orders") is sender.transport_for("")
 
 
@@ -213,7 +214,7 @@ def test_an_unusable_proxy_from_the_environment_is_a_startup_error_without_its_c
     file.write_text(orders("proxy: env"))
     env = {"https_proxy": "socks5://user:hunter2@proxy:1080"}
     with pytest.raises(errors.ConfigError) as caught:
-        bootstrap.http_sender(config.load(file), str(file), env)
+        local.http_sender(config.load(file), str(file), env)
     (found,) = caught.value.problems
     assert found.startswith("destinations.orders.proxy: env: https_proxy: socks proxies are not")
     assert "hunter2" not in found
@@ -223,5 +224,5 @@ def test_a_proxy_from_the_environment_may_carry_credentials(tmp_path: Path) -> N
     file = tmp_path / "whp.yaml"
     file.write_text(orders("proxy: env"))
     env = {"HTTPS_PROXY": "http://user:hunter2@proxy:3128"}
-    sender = bootstrap.http_sender(config.load(file), str(file), env)
+    sender = local.http_sender(config.load(file), str(file), env)
     assert sender.transport_for("orders") is not sender.transport_for("")

@@ -54,7 +54,7 @@ def csp(response_headers: dict[str, str]) -> dict[str, str]:
 def server(admin: ASGIApp | None) -> Client:
     """The app of `whp serve`, with the admin API or without (no `admin.token`)."""
     clock = testing.FakeClock()
-    ingest = services.Ingest({}, testing.MemoryStore(), testing.MemoryMetrics(), clock)
+    ingest = services.ingest.Ingest({}, testing.MemoryStore(), testing.MemoryMetrics(), clock)
     return Client(web.App(ingest, [], CollectorRegistry(), admin=admin))
 
 

@@ -33,7 +33,7 @@ class World:
         self.store = testing.MemoryStore()
         self.metrics = testing.MemoryMetrics()
         runtimes = bootstrap.source_runtimes(self.cfg, str(file), ENV, self.clock)
-        self.ingest = services.Ingest(runtimes, self.store, self.metrics, self.clock)
+        self.ingest = services.ingest.Ingest(runtimes, self.store, self.metrics, self.clock)
 
     def receive(self, source: str, body: bytes, headers: dict[str, str]) -> models.Stored:
         async def run() -> models.Stored:
@@ -158,6 +158,24 @@ def test_schema_violation_names_the_problem(tmp_path: Path) -> None:
     assert len(world.store.events) == 1
 
 
+def test_what_an_error_quotes_of_a_request_is_cut_short(tmp_path: Path) -> None:
+    """A 60 KB source name, a header or a payload value was echoed whole, in the answer and in
+    the log line of every such request."""
+    (tmp_path / "schema.json").write_text(json.dumps({"properties": {"n": {"type": "integer"}}}))
+    world = World(tmp_path, "  github: {verify: github, secret: env:GH, schema: schema.json}\n")
+    body = json.dumps({"n": "x" * 100_000}).encode()
+    with pytest.raises(errors.SchemaViolation) as violation:
+        world.receive("github", body, signed(body))
+    with pytest.raises(errors.UnknownSource) as unknown:
+        world.ingest.source("s" * 60_000)
+    with pytest.raises(errors.UnsupportedMediaType) as encoding:
+        world.receive("github", b"{}", {**signed(b"{}"), "content-encoding": "e" * 60_000})
+    for error, quoted in [(violation, "'xxxx"), (unknown, "'ssss"), (encoding, "'eeee")]:
+        assert quoted in error.value.detail
+        assert len(error.value.detail) < 500, error.value.detail[:1000]
+        assert "characters)" in error.value.detail
+
+
 def test_a_payload_too_deep_to_check_is_a_violation_not_a_crash(tmp_path: Path) -> None:
     """jsonschema recurses along the payload, and so does the repr in its error message."""
     schema = {"type": "object", "properties": {"body": {"type": "string"}}}
@@ -245,7 +263,7 @@ def test_own_field_specs_replace_the_preset(tmp_path: Path) -> None:
 
 
 def test_public_url_gets_the_request_query_appended() -> None:
-    runtime = services.SourceRuntime(
+    runtime = services.ingest.SourceRuntime(
         name="t",
         verify=lambda request, now: None,
         max_body_bytes=1,
@@ -326,7 +344,7 @@ def test_generic_hmac_with_a_signed_id_dedupes_on_that_id(tmp_path: Path) -> Non
     assert world.store.events[original.id].idempotency_key == "d-9"
 
 
-def runtimes(tmp_path: Path, sources: str) -> dict[str, services.SourceRuntime]:
+def runtimes(tmp_path: Path, sources: str) -> dict[str, services.ingest.SourceRuntime]:
     file = tmp_path / "reloaded.yaml"
     file.write_text(f"sources:\n{sources}")
     return bootstrap.source_runtimes(config.load(file), str(file), ENV)
@@ -361,11 +379,13 @@ def test_a_swap_replaces_what_a_stored_event_wakes(tmp_path: Path) -> None:
     assert woken == ["worker"]
 
 
-# --- the answer, the same on both runtimes (services.handle) -----------------------------------
+# --- the answer, the same on both runtimes (services.ingest.handle) ------------------------
 
 
-def handled(world: World, name: str, body: bytes, headers: dict[str, str]) -> services.Answer:
-    return asyncio.run(services.handle(world.ingest, name, body, headers))
+def handled(
+    world: World, name: str, body: bytes, headers: dict[str, str]
+) -> services.ingest.Answer:
+    return asyncio.run(services.ingest.handle(world.ingest, name, body, headers))
 
 
 def test_handle_answers_each_case_in_the_api_shape(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The worker (processing.Processor) against in-memory fakes: what receivers and operators see.
+"""The worker (services.worker.Worker) against in-memory fakes: what receivers and operators see.
 
 Each test is one asyncio.run: `step()` routes and starts attempts as tasks, `drain()` waits for
 them, and the processor's `flush()` records their outcomes (as its next step would). The clock is
@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from webhook_processor import config, delivery, models, processing, retry, routing, signing, wiring
-from webhook_processor.testing import FakeClock, FakeSender, MemoryQueue
+from webhook_processor import config, delivery, models, retry, routing, services, signing, wiring
+from webhook_processor.testing import FakeClock, FakeSender, MemoryMetrics, MemoryQueue
 
 UNIFORM = 0.5
 KEY = b"0123456789abcdef0123456789abcdef"
@@ -39,22 +39,23 @@ class World:
         routes: Sequence[config.Route],
         script: Mapping[str, Sequence[delivery.Result | int]] | None = None,
         keys: Mapping[str, bytes] | None = None,
-        settings: processing.Settings | None = None,
+        settings: services.worker.Settings | None = None,
     ) -> None:
-        self.settings = settings or processing.Settings()
+        self.settings = settings or services.worker.Settings()
         self.clock = FakeClock()
         self.queue = MemoryQueue()
         self.sender = FakeSender(script)
         self.paused: set[str] = set()
+        self.metrics = MemoryMetrics()
         self.runtimes = {
             name: wiring.destination(name, d, (keys or {}).get(name))
             for name, d in destinations.items()
         }
         self.processor = self.restart(routes)
 
-    def restart(self, routes: Sequence[config.Route]) -> processing.Processor:
+    def restart(self, routes: Sequence[config.Route]) -> services.worker.Worker:
         """A processor with these routes over the same store, receivers and clock."""
-        self.processor = processing.Processor(
+        self.processor = services.worker.Worker(
             wiring.compile_routes(routes),
             self.runtimes,
             self.queue,
@@ -63,6 +64,7 @@ class World:
             self.clock,
             self.settings,
             uniform=lambda: UNIFORM,
+            metrics=self.metrics,
         )
         return self.processor
 
@@ -224,6 +226,24 @@ def test_failed_attempt_is_retried_after_the_backoff_with_the_same_webhook_id() 
     run(scenario)
 
 
+def test_each_attempt_is_counted_with_its_outcome_and_a_delivery_with_its_latency() -> None:
+    """What /metrics counts: every attempt with its outcome and duration; the time from receipt
+    to delivery for the one that delivered, its backoff included."""
+    world = World({"a": dest(A)}, [GITHUB_TO_A], script={A: [500, 200]})
+
+    async def scenario() -> None:
+        world.receive()
+        await world.step()
+        world.clock.now += delay_after(1)
+        await world.step()
+        assert world.metrics.attempts == [
+            ("a", "retry", 0.001, None),  # FakeSender's attempts take 1 ms
+            ("a", "delivered", 0.001, delay_after(1)),
+        ]
+
+    run(scenario)
+
+
 def test_delivery_failing_its_last_attempt_is_dead_and_never_sent_again() -> None:
     world = World({"a": dest(A)}, [GITHUB_TO_A], script={A: [503]})
 
@@ -337,7 +357,7 @@ def test_a_destination_at_its_max_concurrency_gets_the_next_delivery_when_one_en
     world = World(
         {"a": dest(A, max_concurrency=1)},
         [GITHUB_TO_A],
-        settings=processing.Settings(min_step_seconds=3600),
+        settings=services.worker.Settings(min_step_seconds=3600),
     )
 
     async def scenario() -> None:
@@ -462,7 +482,7 @@ def test_the_worker_purges_events_past_the_retention_once_their_work_is_done() -
     world = World(
         {"a": dest(A), "b": dest(B)},
         [GITHUB_TO_A, GITHUB_TO_B],
-        settings=processing.Settings(purge_every_seconds=0.01),
+        settings=services.worker.Settings(purge_every_seconds=0.01),
     )
     world.paused.add("b")
     done = world.receive(source="other")  # matches no route: nothing to do

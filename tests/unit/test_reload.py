@@ -10,20 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from webhook_processor import (
-    bootstrap,
-    config,
-    delivery,
-    errors,
-    processing,
-    services,
-    testing,
-    wiring,
-)
+from webhook_processor import bootstrap, config, delivery, errors, services, testing, wiring
 
 from .test_processing import GITHUB_TO_A, GITHUB_TO_B, POLICY, A, B, World, dest, drain, run
 
-# -- Processor.swap --------------------------------------------------------------------------
+# -- Worker.swap --------------------------------------------------------------------------
 
 
 def runtimes(**destinations: config.Destination) -> dict[str, delivery.Destination]:
@@ -149,7 +140,7 @@ class Running:
         self.clock = testing.FakeClock()
         self.queue = testing.MemoryQueue()
         self.sender = testing.FakeSender()
-        self.worker = processing.Processor(
+        self.worker = services.worker.Worker(
             wiring.compile_routes(self.config.routes),
             bootstrap.destination_runtimes(self.config, file, ENV),
             self.queue,
@@ -157,7 +148,7 @@ class Running:
             set,
             self.clock,
         )
-        self.ingest = services.Ingest(
+        self.ingest = services.ingest.Ingest(
             bootstrap.source_runtimes(self.config, file, ENV, self.clock),
             self.queue.store,
             testing.MemoryMetrics(),

@@ -54,7 +54,7 @@ def test_a_bug_is_a_500_in_the_api_shape_and_logged(
     cfg = config.load(file)
     clock = testing.FakeClock()
     runtimes = bootstrap.source_runtimes(cfg, str(file), {"GH": SECRET}, clock)
-    ingest = services.Ingest(runtimes, BrokenStore(), testing.MemoryMetrics(), clock)
+    ingest = services.ingest.Ingest(runtimes, BrokenStore(), testing.MemoryMetrics(), clock)
     body = b'{"zen": "Design for failure."}'
     signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
     start, reply = post(

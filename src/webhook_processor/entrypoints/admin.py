@@ -3,14 +3,15 @@ dead-letter queue and its redrive, destinations and their pauses, stats.
 
 Every request needs `Authorization: Bearer <admin.token>`, checked before routing: without it,
 any path under /api/ answers the same 401, so nothing is learnt of the API, not even which
-paths exist. The use cases are operations.Operator's; its calls block (SQLite), so they run in
-a worker thread, never on the event loop that serves ingest. Bad input of any kind is a 400
-`invalid_request` naming what is wrong (entrypoints/admin_input.py reads it).
+paths exist. The use cases are services.operations.Operator's; its calls block (SQLite), so
+they run in a worker thread, never on the event loop that serves ingest. Bad input of any kind
+is a 400 `invalid_request` naming what is wrong (entrypoints/admin_input.py reads it).
 """
 
 from __future__ import annotations
 
 import hmac
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
@@ -22,12 +23,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from webhook_processor import errors, operations
+from webhook_processor import errors, services
 from webhook_processor.entrypoints import admin_input, views
 
+PREFIX = "/api"
 Alerts = Callable[[], Sequence[Mapping[str, Any]]]  # each {"name": ..., "state": ...}
 UNAUTHORIZED = orjson.dumps(
     {
@@ -42,7 +44,7 @@ def no_alerts() -> Sequence[Mapping[str, Any]]:
 
 
 def app(
-    operator: operations.Operator,
+    operator: services.operations.Operator,
     token: str,
     alerts: Alerts = no_alerts,
     clock: Callable[[], float] = time.time,
@@ -71,6 +73,21 @@ def app(
     )
     inner.router.redirect_slashes = False  # /api/events/ is no event: 404, not a redirect
     return Guard(inner, token)
+
+
+def mount(api: ASGIApp) -> Mount:
+    """The route that takes every request under /api/ to `api` (web.App mounts it)."""
+    return _Mount(PREFIX, app=api)
+
+
+class _Mount(Mount):
+    """Starlette's Mount matches its path with `.*`, which stops at a line break: a path holding
+    one (%0A in an id) went past the API - and its token check - to the server's 404. Here the
+    whole path after the prefix is the API's."""
+
+    def __init__(self, path: str, app: ASGIApp) -> None:
+        super().__init__(path, app=app)
+        self.path_regex = re.compile(self.path_regex.pattern, re.DOTALL)
 
 
 class Guard:
@@ -109,7 +126,7 @@ class Guard:
 
 class Api:
     def __init__(
-        self, operator: operations.Operator, alerts: Alerts, clock: Callable[[], float]
+        self, operator: services.operations.Operator, alerts: Alerts, clock: Callable[[], float]
     ) -> None:
         self._op = operator
         self._alerts = alerts
@@ -222,9 +239,10 @@ _CODES = {404: "not_found", 405: "method_not_allowed"}
 async def _http_error(request: Request, exc: Exception) -> Response:
     """Starlette's routing answers (no such path, a method the path does not take)."""
     assert isinstance(exc, HTTPException)
+    path = errors.shown(request.url.path)
     detail = {
-        404: f"no such admin endpoint: {request.method} {request.url.path}",
-        405: f"{request.url.path} does not take {request.method}",
+        404: f"no such admin endpoint: {request.method} {path}",
+        405: f"{path} does not take {request.method}",
     }.get(exc.status_code, str(exc.detail))
     return _error(exc.status_code, _CODES.get(exc.status_code, "error"), detail, exc.headers)
 

@@ -30,9 +30,11 @@ def query(request: Request, allowed: set[str]) -> dict[str, str]:
     for name, value in request.query_params.multi_items():
         if name not in allowed:
             known = ", ".join(sorted(allowed)) or "none"
-            raise errors.UsageError(f"unknown query parameter {name[:64]!r} (this takes: {known})")
+            raise errors.UsageError(
+                f"unknown query parameter {errors.shown(name)} (this takes: {known})"
+            )
         if name in found:
-            raise errors.UsageError(f"query parameter {name!r} is given more than once")
+            raise errors.UsageError(f"query parameter {errors.shown(name)} is given more than once")
         found[name] = value
     return found
 
@@ -54,7 +56,9 @@ def event_filter(values: Mapping[str, Any], now: float) -> ports.EventFilter:
     """The filters of GET /api/events (query) and POST /api/replay (body), by their API names."""
     status = text(values, "status")
     if status is not None and status not in STATUSES:
-        raise errors.UsageError(f"status {status[:64]!r}: expected one of {', '.join(STATUSES)}")
+        raise errors.UsageError(
+            f"status {errors.shown(status)}: expected one of {', '.join(STATUSES)}"
+        )
     return ports.EventFilter(
         source=text(values, "source"),
         event_type=text(values, "type"),
@@ -70,7 +74,9 @@ def limit(values: Mapping[str, str]) -> int:
     if raw is None:
         return DEFAULT_LIMIT
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 6) or not (1 <= int(raw) <= MAX_LIMIT):
-        raise errors.UsageError(f"limit {raw[:64]!r}: give a whole number from 1 to {MAX_LIMIT}")
+        raise errors.UsageError(
+            f"limit {errors.shown(raw)}: give a whole number from 1 to {MAX_LIMIT}"
+        )
     return int(raw)
 
 
@@ -99,7 +105,7 @@ async def body(request: Request, fields: Mapping[str, type], required: bool) -> 
     for key, value in document.items():
         wanted = fields.get(key)
         if wanted is None:
-            raise errors.UsageError(f"unknown key {key[:64]!r} in the body (keys: {known})")
+            raise errors.UsageError(f"unknown key {errors.shown(key)} in the body (keys: {known})")
         if not isinstance(value, wanted):
             raise errors.UsageError(f"{key} must be {_NAMES[wanted]}")
     return document

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from webhook_processor import __version__, bootstrap, config, errors, secrets, sending, wiring
+from webhook_processor import __version__, bootstrap, config, errors, provider, secrets, wiring
 from webhook_processor.entrypoints import cli_aws, cli_events, cli_ops, cli_routes
 
 if TYPE_CHECKING:  # imported by `whp send` only: see bootstrap.http_sender
@@ -98,7 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
         "SIGHUP reloads the config's sources, destinations and routes.",
     )
     p.add_argument("--host", help="listen address (overrides server.host)")
-    p.add_argument("--port", type=int, help="listen port (overrides server.port)")
+    p.add_argument(
+        "--port", type=port_number, help="listen port, 0 for any free one (overrides server.port)"
+    )
     p.set_defaults(handler=cmd_serve)
 
     p = sub.add_parser(
@@ -149,6 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
     cli_ops.add_parsers(sub, common)
     cli_aws.add_parsers(sub, common)
     return parser
+
+
+def port_number(text: str) -> int:
+    """--port as server.port is checked in the config: a TCP port, 0 for any free one."""
+    port = int(text) if text.isdigit() else -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
+    return port
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -234,7 +244,7 @@ def cmd_send(args: argparse.Namespace) -> int:
         if not sep or not name.strip():
             raise errors.UsageError(f"--header {item!r}: expected 'Name: value'")
         extra[name.strip()] = value.strip()
-    out = sending.build(
+    out = provider.build(
         wiring.source_spec(source),
         secret,
         body,

@@ -1,5 +1,5 @@
-"""Where the operator's commands act: the local store (`Local`, operations.Operator from the
-composition root), or with `--url` a running server's admin API (`Remote`, token from
+"""Where the operator's commands act: the local store (`Local`, services.operations.Operator
+from the composition root), or with `--url` a running server's admin API (`Remote`, token from
 $WHP_ADMIN_TOKEN). Both answer with the admin API's JSON views (entrypoints/views.py), so that a
 command prints the same whichever it talks to, and each error is the errors tree's: a 400 of the
 API is a UsageError (exit 2), a 404 a NotFound, a 503 StoreUnavailable (exit 3).
@@ -15,13 +15,16 @@ from urllib.parse import quote
 
 import orjson
 
-from webhook_processor import bootstrap, config, errors, models, operations, ports
+from webhook_processor import config, errors, models, ports, services
+from webhook_processor.bootstrap import local
 from webhook_processor.entrypoints import views
 
 if TYPE_CHECKING:  # imported when used: see bootstrap.processor
     import httpx
 
 JSON = dict[str, Any]
+Progress = services.operations.Progress
+_nothing = services.operations.nothing
 TOKEN_VARIABLE = "WHP_ADMIN_TOKEN"  # noqa: S105 - the name of the variable, not a token
 TIMEOUT_SECONDS = 600.0  # a bulk replay or redrive is done in the request, paced
 
@@ -35,7 +38,7 @@ class Backend(Protocol):
         """Those of `event_ids` that are not stored."""
         ...
 
-    def replay(self, event_ids: Sequence[str], new_id: bool, progress: operations.Progress) -> int:
+    def replay(self, event_ids: Sequence[str], new_id: bool, progress: Progress) -> int:
         """Replay these events (every one must exist: else NotFound, and nothing replayed)."""
         ...
 
@@ -46,14 +49,14 @@ class Backend(Protocol):
         *,
         everything: bool = False,
         dry_run: bool = False,
-        progress: operations.Progress = operations.nothing,
+        progress: Progress = _nothing,
     ) -> int: ...
 
     def dead_letters(self, destination: str | None, limit: int, cursor: str | None) -> JSON: ...
 
     def redrive(self, delivery_ids: Sequence[str]) -> int: ...
 
-    def redrive_all(self, destination: str | None, progress: operations.Progress) -> int: ...
+    def redrive_all(self, destination: str | None, progress: Progress) -> int: ...
 
     def dead_count(self, destination: str | None) -> int: ...
 
@@ -77,11 +80,11 @@ def backend(args: argparse.Namespace, *, readonly: bool = False, create: bool = 
     if args.url is not None:
         return Remote.at(args.url, os.environ.get(TOKEN_VARIABLE, ""))
     cfg = config.load(args.config)
-    return Local(bootstrap.operator(cfg, readonly=readonly, create=create))
+    return Local(local.operator(cfg, readonly=readonly, create=create))
 
 
 class Local:
-    def __init__(self, operator: operations.Operator) -> None:
+    def __init__(self, operator: services.operations.Operator) -> None:
         self._op = operator
 
     def events(self, where: ports.EventFilter, limit: int, cursor: str | None) -> JSON:
@@ -94,7 +97,7 @@ class Local:
     def missing(self, event_ids: Sequence[str]) -> list[str]:
         return self._op.missing(event_ids)
 
-    def replay(self, event_ids: Sequence[str], new_id: bool, progress: operations.Progress) -> int:
+    def replay(self, event_ids: Sequence[str], new_id: bool, progress: Progress) -> int:
         return self._op.replay(event_ids, new_id, progress)
 
     def replay_matching(
@@ -104,7 +107,7 @@ class Local:
         *,
         everything: bool = False,
         dry_run: bool = False,
-        progress: operations.Progress = operations.nothing,
+        progress: Progress = _nothing,
     ) -> int:
         return self._op.replay_matching(
             where, new_id, everything=everything, dry_run=dry_run, progress=progress
@@ -117,7 +120,7 @@ class Local:
     def redrive(self, delivery_ids: Sequence[str]) -> int:
         return self._op.redrive(delivery_ids)
 
-    def redrive_all(self, destination: str | None, progress: operations.Progress) -> int:
+    def redrive_all(self, destination: str | None, progress: Progress) -> int:
         return self._op.redrive_all(destination, progress)
 
     def dead_count(self, destination: str | None) -> int:
@@ -174,11 +177,11 @@ class Remote:
                 gone.append(event_id)
         return gone
 
-    def replay(self, event_ids: Sequence[str], new_id: bool, progress: operations.Progress) -> int:
+    def replay(self, event_ids: Sequence[str], new_id: bool, progress: Progress) -> int:
         ids = list(dict.fromkeys(event_ids))
         unknown = self.missing(ids)
         if unknown:
-            raise errors.NotFound(operations.unknown_events(unknown))
+            raise errors.NotFound(services.operations.unknown_events(unknown))
         replayed = 0
         for event_id in ids:
             path = f"/api/events/{_segment(event_id)}/replay"
@@ -193,7 +196,7 @@ class Remote:
         *,
         everything: bool = False,
         dry_run: bool = False,
-        progress: operations.Progress = operations.nothing,
+        progress: Progress = _nothing,
     ) -> int:
         body = _filter(where) | {"new_id": new_id, "dry_run": dry_run}
         if everything:
@@ -218,7 +221,7 @@ class Remote:
         ]
         return redriven
 
-    def redrive_all(self, destination: str | None, progress: operations.Progress) -> int:
+    def redrive_all(self, destination: str | None, progress: Progress) -> int:
         body: JSON = {"all": True} if destination is None else {"destination": destination}
         redriven: int = self._call("POST", "/api/dlq/redrive", body=body)["redriven"]
         progress(redriven)
@@ -235,7 +238,9 @@ class Remote:
         every = self.destinations()
         found = next((d for d in every if d["name"] == name), None)
         if found is None:
-            raise errors.NotFound(operations.unknown_destination(name, [d["name"] for d in every]))
+            raise errors.NotFound(
+                services.operations.unknown_destination(name, [d["name"] for d in every])
+            )
         return found
 
     def set_paused(self, name: str, paused: bool) -> JSON:

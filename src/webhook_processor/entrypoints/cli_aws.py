@@ -45,9 +45,9 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def cmd_build(args: argparse.Namespace) -> int:
     # the builder and its imports only for this command: `whp --help` stays fast
-    from webhook_processor.entrypoints import aws_build, aws_wheels  # noqa: PLC0415
+    from webhook_processor.packaging import lambda_zip, wheels  # noqa: PLC0415
 
-    interpreter = aws_wheels.find_python(args.python, os.environ)
+    interpreter = wheels.find_python(args.python, os.environ)
     if interpreter is None:
         print(
             f"warning: no Python {args.python} found (pyenv, python{args.python} on PATH, or "
@@ -55,8 +55,8 @@ def cmd_build(args: argparse.Namespace) -> int:
             "it imports",
             file=sys.stderr,
         )
-    cache = Path(args.cache_dir) if args.cache_dir else aws_wheels.default_cache(os.environ)
-    opts = aws_build.Options(
+    cache = Path(args.cache_dir) if args.cache_dir else wheels.default_cache(os.environ)
+    opts = lambda_zip.Options(
         config=Path(args.config),
         output=Path(args.output),
         cache=cache / "wheels",
@@ -65,7 +65,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         layer=args.layer,
         interpreter=interpreter,
     )
-    result = aws_build.build(opts, log=print)
+    result = lambda_zip.build(opts, log=print)
     print(
         f"Python {args.python} on {args.arch}: {len(result.pins)} dependencies at this "
         "environment's versions" + (f"; .pyc compiled with {interpreter}" if interpreter else "")

@@ -96,14 +96,14 @@ def cmd_list(args: argparse.Namespace) -> int:
             print(orjson.dumps({"next": page["next"]}).decode(), file=sys.stderr)
         return 0
     cli_show.table(
-        ["ID", "RECEIVED", "SOURCE", "TYPE", "STATUS", "IDEMPOTENCY KEY"],
+        ["ID", "RECEIVED", "STATUS", "SOURCE", "TYPE", "IDEMPOTENCY KEY"],
         [
             [
                 e["id"],
                 e["received_at"],
+                e["status"],
                 e["source"],
                 e["event_type"],
-                e["status"],
                 e["idempotency_key"] or "-",
             ]
             for e in found

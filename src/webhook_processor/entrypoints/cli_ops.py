@@ -4,8 +4,8 @@ and `whp purge` (local only).
 
 They change the store only; the running `whp serve` worker acts on what they leave there: it
 routes replayed events again, delivers redriven deliveries, holds those of paused destinations.
-Bulk work is operations.Operator's, in batches paced so that ingest always gets the store in
-time; here it shows progress.
+Bulk work is services.operations.Operator's, in batches paced so that ingest always gets the
+store in time; here it shows progress.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from typing import Any
 
 import orjson
 
-from webhook_processor import bootstrap, config, errors, models, operations, ports
+from webhook_processor import config, errors, models, ports, services
+from webhook_processor.bootstrap import local
 from webhook_processor.entrypoints import cli_admin, cli_events, cli_show
 
 DAY_MS = 86_400_000
@@ -108,7 +109,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.ids:
         unknown = admin.missing(args.ids)
         if unknown:
-            raise errors.NotFound(operations.unknown_events(unknown))
+            raise errors.NotFound(services.operations.unknown_events(unknown))
         count = len(dict.fromkeys(args.ids))
     else:
         count = admin.replay_matching(where, args.new_id, everything=args.all, dry_run=True)
@@ -207,7 +208,7 @@ def cmd_dlq_redrive(args: argparse.Namespace) -> int:
 def cmd_purge(args: argparse.Namespace) -> int:
     cfg = config.load(args.config)
     days: float = args.older_than or cfg.storage.retention_days
-    operator = bootstrap.operator(cfg)
+    operator = local.operator(cfg)
     cutoff_ms = int(time.time() * 1000 - days * DAY_MS)
     with cli_show.progress("purging", None) as advance:
         purged, kept = operator.purge(cutoff_ms, advance)
@@ -228,8 +229,9 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 def cmd_destinations_list(args: argparse.Namespace) -> int:
     """Without a store yet, the config's view: counts unknown (`-`, null), no runtime pauses."""
-    if args.url is None and not Path(config.load(args.config).storage.path).exists():
-        rows = _from_config(config.load(args.config))
+    cfg = None if args.url is not None else config.load(args.config)
+    if cfg is not None and not Path(cfg.storage.path).exists():
+        rows = _from_config(cfg)
     else:
         rows = cli_admin.backend(args, readonly=True).destinations()
     if args.json:

@@ -2,7 +2,8 @@
 
 rich is imported when something is shown, not when `whp` starts: `whp --help` and the commands
 that print a line or two do not pay for it (bench/cli_startup.py measures the start-up).
-On a terminal a table fits its width (long cells wrap, ids never do) and progress is a live bar
+On a terminal a table fits its width (long cells are cut with an ellipsis, ids and times never
+are) and progress is a live bar
 on stderr; piped, a table is plain columns of full width, one row a line, and progress is not
 drawn (the command's summary line says what was done, always).
 """
@@ -57,11 +58,11 @@ def table(
     )
     shown = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
     for i, name in enumerate(header):
+        widest = max((len(escaped(row[i])) for row in rows), default=0)
         if i in whole:
-            widest = max((len(escaped(row[i])) for row in rows), default=0)
             shown.add_column(name, no_wrap=True, min_width=max(widest, len(name)))
-        else:
-            shown.add_column(name, overflow="fold")
+        else:  # narrowed to fit (to 8 at least); a word too long for it ends in an ellipsis
+            shown.add_column(name, overflow="ellipsis", min_width=min(widest, len(name), 8))
     for row in rows:
         shown.add_row(*(Text(escaped(cell)) for cell in row))
     console.print(shown)

@@ -78,7 +78,12 @@ DOCUMENT: dict[str, Any] = {
             "get": {
                 "summary": "Readiness",
                 "security": [],
-                "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}},
+                "responses": {
+                    "200": {"description": "ready"},
+                    "503": {
+                        "description": "not ready: the store cannot commit, or a service stopped"
+                    },
+                },
             }
         },
         "/metrics": {

@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from webhook_processor import bootstrap, config, errors, processing, services
+from webhook_processor import bootstrap, config, errors, services
 
 log = logging.getLogger("whp")
 
@@ -28,10 +28,14 @@ class Reloader:
         file: str,
         env: Mapping[str, str],
         started: config.Config,
-        worker: processing.Processor,
-        ingest: services.Ingest | None = None,
+        worker: services.worker.Worker,
+        ingest: services.ingest.Ingest | None = None,
+        on_reload: Callable[[config.Config], None] | None = None,
     ) -> None:
+        """`on_reload` is told each config taken on (the metrics' and the admin API's views of
+        destinations)."""
         self._file = file
+        self._on_reload = on_reload
         self._env = env
         self._started = started  # what needs a restart is compared with this
         self._current = started
@@ -87,6 +91,8 @@ class Reloader:
             log.exception("config not reloaded, still running the previous one")
             return False
         bootstrap.apply(new, self._worker, self._ingest, self._current)
+        if self._on_reload is not None:
+            self._on_reload(new.config)
         self._current = new.config
         cfg = new.config
         counts = [(len(cfg.destinations), "destination"), (len(cfg.routes), "route")]

@@ -10,7 +10,7 @@ import base64
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from webhook_processor import models, operations
+from webhook_processor import models, services
 
 JSON = dict[str, Any]
 
@@ -30,7 +30,7 @@ def event_item(event: models.Event) -> JSON:
     }
 
 
-def event_detail(found: operations.EventDetail) -> JSON:
+def event_detail(found: services.operations.EventDetail) -> JSON:
     """The item, with headers as stored (credentials removed at ingest), the body as text (or
     `body_base64` when it is not UTF-8), and every delivery with every attempt."""
     event = found.event
@@ -79,7 +79,7 @@ def dead_letter(d: models.DeadLetter) -> JSON:
     }
 
 
-def destination(view: operations.DestinationView) -> JSON:
+def destination(view: services.operations.DestinationView) -> JSON:
     """`paused_by` says who holds a paused destination: "config" (`paused: true` in whp.yaml,
     which no resume lifts), "runtime" (a pause through the API or the CLI), or both."""
     return {
@@ -94,7 +94,7 @@ def destination(view: operations.DestinationView) -> JSON:
     }
 
 
-def stats(figures: operations.Stats, alerts: Sequence[Mapping[str, Any]]) -> JSON:
+def stats(figures: services.operations.Stats, alerts: Sequence[Mapping[str, Any]]) -> JSON:
     return {
         "events": dict(figures.events),
         "deliveries": dict(figures.deliveries),

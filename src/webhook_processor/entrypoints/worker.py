@@ -10,7 +10,8 @@ import signal
 
 import uvloop
 
-from webhook_processor import bootstrap, config, logs
+from webhook_processor import config, logs
+from webhook_processor.bootstrap import local
 from webhook_processor.entrypoints import reload, runtime
 
 log = logging.getLogger("whp")
@@ -19,7 +20,7 @@ log = logging.getLogger("whp")
 def run(args: argparse.Namespace) -> int:
     cfg = config.load(args.config)
     logs.configure(args.log_level or cfg.logging.level, args.log_format or cfg.logging.format)
-    worker = bootstrap.processor(cfg, args.config, os.environ)
+    worker = local.processor(cfg, args.config, os.environ)
 
     async def main() -> None:
         stopping = asyncio.Event()

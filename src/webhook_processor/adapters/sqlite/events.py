@@ -9,7 +9,12 @@ commits it with one fsync, without the GIL. Meanwhile the loop takes requests fo
     writer:               | INSERT A, B + COMMIT (fsync) ------->|              | INSERT C..E ...
 
 A request's future resolves only after the commit that holds its event, so a 2xx always means
-"on disk". If the write fails, every request of the batch gets StoreUnavailable (503).
+"on disk". If the write fails, every request of the batch gets StoreUnavailable (503), and the
+store is not ready (`/readyz` 503) until a commit succeeds again: a batch's, or a probe's, tried
+every PROBE_EVERY seconds while no webhook tries it (`_Outage`). An outage is logged when it
+begins, at most every REPORT_EVERY seconds while it lasts, and when it ends, each line with the
+number of webhooks refused since the one before: a disk that fills under load refuses thousands a
+second.
 
 Why this shape: each SQLite call releases and re-takes the GIL, and a thread that re-takes it while
 the loop is busy waits for the loop to yield. One call per batch, not a few per row, keeps that
@@ -43,13 +48,16 @@ import orjson
 from webhook_processor import errors, models, ports
 from webhook_processor.adapters.sqlite import db
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("whp.store")
 
 MAX_BATCH = 256  # rows per INSERT statement: 2,048 parameters, well within SQLite's limit
 CHECKPOINT_EVERY = 1.0  # seconds
 WAL_RESTART_FRAMES = 4096  # pages: 16 MB of WAL at SQLite's default page size
 CAUGHT_UP_SECONDS = 0.005  # a PASSIVE checkpoint this short leaves the RESTART little to copy
 RESTART_WAIT_MS = 20  # how long the writer's RESTART waits for readers
+PROBE_EVERY = 1.0  # seconds between commits tried while the store cannot commit
+REPORT_EVERY = 10.0  # seconds: at most one line per this while the store cannot commit
+PROBE_ID = "whp-probe"  # the id of the row a probe adds and takes out again
 RESTART_WAIT_SECONDS = 30.0  # how long the checkpointer waits for the writer to run a RESTART
 _Item = tuple[models.Event, "asyncio.Future[models.Stored]"]
 _Written = list[str] | None  # None: every row new; else the id stored per row
@@ -80,6 +88,8 @@ class GroupCommitStore:
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="whp-store-writer")
         self._running = False
         self._idle = asyncio.Event()
+        self._outage: _Outage | None = None  # while the store cannot commit
+        self._next_probe: asyncio.TimerHandle | None = None
 
     @property
     def writer(self) -> Executor:
@@ -100,12 +110,17 @@ class GroupCommitStore:
                 self._flush()
             await self._idle.wait()
         self._running = False
+        if self._next_probe is not None:
+            self._next_probe.cancel()
+        if self._outage is not None:
+            self._outage.stopped()
         await asyncio.to_thread(self._writer.shutdown)
         await asyncio.to_thread(self._checkpoints.stop)
         self._conn.close()
 
     def ready(self) -> bool:
-        return self._running
+        """Started, and the last commit tried succeeded."""
+        return self._running and self._outage is None
 
     def _restart_wal(self) -> Future[None] | None:
         """From the checkpointer: start the WAL over, on the writer thread, between batches.
@@ -182,12 +197,15 @@ class GroupCommitStore:
         batch, self._writing = self._writing or [], None
         failure = done.exception()  # every failure is the whole batch's answer
         if failure is not None:
-            log.error("store write failed: %s", failure, extra={"batch": len(batch)})
+            self._failed(failure, len(batch))
             error = errors.StoreUnavailable(f"the store could not commit: {failure}")
             for _, future in batch:
                 if not future.done():
                     future.set_exception(error)
         else:
+            if self._outage is not None:
+                self._outage.ended()
+                self._outage = None
             outcome = done.result()
             for i, (event, future) in enumerate(batch):
                 if future.done():  # the request went away; its event is stored all the same
@@ -198,6 +216,87 @@ class GroupCommitStore:
             self._flush()
         else:
             self._idle.set()
+
+    def _failed(self, failure: BaseException, refused: int) -> None:
+        if self._outage is None:
+            self._outage = _Outage(failure, refused)
+        else:
+            self._outage.failed(failure, refused)
+        self._probe_later()
+
+    def _probe_later(self) -> None:
+        if self._next_probe is None and self._running:
+            assert self._loop is not None
+            self._next_probe = self._loop.call_later(PROBE_EVERY, self._probe)
+
+    def _probe(self) -> None:
+        """While the store cannot commit: try a commit, unless webhooks are trying already."""
+        self._next_probe = None
+        if self._outage is None or not self._running:
+            return
+        if self._writing is not None or self._pending:
+            self._probe_later()
+            return
+        assert self._loop is not None
+        self._writing = []  # a batch of no webhook: batches wait for it, as for any other
+        self._loop.run_in_executor(self._writer, self._write_probe).add_done_callback(self._probed)
+
+    def _probed(self, done: asyncio.Future[_Written]) -> None:
+        self._written(done)  # its outcome is the store's, as a batch's is
+        if self._outage is not None:
+            self._probe_later()
+
+    def _write_probe(self) -> _Written:
+        """On the writer thread: a commit that leaves nothing behind, yet writes what a webhook's
+        would (a row in the events table and its indexes, added and taken out again)."""
+        conn = self._conn
+        params = (PROBE_ID, "", "", None, 0, None, b"{}", b"")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(_insert_sql(1), params)
+            conn.execute("DELETE FROM events WHERE id = ?", (PROBE_ID,))
+            conn.execute("COMMIT")
+        finally:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+        return None
+
+
+class _Outage:
+    """A time during which the store cannot commit, and what is logged of it: a line when it
+    begins, one at most every REPORT_EVERY seconds while it lasts, one when it ends, each with
+    `refused`, the number of webhooks refused since the line before."""
+
+    def __init__(self, failure: BaseException, refused: int) -> None:
+        self._began = self._reported = time.monotonic()
+        self._refused = 0
+        log.error(
+            "store cannot commit: %s; webhooks get 503 until it can",
+            failure,
+            extra={"refused": refused},
+        )
+
+    def failed(self, failure: BaseException, refused: int) -> None:
+        self._refused += refused
+        now = time.monotonic()
+        if now - self._reported >= REPORT_EVERY:
+            log.error(
+                "store still cannot commit: %s",
+                failure,
+                extra={"refused": self._refused, "seconds": round(now - self._began)},
+            )
+            self._reported, self._refused = now, 0
+
+    def ended(self) -> None:
+        self._report("store commits again")
+
+    def stopped(self) -> None:
+        self._report("store stopped while it could not commit")
+
+    def _report(self, message: str) -> None:
+        seconds = round(time.monotonic() - self._began, 1)
+        log.warning(message, extra={"refused": self._refused, "seconds": seconds})
 
 
 class _Checkpointer:

@@ -65,11 +65,12 @@ def nothing(done: int) -> None:
 
 def unknown_events(ids: Sequence[str]) -> str:
     noun = "id" if len(ids) == 1 else "ids"
-    return f"unknown event {noun} {', '.join(ids)}; nothing replayed"
+    return f"unknown event {noun} {', '.join(errors.cut(i, 100) for i in ids)}; nothing replayed"
 
 
 def unknown_destination(name: str, known: Iterable[str]) -> str:
-    return f"no destination named {name!r} (destinations: {', '.join(sorted(known)) or 'none'})"
+    names = ", ".join(sorted(known)) or "none"
+    return f"no destination named {errors.shown(name)} (destinations: {names})"
 
 
 class Operator:
@@ -85,6 +86,10 @@ class Operator:
         self._clock = clock
         self._sleep = sleep
 
+    def reconfigure(self, destinations: Mapping[str, DestinationConfig]) -> None:
+        """The destinations of a config reloaded by the running server (SIGHUP)."""
+        self._destinations = dict(destinations)
+
     # -- events -----------------------------------------------------------------------------
 
     def events(
@@ -95,7 +100,7 @@ class Operator:
     def event(self, event_id: str) -> EventDetail:
         found = self._ops.event(event_id)
         if found is None:
-            raise errors.NotFound(f"no event {event_id!r}")
+            raise errors.NotFound(f"no event {errors.shown(event_id)}")
         return EventDetail(found, self._ops.deliveries(event_id))
 
     def missing(self, event_ids: Sequence[str]) -> list[str]:

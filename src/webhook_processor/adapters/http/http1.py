@@ -1,6 +1,6 @@
 """httpx's transport interface over asyncio's connections and httptools' HTTP/1.1 parser.
 
-Deliveries are httpx Requests and Responses (`adapters/http.py`); this transport carries them
+Deliveries are httpx Requests and Responses (`outbound.py`); this transport carries them
 with what uvicorn serves them with: asyncio (uvloop) protocols, and httptools, the C parser
 (llhttp, Node.js's) that uvicorn parses requests with, here parsing responses. A delivery's
 request through `HttpSender` costs about 47 us of CPU on it, against 130-150 us over aiohttp's

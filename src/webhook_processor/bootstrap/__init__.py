@@ -1,4 +1,5 @@
-"""The composition root: reads the config once, resolves secrets, and wires adapters into services.
+"""The composition root: reads the config once, resolves secrets, and builds what the services
+take; bootstrap/local.py and bootstrap/aws.py wire each runtime's adapters into them.
 
 Nothing else reads the environment; entrypoints call these functions and get ready-made objects.
 `load` runs every check `whp serve` runs before it opens the store or binds its port, so that
@@ -11,26 +12,20 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jsonschema
 import pydantic
 import yaml
 from jsonschema import exceptions as jsonschema_errors
-from prometheus_client import CollectorRegistry
 
 from webhook_processor import (
     config,
     delivery,
-    egress,
     errors,
-    operations,
-    ports,
     presets,
-    processing,
     ratelimit,
     routing,
     secrets,
@@ -39,14 +34,6 @@ from webhook_processor import (
     wiring,
 )
 from webhook_processor import problems as wording
-from webhook_processor.adapters import prometheus
-from webhook_processor.adapters.sqlite import db as sqlite_db
-from webhook_processor.adapters.sqlite import events as sqlite_events
-from webhook_processor.adapters.sqlite import operations as sqlite_operations
-from webhook_processor.adapters.sqlite import queue as sqlite_queue
-
-if TYPE_CHECKING:  # imported where it is used: see http_sender
-    from webhook_processor.adapters import http
 
 Clock = Callable[[], float]
 
@@ -68,6 +55,7 @@ def startup_problems(cfg: config.Config, env: Mapping[str, str]) -> list[str]:
     problems: list[str] = []
     _source_runtimes(cfg, env, time.time, problems)
     signing_keys(cfg, env, problems)
+    alert_keys(cfg, env, problems)
     if cfg.admin.token is not None:
         try:
             secrets.resolve(cfg.admin.token, env)
@@ -78,7 +66,7 @@ def startup_problems(cfg: config.Config, env: Mapping[str, str]) -> list[str]:
 
 def source_runtimes(
     cfg: config.Config, file: str, env: Mapping[str, str], clock: Clock = time.time
-) -> dict[str, services.SourceRuntime]:
+) -> dict[str, services.ingest.SourceRuntime]:
     """Everything ingest needs per source. Collects every problem into one ConfigError."""
     problems: list[str] = []
     out = _source_runtimes(cfg, env, clock, problems)
@@ -89,7 +77,7 @@ def source_runtimes(
 
 def _source_runtimes(
     cfg: config.Config, env: Mapping[str, str], clock: Clock, problems: list[str]
-) -> dict[str, services.SourceRuntime]:
+) -> dict[str, services.ingest.SourceRuntime]:
     out = {}
     for name, src in cfg.sources.items():
         where = f"sources.{name}"
@@ -107,7 +95,7 @@ def _source_runtimes(
             except ValueError as exc:
                 problems.append(f"{where}.schema: {exc}")
         type_specs, key_specs = presets.specs(spec)
-        out[name] = services.SourceRuntime(
+        out[name] = services.ingest.SourceRuntime(
             name=name,
             verify=check,
             max_body_bytes=src.max_body_bytes,
@@ -140,7 +128,7 @@ def _source_secrets(
     return values
 
 
-def schema_check(path: str) -> services.SchemaCheck:
+def schema_check(path: str) -> services.ingest.SchemaCheck:
     """Load and compile a JSON Schema file (JSON or YAML); ValueError naming what is wrong."""
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -165,8 +153,10 @@ def schema_check(path: str) -> services.SchemaCheck:
                 "payload nests too deeply to be checked against the source's schema"
             ) from None
         if error is not None:
+            # The message quotes the payload's value, which may be as long as the body allows.
             raise errors.SchemaViolation(
-                f"payload does not match the source's schema: {error.message} at {error.json_path}"
+                f"payload does not match the source's schema: {errors.cut(error.message, 300)}"
+                f" at {errors.cut(error.json_path, 200)}"
             )
 
     return check
@@ -177,70 +167,6 @@ def resolve_secret(ref: str, where: str, file: str, env: Mapping[str, str]) -> s
         return secrets.resolve(ref, env)
     except errors.SecretError as exc:
         raise errors.ConfigError(file, [f"{where}: {exc.detail}"]) from None
-
-
-@dataclass(frozen=True)
-class Ingestion:
-    """What `whp serve` runs: the ingest service, the services to start and stop with the server
-    (the store writer, then the worker), and the metrics."""
-
-    ingest: services.Ingest
-    store: sqlite_events.GroupCommitStore
-    services: list[ports.Service]
-    registry: CollectorRegistry
-
-
-def ingestion(
-    cfg: config.Config, file: str, env: Mapping[str, str], clock: Clock = time.time
-) -> Ingestion:
-    sources = source_runtimes(cfg, file, env, clock)
-    store = sqlite_events.GroupCommitStore(cfg.storage.path, cfg.storage.busy_timeout_seconds)
-    worker = processor(cfg, file, env, clock, writer=store.writer)
-    registry = CollectorRegistry()
-    # Without routes, new events are not worth waking the worker for: its next poll marks all
-    # of them unrouted at once.
-    ingest = services.Ingest(
-        sources,
-        store,
-        prometheus.PrometheusMetrics(registry),
-        clock,
-        on_stored=worker.wake if cfg.routes else lambda: None,
-    )
-    return Ingestion(ingest, store, [store, worker], registry)
-
-
-def processor(
-    cfg: config.Config,
-    file: str,
-    env: Mapping[str, str],
-    clock: Clock = time.time,
-    writer: Executor | None = None,
-) -> processing.Processor:
-    """The worker, with its destinations' signing keys resolved (every problem reported). Its
-    writes run on `writer` (in `whp serve`, the store's writer thread), or on threads of its own."""
-    destinations = destination_runtimes(cfg, file, env)
-    sender = http_sender(cfg, file, env)
-    queue = delivery_queue(cfg, checkpoints=writer is None)  # in serve, the store checkpoints
-    # The worker's own writes (routing, attempts) need no fsync of their own: a crash can only
-    # lose the latest of them, and the events, fsynced at ingest, are then routed or attempted
-    # again - at-least-once, as designed. The next ingest commit's fsync persists them anyway.
-    # An fsync under SQLite's one write lock would stall the ingest writer behind it.
-    queue.relax_durability()
-    paused_in_config = {name for name, dest in cfg.destinations.items() if dest.paused}
-
-    def paused() -> set[str]:
-        return paused_in_config | queue.paused_destinations()
-
-    return processing.Processor(
-        wiring.routes(cfg),
-        destinations,
-        queue,
-        sender,
-        paused,
-        clock,
-        processing.Settings(retention_days=cfg.storage.retention_days),
-        writer=writer,
-    )
 
 
 def signing_keys(
@@ -258,76 +184,10 @@ def signing_keys(
     return keys
 
 
-def http_sender(cfg: config.Config, file: str, env: Mapping[str, str]) -> http.HttpSender:
-    """The sender of deliveries, each destination on its way out (egress.py). `proxy: env` reads
-    `env` here, once; a proxy from there may carry credentials (never repeated in an error)."""
-    # Imported here, not with this module: httpx imports its own CLI (rich, pygments) wherever
-    # click is installed, which every `whp` command, `whp --help` included, would pay for.
-    from webhook_processor.adapters import http  # noqa: PLC0415
-
-    problems: list[str] = []
-    routes = {}
-    for name, dest in cfg.destinations.items():
-        chosen = cfg.egress_of(name)
-        proxy = chosen.proxy
-        if proxy == egress.PROXY_FROM_ENV:
-            found = egress.proxy_from_environment(dest.url, env)
-            proxy = found[1] if found else None
-            if found:
-                try:
-                    egress.check_proxy(found[1], credentials=True)
-                except ValueError as exc:
-                    problems.append(f"destinations.{name}.proxy: env: {found[0]}: {exc}")
-        elif proxy == egress.NO_PROXY:
-            proxy = None
-        routes[name] = egress.Route(proxy, chosen.ca_file, chosen.client_cert, chosen.client_key)
-    if problems:
-        raise errors.ConfigError(file, problems)
-    try:
-        return http.HttpSender(routes=routes)
-    except (OSError, ValueError) as exc:  # the files changed since the config was checked
-        raise errors.ConfigError(file, [f"delivery: cannot load a certificate: {exc}"]) from None
-
-
-def event_reader(cfg: config.Config) -> ports.EventReader:
-    return sqlite_events.Reader(
-        sqlite_db.connect(cfg.storage.path, cfg.storage.busy_timeout_seconds, readonly=True)
-    )
-
-
-def delivery_queue(
-    cfg: config.Config, *, readonly: bool = False, checkpoints: bool = True
-) -> sqlite_queue.DeliveryQueue:
-    """The delivery queue over its own connection (migrating the store unless `readonly`)."""
-    conn = sqlite_db.connect(
-        cfg.storage.path,
-        cfg.storage.busy_timeout_seconds,
-        readonly=readonly,
-        checkpoints=checkpoints,
-    )
-    return sqlite_queue.DeliveryQueue(conn)
-
-
-def operator(
-    cfg: config.Config, *, readonly: bool = False, create: bool = False, in_server: bool = False
-) -> operations.Operator:
-    """The operator's use cases over the store, on a connection of their own: for the CLI (the
-    store must exist unless `create`; `readonly` for what only reads), or for the admin API of
-    `whp serve` (`in_server`: the store's checkpointer checkpoints, as for the worker)."""
-    if not create and not Path(cfg.storage.path).exists():
-        raise errors.StoreUnavailable(f"no store at {cfg.storage.path} (has `whp serve` run yet?)")
-    conn = sqlite_db.connect(
-        cfg.storage.path,
-        cfg.storage.busy_timeout_seconds,
-        readonly=readonly,
-        checkpoints=not in_server,
-    )
-    return operations.Operator(sqlite_operations.SqliteOperations(conn), destination_configs(cfg))
-
-
-def destination_configs(cfg: config.Config) -> dict[str, operations.DestinationConfig]:
+def destination_configs(cfg: config.Config) -> dict[str, services.operations.DestinationConfig]:
+    """What operators see of each destination's config (the Operator's view, both runtimes)."""
     return {
-        name: operations.DestinationConfig(dest.url, dest.paused)
+        name: services.operations.DestinationConfig(dest.url, dest.paused)
         for name, dest in cfg.destinations.items()
     }
 
@@ -339,11 +199,26 @@ def admin_token(cfg: config.Config, file: str, env: Mapping[str, str]) -> str | 
     return resolve_secret(cfg.admin.token, "admin.token", file, env)
 
 
+def alert_keys(
+    cfg: config.Config, env: Mapping[str, str], problems: list[str]
+) -> list[bytes | None]:
+    """Each `alerts.notify` receiver's signing key (None: unsigned); `problems` gets the rest."""
+    keys: list[bytes | None] = []
+    for i, receiver in enumerate(cfg.alerts.notify):
+        keys.append(None)
+        if receiver.signing_secret is not None:
+            try:
+                keys[-1] = delivery.signing_key(secrets.resolve(receiver.signing_secret, env))
+            except (errors.SecretError, ValueError) as exc:
+                problems.append(f"alerts.notify[{i}].signing_secret: {exc}")
+    return keys
+
+
 # -- reloading the config (SIGHUP) ---------------------------------------------------------------
 
 # What a running process takes on from a reload; any other change waits for a restart.
 _LIVE_SECTIONS = frozenset({"sources", "destinations", "routes"})
-_SERVE_ONLY = frozenset({"sources", "server", "admin"})  # `whp worker` does not use these
+_SERVE_ONLY = frozenset({"sources", "server", "admin", "alerts"})  # `whp worker` uses none
 
 
 def destination_runtimes(
@@ -364,7 +239,7 @@ class Reload:
     """The config file read again, checked and built, ready to be swapped in (`apply`)."""
 
     config: config.Config
-    sources: dict[str, services.SourceRuntime] | None  # None for `whp worker`: it takes none
+    sources: dict[str, services.ingest.SourceRuntime] | None  # None for `whp worker`: it takes none
     routes: list[routing.Route]
     destinations: dict[str, delivery.Destination]
     needs_restart: list[str]  # the keys that changed but cannot be applied live
@@ -408,8 +283,8 @@ def reload(
 
 def apply(
     new: Reload,
-    worker: processing.Processor,
-    ingest: services.Ingest | None = None,
+    worker: services.worker.Worker,
+    ingest: services.ingest.Ingest | None = None,
     current: config.Config | None = None,
 ) -> None:
     """Swap a reload into the running worker (and ingest): on the event loop. A source whose

@@ -1,4 +1,4 @@
-"""`whp send`: build a correctly signed test webhook for a source, as its provider would send it.
+"""`whp send`: a correctly signed test webhook for a source, built as its provider would send it.
 
 Every send carries a fresh provider delivery id, where the server reads the source's idempotency
 key (a header, or a field of the JSON body, set before signing): sending an example file again is

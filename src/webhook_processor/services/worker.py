@@ -51,14 +51,14 @@ class Settings:
 
 @dataclass(frozen=True)
 class Swap:
-    """What a reload of the config gives the worker (Processor.swap)."""
+    """What a reload of the config gives the worker (Worker.swap)."""
 
     routes: list[routing.Route]
     destinations: dict[str, delivery.Destination]
     paused: Callable[[], Collection[str]]
 
 
-class Processor:
+class Worker:
     def __init__(
         self,
         routes: Sequence[routing.Route],
@@ -70,6 +70,7 @@ class Processor:
         settings: Settings = Settings(),
         uniform: Callable[[], float] = random.random,
         writer: Executor | None = None,
+        metrics: ports.Metrics | None = None,
     ) -> None:
         self._use(routes, destinations)
         self._queue = queue
@@ -79,6 +80,7 @@ class Processor:
         self._settings = settings
         self._uniform = uniform
         self._writer = writer  # None: the loop's default executor
+        self._metrics = metrics  # None: not counted (`whp worker` serves no /metrics)
         self._outcomes: list[models.AttemptRecord] = []  # finished attempts, recorded next step
         self._swap: Swap | None = None  # routes and destinations for the next step (swap())
         self._wakeup = asyncio.Event()  # new events stored, or an attempt ended
@@ -322,6 +324,13 @@ class Processor:
             destination_name=item.destination,
         )
         self._outcomes.append(delivery.record(item, done))
+        if self._metrics is not None:
+            latency = None
+            if done.outcome == "delivered":
+                latency = max(0.0, self._clock() - item.event.received_ms / 1000)
+            self._metrics.attempted(
+                item.destination, done.outcome, done.result.duration_ms / 1000, latency
+            )
         self._wakeup.set()  # the next step records it, and the delivery's slot is free again
         self._attempt_ended.set()
 

@@ -1,4 +1,4 @@
-"""Sends deliveries over HTTP: httpx requests, carried by `adapters/http_transport.py`.
+"""Sends deliveries over HTTP: httpx requests, carried by `adapters/http1.py`.
 
 Redirects are not followed (a 3xx is a failed attempt, as Standard Webhooks recommends), the
 environment is not consulted (no proxy variables, no ~/.netrc credentials sent to receivers:
@@ -29,7 +29,7 @@ import httpx
 
 import webhook_processor
 from webhook_processor import delivery, egress
-from webhook_processor.adapters import http_transport
+from webhook_processor.adapters.http import http1
 
 MAX_RESPONSE_BYTES = 64 * 1024  # enough for an error page's excerpt; the rest is not read
 USER_AGENT = f"webhook-processor/{webhook_processor.__version__}"
@@ -50,7 +50,7 @@ class HttpSender:
         Receivers' certificates are checked against certifi's CA bundle unless `tls` or the
         route says otherwise; `transport` replaces the default pool (tests). Raises OSError or
         ValueError on a route's unusable TLS files."""
-        self._transport = transport or http_transport.Http1Transport(
+        self._transport = transport or http1.Http1Transport(
             tls=tls or httpx.create_ssl_context(trust_env=False),
             max_idle_connections=max_idle_connections,
             keepalive_expiry=keepalive_expiry,
@@ -132,7 +132,7 @@ def route_transport(
 ) -> httpx.AsyncBaseTransport:
     tls = tls_context(route)
     if route.proxy is None:
-        return http_transport.Http1Transport(
+        return http1.Http1Transport(
             tls=tls, max_idle_connections=max_idle_connections, keepalive_expiry=keepalive_expiry
         )
     # An https:// proxy is checked against the destination's CAs (its client certificate is

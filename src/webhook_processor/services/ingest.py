@@ -76,13 +76,21 @@ class Ingest:
         except KeyError:
             # One label for every unknown name: URLs are unauthenticated, label values are not free.
             self._metrics.rejected(UNKNOWN_SOURCE_LABEL, errors.UnknownSource.code)
-            raise errors.UnknownSource(f"no source named {name!r} is configured") from None
+            raise errors.UnknownSource(
+                f"no source named {errors.shown(name)} is configured"
+            ) from None
 
     def reject(self, source: SourceRuntime | None, error: errors.Rejected) -> errors.Rejected:
         """Count a rejection decided outside `receive`: the entrypoint's size limit, or the HTTP
         server's own refusals (source None: the request never got as far as naming one)."""
         self._metrics.rejected(UNKNOWN_SOURCE_LABEL if source is None else source.name, error.code)
         return error
+
+    def answered(self, source: str, seconds: float) -> None:
+        """A webhook answered `seconds` after its request arrived (the entrypoint times it, the
+        reading of the body and the writing of the answer included). `source`: a configured
+        source's name, or UNKNOWN_SOURCE_LABEL."""
+        self._metrics.answered(source, seconds)
 
     async def receive(
         self, source: SourceRuntime, body: bytes, headers: Mapping[str, str], url: str = ""

@@ -6,7 +6,7 @@ What it holds (docs/aws.md, "The package"):
     whp-config.sha256               the lower-case hex sha256 of those bytes (64 characters)
     <schema paths>                  each `schema:` file, at its path relative to the config
     webhook_processor/              the project, less what only the local server and the CLI use
-    <dependencies>, *.dist-info/    the closure of aws_wheels (with --layer: a second zip, python/)
+    <dependencies>, *.dist-info/    the closure of wheels.py (--layer: a second zip, python/)
     **/__pycache__/*.cpython-3X.pyc compiled for the target Python when an interpreter of that
                                     version is found: Lambda's task root is read-only, so without
                                     them every cold start compiles what it imports
@@ -36,7 +36,7 @@ import yaml
 import webhook_processor
 from webhook_processor import config, errors
 from webhook_processor.adapters.aws import names
-from webhook_processor.entrypoints import aws_wheels
+from webhook_processor.packaging import wheels
 
 CONFIG_NAME = "whp.yaml"
 DIGEST_NAME = "whp-config.sha256"
@@ -45,7 +45,8 @@ TASK_ROOT = "/var/task"  # where Lambda unpacks a function's zip; a layer's pyth
 LAYER_ROOT = "/opt/python"
 EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 # Parts of the project no handler imports: the local server's (they import uvicorn, starlette,
-# prometheus_client, none of which is in the package), the CLI, this builder, the starter config.
+# prometheus_client, none of which is in the package), its composition root and SQLite adapter,
+# the CLI, this builder, the starter config.
 LOCAL_ONLY = (
     "__main__.py",
     "templates/*",
@@ -58,8 +59,10 @@ LOCAL_ONLY = (
     "entrypoints/dashboard/*",
     "entrypoints/cli.py",
     "entrypoints/cli_*.py",
-    "entrypoints/aws_build.py",
-    "entrypoints/aws_wheels.py",
+    "entrypoints/reload.py",
+    "bootstrap/local.py",
+    "adapters/sqlite/*",
+    "packaging/*",
 )
 
 # Files of the dependencies that no handler loads, left out to keep the zip small: test suites
@@ -109,7 +112,7 @@ class Result:
     layer: Archive | None
     config_sha256: str
     digest_file: Path
-    pins: list[aws_wheels.Pin]
+    pins: list[wheels.Pin]
 
 
 def layer_path(output: Path) -> Path:
@@ -123,8 +126,8 @@ def build(opts: Options, log: Log) -> Result:
     schemas = schema_files(opts.config, raw, problems)
     if problems:
         raise errors.ConfigError(str(opts.config), problems)
-    pins = aws_wheels.closure(opts.python, opts.arch)
-    wheels = aws_wheels.fetch(pins, opts.python, opts.arch, opts.cache, log)
+    pins = wheels.closure(opts.python, opts.arch)
+    fetched = wheels.fetch(pins, opts.python, opts.arch, opts.cache, log)
     digest = hashlib.sha256(raw).hexdigest()
     with tempfile.TemporaryDirectory(prefix="whp-build-") as tmp:
         function_root = Path(tmp) / "function"
@@ -132,7 +135,7 @@ def build(opts: Options, log: Log) -> Result:
         owners: dict[str, str] = {}
         _copy_project(function_root, owners)
         for pin in pins:
-            _unpack(wheels[pin.name], deps_root, pin.name, owners)
+            _unpack(fetched[pin.name], deps_root, pin.name, owners)
         _put(function_root, CONFIG_NAME, raw, "config", owners)
         _put(function_root, DIGEST_NAME, digest.encode(), "config", owners)
         for arcname, file in schemas:

@@ -1,4 +1,4 @@
-"""`whp send` (sending.build) against the real ingest service: what a server stores when a user
+"""`whp send` (provider.build) against the real ingest service: what a server stores when a user
 sends the same file twice.
 
 Each provider's delivery id (the idempotency key) is made fresh on every send, in the header or
@@ -23,7 +23,7 @@ from webhook_processor import (
     fields,
     models,
     presets,
-    sending,
+    provider,
     services,
     testing,
     verify,
@@ -95,7 +95,7 @@ class Server:
         self.source = config.load(file).sources[case]
         self.store = testing.MemoryStore()
         runtimes = bootstrap.source_runtimes(config.load(file), str(file), ENV)
-        self.ingest = services.Ingest(
+        self.ingest = services.ingest.Ingest(
             runtimes, self.store, testing.MemoryMetrics(), testing.FakeClock()
         )
 
@@ -105,7 +105,7 @@ class Server:
         """What `whp send` builds, received as the server receives it."""
         secret = WHSEC if self.source.verify == "standard-webhooks" else SECRET
         now = testing.FakeClock()()
-        out = sending.build(
+        out = provider.build(
             wiring.source_spec(self.source),
             secret,
             body,
@@ -240,7 +240,7 @@ SIGNED_ID_SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcde
 def test_a_sent_webhook_carries_one_id_the_signed_one(raw: dict[str, Any]) -> None:
     source = specs.validated(raw)
     secret = str(raw["secret"])
-    out = sending.build(source, secret, b"{}", "http://127.0.0.1:9/webhooks/s", NOW)
+    out = provider.build(source, secret, b"{}", "http://127.0.0.1:9/webhooks/s", NOW)
     headers = {name.lower(): value for name, value in out.headers.items()}
     assert len(headers) == len(out.headers), out.headers
     verify.verifier(source, [secret])(verify.Request(out.body, headers, out.url), NOW)
