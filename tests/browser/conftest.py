@@ -60,6 +60,23 @@ def config(receiver: Receiver) -> dict[str, object]:
                 "retry": {"max_attempts": 2, **fast},
             },
         },
+        "alerts": {  # no `notify`: their states show in the stats and the dashboard only
+            "interval_seconds": 1,
+            "rules": [
+                {
+                    "name": "failing-dead",
+                    "metric": "dead_deliveries",
+                    "destination": "failing",
+                    "above": 0,
+                },
+                {
+                    "name": "orders-waiting",
+                    "metric": "oldest_pending_seconds",
+                    "destination": "orders",
+                    "above": 3600,
+                },
+            ],
+        },
         "routes": [
             {
                 "name": "pushes",

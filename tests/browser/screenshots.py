@@ -49,6 +49,30 @@ def config(receiver: Receiver) -> dict[str, object]:
             "crm": {"url": receiver.url("/crm"), **destination},
             "warehouse": {"url": receiver.url("/warehouse"), **destination},
         },
+        "alerts": {
+            "interval_seconds": 2,
+            "rules": [
+                {
+                    "name": "warehouse-dead",
+                    "metric": "dead_deliveries",
+                    "destination": "warehouse",
+                    "above": 0,
+                },
+                {
+                    "name": "orders-failing",
+                    "metric": "failure_rate",
+                    "destination": "orders",
+                    "above": 0.2,
+                    "window_seconds": 300,
+                },
+                {
+                    "name": "crm-backlog",
+                    "metric": "oldest_pending_seconds",
+                    "destination": "crm",
+                    "above": 600,
+                },
+            ],
+        },
         "routes": [
             {"name": "payments", "destination": "orders", "pattern": {"source": ["stripe"]}},
             {"name": "pushes", "destination": "crm", "pattern": {"detail-type": ["push"]}},

@@ -218,6 +218,17 @@ def test_the_overview_follows_the_server_live(page: Page, server: Server) -> Non
     expect(page.locator(".breakdown").first).to_contain_text("routed")
 
 
+def test_a_dead_delivery_shows_its_alert_firing(page: Page, server: Server) -> None:
+    send(server, DOOMED)  # its delivery dies after 2 attempts: failing-dead holds
+    signed_in(page, server)
+    firing = page.locator("#alert-states [data-alert=failing-dead]")
+    expect(firing).to_contain_text("firing", timeout=30_000)
+    expect(page.locator("#alert-states [data-alert=orders-waiting]")).to_contain_text("ok")
+    expect(page.locator("#alerts-badge")).to_have_text("1 alert firing")
+    page.click("a[data-nav=events]")  # the top bar says it on every page
+    expect(page.locator("#alerts-badge")).to_be_visible()
+
+
 def test_payloads_and_headers_are_shown_as_text_never_run(page: Page, server: Server) -> None:
     markup = "<img src=x onerror=window.pwned=1>"
     event_id, _ = send(
