@@ -123,6 +123,16 @@ def test_search_results_page_by_the_cursor_to_the_end(page: Page, server: Server
     expect(rows).to_have_count(50)
 
 
+def test_a_bad_filter_says_what_is_wrong(page: Page, server: Server) -> None:
+    signed_in(page, server, "/dashboard/events")
+    page.fill("#event-search [name=since]", "yesterday")
+    page.click("#event-search button[type=submit]")
+    error = page.locator("#event-list .error-box")
+    expect(error).to_contain_text("since 'yesterday'")
+    expect(error).to_contain_text("30m, 2h, 7d")
+    expect(page.locator("#event-search [name=since]")).to_have_value("yesterday")  # kept to fix
+
+
 def test_replay_from_the_event_page_keeps_the_webhook_id(
     page: Page, server: Server, receiver: Receiver
 ) -> None:
