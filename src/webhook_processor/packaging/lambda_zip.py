@@ -59,6 +59,7 @@ LOCAL_ONLY = (
     "entrypoints/worker.py",
     "entrypoints/runtime.py",
     "entrypoints/openapi.py",
+    "entrypoints/dashboard/*",
     "entrypoints/cli.py",
     "entrypoints/cli_*.py",
     "entrypoints/reload.py",
