@@ -233,8 +233,11 @@ def test_the_config_and_its_digest_are_at_the_root(
         assert zf.read("whp.yaml") == (project / "whp.yaml").read_bytes()
         assert zf.read("whp-config.sha256").decode() == expected
         assert zf.read("schemas/acme.json") == (project / "schemas" / "acme.json").read_bytes()
+        # What the Terraform module reads: the last bytes of the file (docs/aws.md).
+        assert zf.comment == b"whp-config-sha256=" + expected.encode()
+    assert archive.read_bytes().endswith(b"whp-config-sha256=" + expected.encode())
     beside = archive.with_name(archive.name + ".config-sha256")
-    assert beside.read_text() == expected  # what the Terraform module compares, no newline
+    assert beside.read_text() == expected  # for people and scripts, no newline
 
 
 def test_layer_holds_the_dependencies_under_python(

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from webhook_processor import errors, ports, services
 from webhook_processor.entrypoints import admin as admin_api
-from webhook_processor.entrypoints import openapi
+from webhook_processor.entrypoints import dashboard, openapi
 
 log = logging.getLogger("whp.ingest")
 PREFIX = "/webhooks/"
@@ -47,8 +47,9 @@ class App:
         admin: ASGIApp | None = None,
     ) -> None:
         """`before_scrape` refreshes what the registry reads from the store (off the loop).
-        `admin`: the admin API (entrypoints/admin.py), mounted at /api; without one (no
-        `admin.token` configured), /api/* answers 404 like any unknown path."""
+        `admin`: the admin API (entrypoints/admin.py), mounted at /api, and the dashboard that
+        calls it at /dashboard; without one (no `admin.token` configured), /api/* and
+        /dashboard answer 404 like any unknown path."""
         self._ingest = ingest
         self._services = list(services)
         self._registry = registry
@@ -62,6 +63,7 @@ class App:
         ]
         if admin is not None:
             routes.append(admin_api.mount(admin))
+            routes += dashboard.routes()
         self._other = Starlette(
             routes=routes,
             lifespan=self._lifespan,

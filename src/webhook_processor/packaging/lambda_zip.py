@@ -40,7 +40,10 @@ from webhook_processor.packaging import wheels
 
 CONFIG_NAME = "whp.yaml"
 DIGEST_NAME = "whp-config.sha256"
-DIGEST_SUFFIX = ".config-sha256"  # beside the zip, for Terraform, which cannot read inside it
+DIGEST_SUFFIX = ".config-sha256"  # beside the zip, for people and scripts
+# The zip's comment: the last bytes of the file, where Terraform (which cannot open a zip) reads
+# the digest (docs/aws.md, "The package").
+DIGEST_COMMENT = b"whp-config-sha256="
 TASK_ROOT = "/var/task"  # where Lambda unpacks a function's zip; a layer's python/ is /opt/python
 LAYER_ROOT = "/opt/python"
 EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
@@ -56,6 +59,7 @@ LOCAL_ONLY = (
     "entrypoints/worker.py",
     "entrypoints/runtime.py",
     "entrypoints/openapi.py",
+    "entrypoints/dashboard/*",
     "entrypoints/cli.py",
     "entrypoints/cli_*.py",
     "entrypoints/reload.py",
@@ -165,7 +169,8 @@ def build(opts: Options, log: Log) -> Result:
             if opts.layer:
                 _compile(opts.interpreter, deps_root, LAYER_ROOT)
         opts.output.parent.mkdir(parents=True, exist_ok=True)
-        function = _write_zip(function_root, opts.output, "", owners)
+        comment = DIGEST_COMMENT + digest.encode("ascii")
+        function = _write_zip(function_root, opts.output, "", owners, comment)
         layer = None
         if opts.layer:
             layer = _write_zip(deps_root, layer_path(opts.output), "python/", owners)
@@ -307,12 +312,15 @@ def _mode(arcname: str) -> int:
     return 0o100755 if shared else 0o100644
 
 
-def _write_zip(root: Path, path: Path, prefix: str, owners: dict[str, str]) -> Archive:
+def _write_zip(
+    root: Path, path: Path, prefix: str, owners: dict[str, str], comment: bytes = b""
+) -> Archive:
     entries = sorted((prefix + p.relative_to(root).as_posix(), p) for p in root.rglob("*"))
     weights: dict[str, int] = defaultdict(int)
     unzipped = 0
     partial = path.with_name(f".{path.name}.partial")
     with zipfile.ZipFile(partial, "w") as zf:
+        zf.comment = comment
         for arcname, file in entries:
             if not file.is_file():
                 continue

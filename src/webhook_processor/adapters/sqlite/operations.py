@@ -25,6 +25,7 @@ _EQUALS = (
 
 class SqliteOperations:
     def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
         self._queue = queue.DeliveryQueue(conn)
         self._reader = events.Reader(conn)
 
@@ -52,6 +53,8 @@ class SqliteOperations:
             clauses.append(
                 "EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'dead')"
             )
+        elif where.status == "pending":
+            clauses.append(Q["pending_filter"])
         elif where.status is not None:
             clauses.append("status = ?")
             args.append(where.status)
@@ -159,8 +162,19 @@ class SqliteOperations:
         return found
 
     def counts(self) -> tuple[Mapping[str, int], Mapping[str, int]]:
-        both = self._queue.counts()
-        return both["events"], both["deliveries"]
+        """Events and deliveries by status, from one snapshot, through the indexes (the stats
+        are polled by every open dashboard: operations.sql says how)."""
+        with self._queue._lock, queue._unavailable():
+            self._conn.execute("BEGIN")
+            try:
+                by_event = self._conn.execute(Q["event_counts"]).fetchone()
+                by_delivery = self._conn.execute(Q["delivery_counts"]).fetchone()
+            finally:
+                self._conn.execute("COMMIT")
+        return (
+            dict(zip(("pending", "routed", "unrouted"), by_event, strict=True)),
+            dict(zip(("pending", "delivered", "dead"), by_delivery, strict=True)),
+        )
 
     def activity(self, since_ms: int) -> ports.Activity:
         ((received,),) = self._queue._read(Q["received_since"], (since_ms,))

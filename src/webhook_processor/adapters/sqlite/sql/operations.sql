@@ -30,3 +30,54 @@ FROM attempts WHERE started_ms >= ?;
 -- The head of a listing, newest first; operations.py adds the filters and ORDER BY seq DESC.
 SELECT seq, id, source, event_type, idempotency_key, received_ms, content_type, status
 FROM events_v e
+
+-- name: event_counts
+-- Events by status, as events_v says it (0004, 0007), without its CASE for every event (70 ms
+-- for 100,000 here, and growing with the store). By raw status: 'replay' is pending; 'routed'
+-- and 'unrouted' are what they say; 'pending' past the cursor is pending, and behind it routed
+-- when it has a delivery, else unrouted. Behind-the-cursor pending events with a delivery are
+-- the events with a delivery (one scan of the deliveries_event index) less the others with one:
+-- the replays, the settled rows and those past the cursor, all few and found by index.
+WITH raw AS (
+    SELECT
+        (SELECT count(*) FROM events) AS total,
+        (SELECT count(*) FROM events WHERE status = 'replay') AS replays,
+        (SELECT count(*) FROM events WHERE status IN ('routed', 'unrouted')
+            AND status = 'routed') AS routed,
+        (SELECT count(*) FROM events WHERE status IN ('routed', 'unrouted')
+            AND status = 'unrouted') AS unrouted,
+        (SELECT count(*) FROM events
+         WHERE seq > (SELECT seq FROM routing_cursor) AND status = 'pending') AS fresh,
+        (SELECT count(DISTINCT event_id) FROM deliveries) AS with_delivery,
+        (SELECT count(*) FROM (
+            SELECT id FROM events WHERE status = 'replay'
+            UNION ALL
+            SELECT id FROM events WHERE status IN ('routed', 'unrouted')
+            UNION ALL
+            SELECT id FROM events
+            WHERE seq > (SELECT seq FROM routing_cursor) AND status = 'pending'
+         ) AS other
+         WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = other.id)) AS others_with_one
+)
+SELECT replays + fresh,
+       routed + with_delivery - others_with_one,
+       unrouted + (total - replays - routed - unrouted - fresh) - (with_delivery - others_with_one)
+FROM raw;
+
+-- name: delivery_counts
+-- Deliveries by status (pending | delivered | dead): the two small ones by their partial
+-- indexes, delivered the rest, instead of reading every delivery.
+SELECT (SELECT count(*) FROM deliveries WHERE status = 'pending'),
+       (SELECT count(*) FROM deliveries) - (SELECT count(*) FROM deliveries WHERE status = 'pending')
+           - (SELECT count(*) FROM deliveries WHERE status = 'dead'),
+       (SELECT count(*) FROM deliveries WHERE status = 'dead');
+
+-- name: pending_filter
+-- GET /api/events?status=pending, by the rows that can be pending (0004): replays (their partial
+-- index) and new rows past the cursor (a range of seq), instead of events_v's CASE row by row,
+-- which reads the whole store when few events are pending (80 ms for 100,000 here).
+seq IN (
+    SELECT seq FROM events WHERE status = 'replay'
+    UNION ALL
+    SELECT seq FROM events WHERE seq > (SELECT seq FROM routing_cursor) AND status = 'pending'
+)

@@ -1,0 +1,197 @@
+"""Dollars per million webhooks for the AWS deployment (infra/terraform) at list prices.
+
+    python -m bench.aws_cost              # prices, sizes, per-service table, totals
+    python -m bench.aws_cost --markdown   # the table of infra/terraform/README.md, exactly
+    python -m bench.aws_cost --json       # {profile: {service: dollars, "total": dollars}}
+
+A model, not a measurement: every price and every size it assumes is printed. Two profiles:
+`default` (the module's defaults) and `lean` (variables only: api_type = "http", larger batches
+and windows, log_level WARNING, tracing_mode PassThrough, the same 7-day retention). One
+webhook: one route matches, the first delivery attempt succeeds, bodies fit in the item.
+
+Prices: us-east-1 list prices (2026), arm64 Lambda, from each service's pricing page on
+aws.amazon.com (the tiers a million webhooks a month falls in; free tiers ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, replace
+
+# (dollars, per how many units, what a unit is)
+PRICES: dict[str, tuple[float, float, str]] = {
+    "lambda_request": (0.20, 1e6, "Lambda requests"),
+    "lambda_gb_second": (0.0000133334, 1, "Lambda arm64 GB-second (INIT billed too)"),
+    "api_rest": (3.50, 1e6, "API Gateway REST requests"),
+    "api_http": (1.00, 1e6, "API Gateway HTTP API requests (per 512 KB)"),
+    "sqs_request": (0.40, 1e6, "SQS standard requests (per 64 KB chunk)"),
+    "dynamodb_wru": (0.625, 1e6, "DynamoDB on-demand write request units (1 KB)"),
+    "dynamodb_rru": (0.125, 1e6, "DynamoDB on-demand read request units (4 KB, strong)"),
+    "eventbridge_event": (1.00, 1e6, "EventBridge custom events (per 64 KB)"),
+    "eventbridge_archive_gb": (0.10, 1, "EventBridge archive, GB archived"),
+    "logs_ingest_gb": (0.50, 1, "CloudWatch Logs ingestion, GB"),
+    "xray_trace": (5.00, 1e6, "X-Ray traces recorded"),
+    "kms_request": (0.03, 1e4, "KMS requests"),
+    "secrets_api": (0.05, 1e4, "Secrets Manager API calls"),
+}
+
+# The table writes of one webhook, as docs/aws.md ("Items", "Who writes what") has the adapter
+# do them: (step, what, item KB, write units per KB: 2 in a transaction, index writes).
+# Index writes are DynamoDB's: an item written with the keys of N global secondary indexes is
+# written to each of them too (standard writes); an update that changes an index key is a
+# delete and a put there; one that changes a projected attribute (every index projects all)
+# rewrites the entry.
+WRITE_PLAN: tuple[tuple[str, str, int, int, int], ...] = (
+    ("ingest", "PutItem body item (headers + body, no index)", 2, 1, 0),
+    ("ingest", "transaction: key item (no index)", 1, 2, 0),
+    ("ingest", "transaction: event item in by_source, by_status, by_key, by_time", 1, 2, 4),
+    ("router", "transaction: event status (by_status moves: 2; 3 entries rewritten)", 1, 2, 5),
+    ("router", "transaction: routing item (no index)", 1, 2, 0),
+    ("router", "transaction: delivery item in by_status", 1, 2, 1),
+    ("router", "UpdateItem routing item: published", 1, 1, 0),
+    ("delivery", "PutItem attempt item in by_time", 1, 1, 1),
+    ("delivery", "UpdateItem delivery: delivered (by_status moves)", 1, 1, 2),
+)
+# router: the event collection; delivery: the delivery and the body item (strongly consistent).
+READS = 3
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    api: str  # "rest" | "http"
+    router_batch: int
+    delivery_batch: int
+    app_log_bytes: int  # what the functions log per webhook at this level
+    tracing: str  # "Active" | "PassThrough"
+    memory_gb: float = 0.25
+    ingest_ms: float = 50.0  # verify + conditional writes + SendMessage, warm
+    router_batch_ms: float = 150.0  # a batch: reads, writes, PutEvents
+    delivery_ms: float = 300.0  # a delivery: the receiver's answer dominates
+    cold_start_share: float = 0.01  # invocations that pay INIT
+    init_ms: float = 900.0  # boto3 + the handler's imports
+    platform_log_bytes: int = 330  # START, END, REPORT of one invocation
+    access_log_bytes: int = 350  # one JSON line per API request
+    event_bytes: int = 1500  # the EventBridge event as archived
+
+
+DEFAULT = Profile(
+    name="default",
+    api="rest",
+    router_batch=10,
+    delivery_batch=5,
+    app_log_bytes=3 * 400,  # INFO: a line per webhook in ingest, router and delivery
+    tracing="Active",
+)
+LEAN = replace(
+    DEFAULT,
+    name="lean",
+    api="http",
+    router_batch=100,  # batching.router_window_seconds = 5
+    delivery_batch=10,  # batching.delivery_window_seconds = 2
+    app_log_bytes=0,  # WARNING: nothing on the happy path
+    tracing="PassThrough",  # nothing upstream samples: no traces
+)
+PROFILES = (DEFAULT, LEAN)
+XRAY_SAMPLED = 0.05  # Lambda active tracing: 1 request a second, then 5 %
+TARGETS = {"default": 10.0, "lean": 6.0}
+
+
+def price(key: str, units: float) -> float:
+    dollars, per, _ = PRICES[key]
+    return dollars * units / per
+
+
+def estimate(p: Profile, n: float = 1e6) -> dict[str, float]:
+    """Dollars for n webhooks, by service."""
+    invocations = {"ingest": 1.0, "router": 1 / p.router_batch, "delivery": 1 / p.delivery_batch}
+    busy_s = p.ingest_ms / 1000 + p.router_batch_ms / 1000 / p.router_batch
+    busy_s += p.delivery_ms / 1000  # each delivery waits for its receiver, batched or not
+    init_s = p.cold_start_share * sum(invocations.values()) * p.init_ms / 1000
+    lambda_cost = price("lambda_request", n * sum(invocations.values()))
+    lambda_cost += price("lambda_gb_second", n * p.memory_gb * (busy_s + init_s))
+    # SQS: ingest sends; EventBridge sends to the destination queue; each mapping batch is one
+    # ReceiveMessage and one DeleteMessageBatch.
+    sqs = 2 + 2 * (invocations["router"] + invocations["delivery"])
+    wru = sum(kb * per_kb + index_writes for _, _, kb, per_kb, index_writes in WRITE_PLAN)
+    log_bytes = p.app_log_bytes + p.platform_log_bytes * sum(invocations.values())
+    log_bytes += p.access_log_bytes
+    traces = XRAY_SAMPLED * sum(invocations.values()) if p.tracing == "Active" else 0.0
+    # KMS: SQS and DynamoDB reuse data keys (5 min); decrypts at cold starts (environment,
+    # secrets) are what is left. Secrets Manager: one GetSecretValue per container.
+    cold = p.cold_start_share * sum(invocations.values())
+    return {
+        "API Gateway": price("api_rest" if p.api == "rest" else "api_http", n),
+        "Lambda": lambda_cost,
+        "SQS": price("sqs_request", n * sqs),
+        "DynamoDB": price("dynamodb_wru", n * wru) + price("dynamodb_rru", n * READS),
+        "EventBridge": price("eventbridge_event", n)
+        + price("eventbridge_archive_gb", n * p.event_bytes / 1e9),
+        "CloudWatch Logs": price("logs_ingest_gb", n * log_bytes / 1e9),
+        "X-Ray": price("xray_trace", n * traces),
+        "KMS": price("kms_request", n * cold * 2),
+        "Secrets Manager": price("secrets_api", n * cold),
+    }
+
+
+def totals() -> dict[str, dict[str, float]]:
+    out = {}
+    for p in PROFILES:
+        costs = estimate(p)
+        out[p.name] = {**{k: round(v, 2) for k, v in costs.items()}, "total": sum(costs.values())}
+        out[p.name]["total"] = round(out[p.name]["total"], 2)
+    return out
+
+
+def markdown() -> str:
+    """The cost table of infra/terraform/README.md."""
+    data = totals()
+    services = [k for k in data["default"] if k != "total"]
+    lines = ["| service | default ($/M) | lean ($/M) |", "|---|---:|---:|"]
+    lines += [f"| {s} | {data['default'][s]:.2f} | {data['lean'][s]:.2f} |" for s in services]
+    lines.append(
+        f"| **total** | **{data['default']['total']:.2f}** | **{data['lean']['total']:.2f}** |"
+    )
+    return "\n".join(lines)
+
+
+def report() -> str:
+    lines = ["Prices (us-east-1, 2026 list):"]
+    lines += [f"  {what}: ${d:g} per {per:g}" for d, per, what in PRICES.values()]
+    lines.append("Sizes and counts per webhook (one route, delivered at the first attempt):")
+    for p in PROFILES:
+        lines.append(
+            f"  {p.name}: api {p.api}, router batch {p.router_batch}, delivery batch "
+            f"{p.delivery_batch}, {p.memory_gb * 1024:.0f} MB, ingest {p.ingest_ms:g} ms, "
+            f"router {p.router_batch_ms:g} ms a batch, delivery {p.delivery_ms:g} ms, "
+            f"{p.cold_start_share:.0%} cold starts of {p.init_ms:g} ms, logs "
+            f"{p.app_log_bytes} B app + {p.platform_log_bytes} B platform a call + "
+            f"{p.access_log_bytes} B access, tracing {p.tracing}"
+        )
+    lines.append("DynamoDB writes (item KB x write units per KB + index writes):")
+    lines += [
+        f"  {step}: {what}: {kb} x {per_kb} + {ix}" for step, what, kb, per_kb, ix in WRITE_PLAN
+    ]
+    lines.append(f"DynamoDB reads: {READS} strongly consistent reads of up to 4 KB")
+    lines += ["", markdown()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--markdown", action="store_true", help="only the README's table")
+    parser.add_argument("--json", action="store_true", help="the figures as JSON")
+    args = parser.parse_args(argv)
+    if args.json:
+        print(json.dumps(totals(), indent=2))
+    elif args.markdown:
+        print(markdown())
+    else:
+        print(report())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""bench/aws_cost.py: the cost model of the AWS deployment, and the README table that quotes it."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+from bench import aws_cost
+
+from tests.infra import tfkit
+
+
+def run(*args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.aws_cost", *args],
+        cwd=tfkit.REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout
+
+
+def test_it_prints_every_price_and_size_it_assumes() -> None:
+    out = run()
+    for _, _, what in aws_cost.PRICES.values():
+        assert what in out
+    assert "API Gateway REST requests: $3.5 per 1e+06" in out
+    assert "API Gateway HTTP API requests (per 512 KB): $1 per 1e+06" in out
+    assert "router batch 10" in out
+    assert "router batch 100" in out
+    for step, what, *_ in aws_cost.WRITE_PLAN:
+        assert f"{step}: {what}" in out
+
+
+def test_totals_are_the_sum_of_the_services_and_lean_is_cheaper() -> None:
+    data = json.loads(run("--json"))
+    for profile in ("default", "lean"):
+        services = {k: v for k, v in data[profile].items() if k != "total"}
+        assert data[profile]["total"] == pytest.approx(sum(services.values()), abs=0.02)
+        assert all(v >= 0 for v in services.values())
+    assert data["default"]["API Gateway"] == 3.50
+    assert data["lean"]["API Gateway"] == 1.00
+    assert data["lean"]["total"] < data["default"]["total"] - 2.5  # the front door alone
+
+
+def test_the_readme_table_is_the_scripts_output() -> None:
+    readme = (tfkit.MODULE / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- cost-table:start -->\n(.*?)\n<!-- cost-table:end -->", readme, re.S)
+    assert match, "README.md has no cost table between the markers"
+    assert match.group(1) == run("--markdown").rstrip("\n")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the adapter's writes under docs/aws.md's table (indexes projecting all attributes, "
+    "transactions) cost $17.88 per million webhooks in DynamoDB alone: see "
+    "infra/terraform/README.md, 'Cost'",
+)
+@pytest.mark.parametrize("profile", ["default", "lean"])
+def test_it_meets_the_cost_targets(profile: str) -> None:
+    data = json.loads(run("--json"))
+    assert data[profile]["total"] < aws_cost.TARGETS[profile]
