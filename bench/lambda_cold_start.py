@@ -150,7 +150,11 @@ def create_resources(endpoint: str) -> dict[str, str]:
     sm = session.client("secretsmanager", endpoint_url=endpoint)
     sm.create_secret(Name=names.secret_id(PREFIX, "github"), SecretString=GITHUB_SECRET)
     orders = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-    sm.create_secret(Name=names.secret_id(PREFIX, "orders"), SecretString=orders)
+    orders_id = names.secret_id(PREFIX, "orders")
+    sm.create_secret(Name=orders_id, SecretString=orders)
+    # rotation on (moto stages a version of its own at once: the value is put back after it)
+    sm.rotate_secret(SecretId=orders_id, RotationRules={"AutomaticallyAfterDays": 30})
+    sm.put_secret_value(SecretId=orders_id, SecretString=orders)
     s3 = session.client("s3", endpoint_url=endpoint)
     s3.create_bucket(Bucket=names.bucket(PREFIX, ACCOUNT))
     return {
@@ -228,7 +232,7 @@ def event_for(name: str, real: bool, event_id: str) -> dict[str, Any]:
         "account": ACCOUNT,
         "region": "us-east-1",
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "resources": [event_id],
+        "resources": [f"whp:event:{event_id}" if real else event_id],
         "detail": {"ref": "refs/heads/main"},
     }
     if name == "router":
@@ -240,24 +244,90 @@ def event_for(name: str, real: bool, event_id: str) -> dict[str, Any]:
         return sqs_event(message, names.destination_queue(PREFIX, "orders"))
     return {
         "SecretId": names.secret_id(PREFIX, "orders"),
-        "ClientRequestToken": str(uuid.uuid4()),
+        "ClientRequestToken": event_id if real else str(uuid.uuid4()),
         "Step": "createSecret",
     }
 
 
-def seed_event_id(python: Path, task: Path, env: dict[str, str], real: set[str]) -> str:
-    """The id of a stored event for the router and delivery runs: made by the real ingest
-    handler (not timed) when it exists, read back from the ingest queue."""
-    if "ingest" not in real:
-        return "evt_seed"
-    run_child(python, task, env, ["handler", "ingest"], event_for("ingest", True, ""))
-    sqs = boto3.client("sqs", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1")
-    got = sqs.receive_message(QueueUrl=env["WHP_INGEST_QUEUE_URL"], MaxNumberOfMessages=1)
-    messages = got.get("Messages") or []
-    if not messages:
-        raise RuntimeError("the ingest handler queued nothing on the ingest queue")
-    event_id: str = json.loads(messages[0]["Body"])["event_id"]
-    return event_id
+class Seeds:
+    """What each real handler's first invocation works on, fresh every round: an event stored
+    by the real ingest handler and not routed yet (the router's), one routed already (the
+    delivery's: a delivery to attempt), a rotation's pending version (the rotation's). Made
+    before the rounds, untimed."""
+
+    def __init__(self, python: Path, task: Path, env: dict[str, str], real: set[str]) -> None:
+        self._python, self._task, self._env, self._real = python, task, env, real
+        self._unrouted: list[str] = []
+        self._routed: list[str] = []
+
+    def make(self, rounds: int) -> None:
+        if "ingest" not in self._real:
+            return
+        for _ in range(2 * rounds):
+            run_child(
+                self._python,
+                self._task,
+                self._env,
+                ["handler", "ingest"],
+                event_for("ingest", True, ""),
+            )
+        ids = self._queued()
+        if len(ids) != 2 * rounds:
+            raise RuntimeError(f"the ingest handler queued {len(ids)} of {2 * rounds} events")
+        self._routed, self._unrouted = ids[:rounds], ids[rounds:]
+        if "router" in self._real:
+            for start in range(0, rounds, 10):
+                batch = [
+                    sqs_event({"event_id": i}, names.ingest_queue(PREFIX))["Records"][0]
+                    for i in self._routed[start : start + 10]
+                ]
+                run_child(
+                    self._python, self._task, self._env, ["handler", "router"], {"Records": batch}
+                )
+
+    def _queued(self) -> list[str]:
+        sqs = moto_client("sqs", self._env)
+        url = self._env["WHP_INGEST_QUEUE_URL"]
+        found: list[str] = []
+        while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+            for m in got:
+                found.append(json.loads(m["Body"])["event_id"])
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        return found
+
+    def event(self, name: str, real: bool) -> Any:
+        if not real:
+            return event_for(name, False, "evt_seed")
+        if name == "router":
+            return event_for(name, True, self._unrouted.pop())
+        if name == "delivery":
+            return event_for(name, True, self._routed.pop())
+        if name == "rotation":
+            return event_for(name, True, pending_version(self._env))
+        return event_for(name, True, "")
+
+
+def moto_client(service: str, env: dict[str, str]) -> Any:
+    return boto3.client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def pending_version(env: dict[str, str]) -> str:
+    """A version of the orders secret staged AWSPENDING, as RotateSecret makes one."""
+    sm = moto_client("secretsmanager", env)
+    token = str(uuid.uuid4())
+    sm.put_secret_value(
+        SecretId=names.secret_id(PREFIX, "orders"),
+        ClientRequestToken=token,
+        SecretString="whsec_" + "QmVuY2hQZW5kaW5nU2VjcmV0S2V5Qnl0ZXMxMjM0NTY=",
+        VersionStages=["AWSPENDING"],
+    )
+    return token
 
 
 def run_child(python: Path, task: Path, env: dict[str, str], argv: list[str], event: Any) -> Any:
@@ -360,7 +430,8 @@ def measure(
     python = boto3_venv(workdir / "venv", interpreter)
     env = create_resources(endpoint)
     real = real_handlers(task)
-    event_id = seed_event_id(python, task, env, real)
+    seeds = Seeds(python, task, env, real)
+    seeds.make(args.rounds + 1)
     runs = subjects(real)
     print(
         f"Python {PYTHON} venv with boto3 {boto3.__version__} only; moto at {endpoint}; "
@@ -370,7 +441,7 @@ def measure(
     for round_no in range(args.rounds + 1):  # round 0 warms the page cache: not counted
         shift = round_no % len(runs)
         for name, argv in runs[shift:] + runs[:shift]:
-            event = event_for(argv[-1], argv[0] == "handler", event_id)
+            event = seeds.event(argv[-1], argv[0] == "handler")
             t = run_child(python, task, env, argv, event)
             if round_no:
                 times[name].append(t)

@@ -18,10 +18,14 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 # What the handlers import (docs/aws.md, "Handlers"): the core they run over and its dependencies.
 MODULES = [
-    "webhook_processor.config",
+    "webhook_processor.bootstrap.aws",  # the composition root, at the first invocation
+    "webhook_processor.config_snapshot",
+    "webhook_processor.services.ingest",
+    "webhook_processor.services.operations",
     "webhook_processor.verify",
     "webhook_processor.payload",
     "webhook_processor.delivery",
@@ -37,6 +41,7 @@ MODULES = [
     "aws_lambda_powertools",
     "aws_lambda_powertools.metrics",
     "aws_lambda_powertools.utilities.batch",
+    "aws_lambda_powertools.utilities.data_classes.sqs_event",
 ]
 LOCAL_ONLY = ["uvicorn", "starlette", "prometheus_client", "uvloop"]
 
@@ -49,14 +54,13 @@ def main(handlers: list[str]) -> None:
     from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
     from cryptography.hazmat.primitives.asymmetric import ed25519  # noqa: PLC0415
 
-    from webhook_processor import config, verify, wiring  # noqa: PLC0415
+    from webhook_processor import bootstrap, verify, wiring  # noqa: PLC0415
+    from webhook_processor.bootstrap import aws  # noqa: PLC0415
 
-    cfg = config.load(Path.cwd() / "whp.yaml")
-    import jsonschema  # noqa: PLC0415
-
+    cfg = aws.load_config(str(Path.cwd() / "whp.yaml"))  # whp-config.json: no pydantic
     for src in cfg.sources.values():
         if src.schema_ is not None:
-            jsonschema.Draft202012Validator.check_schema(json.loads(Path(src.schema_).read_text()))
+            bootstrap.schema_check(src.schema_)({"type": "x"})  # jsonschema and its parts
     key = ed25519.Ed25519PrivateKey.generate()
     raw = serialization.Encoding.Raw
     seed = key.private_bytes(raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
@@ -70,6 +74,7 @@ def main(handlers: list[str]) -> None:
     check(verify.Request(body, signed.headers), time.time())
     Logger(service="whp")
     Metrics(namespace="whp", service="whp")
+    powertools_around_a_batch()
     import yaml  # noqa: PLC0415
 
     tops = sorted({name.split(".")[0] for name in sys.modules})
@@ -82,9 +87,55 @@ def main(handlers: list[str]) -> None:
                 "origins": {t: getattr(sys.modules[t], "__file__", None) for t in tops},
                 "local_only_found": [m for m in LOCAL_ONLY if importlib.util.find_spec(m)],
                 "libyaml": yaml.__with_libyaml__,
+                "validated_now": "pydantic" in sys.modules,
             }
         )
     )
+
+
+class Context:
+    function_name = "probe"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:probe"
+    memory_limit_in_mb = 512
+    aws_request_id = "00000000-0000-4000-8000-000000000000"
+    log_group_name = "/aws/lambda/probe"
+    log_stream_name = "probe"
+
+
+def powertools_around_a_batch() -> None:
+    """What the SQS handlers run through at their first invocation, without AWS: Logger with a
+    correlation id (jmespath), Metrics with the cold start, BatchProcessor and its data classes."""
+    import os  # noqa: PLC0415
+
+    from aws_lambda_powertools import Metrics  # noqa: PLC0415
+    from aws_lambda_powertools.utilities import batch  # noqa: PLC0415
+
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "whp")  # as the module sets them
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "whp")
+
+    from webhook_processor.entrypoints.lambdas import common  # noqa: PLC0415
+
+    processor = batch.BatchProcessor(
+        event_type=batch.EventType.SQS, raise_on_entire_batch_failure=False
+    )
+
+    def body(record: Any) -> str:  # powertools passes it by this name
+        return str(record.body)
+
+    def build() -> common.Handler:
+        def run(event: common.Event, context: Any) -> object:
+            Metrics().add_metric(name="Probe", unit="Count", value=1)
+            return batch.process_partial_response(event, body, processor, context)
+
+        return run
+
+    record = {"messageId": "m1", "receiptHandle": "r", "body": "{}", "attributes": {}}
+    event = {"Records": [record], "requestContext": {"requestId": "probe"}}
+    answer = common.Function(build, correlation_id_path="requestContext.requestId")(
+        event, Context()
+    )
+    assert answer == {"batchItemFailures": []}, answer
 
 
 if __name__ == "__main__":

@@ -49,8 +49,9 @@ BATCH_SIZE = 10
 class Context:
     """The parts of Lambda's context object that powertools reads."""
 
-    def __init__(self, function: str) -> None:
+    def __init__(self, function: str, remaining_ms: int = 30_000) -> None:
         self.function_name = function
+        self._ends = time.monotonic() + remaining_ms / 1000
         self.function_version = "$LATEST"
         self.invoked_function_arn = f"arn:aws:lambda:{layout.REGION}:{ACCOUNT}:function:{function}"
         self.memory_limit_in_mb = 512
@@ -59,7 +60,7 @@ class Context:
         self.log_stream_name = "test"
 
     def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+        return max(0, int((self._ends - time.monotonic()) * 1000))
 
 
 @dataclass(frozen=True)

@@ -157,7 +157,10 @@ def test_the_zip_runs_on_the_lambda_python_with_only_boto3_beside_it(
         t for t, origin in result["origins"].items() if (origin or "").startswith(venv_root)
     }
     assert from_venv <= {"boto3", "botocore", "s3transfer", "urllib3", "dateutil", "six"}
-    assert result["origins"]["pydantic_core"].startswith(str(root))
+    assert result["origins"]["cryptography"].startswith(str(root))
+    # the config was validated at build time (whp-config.json): no pydantic in the package
+    assert result["validated_now"] is False
+    assert not [p for p in root.iterdir() if p.name.startswith(("pydantic", "annotated_types"))]
     assert "boto3" not in {p.name for p in root.iterdir()}
 
 
@@ -245,7 +248,13 @@ def test_layer_holds_the_dependencies_under_python(
     layer = function.with_name("f-layer.zip")
     with zipfile.ZipFile(function) as zf:
         tops = {n.split("/")[0] for n in zf.namelist()}
-    assert tops == {"webhook_processor", "whp.yaml", "whp-config.sha256", "schemas"}
+    assert tops == {
+        "webhook_processor",
+        "whp.yaml",
+        "whp-config.sha256",
+        "whp-config.json",
+        "schemas",
+    }
     with zipfile.ZipFile(layer) as zf:
         names = zf.namelist()
     assert all(n.startswith("python/") for n in names)

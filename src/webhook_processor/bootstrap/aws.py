@@ -19,20 +19,22 @@ import asyncio
 import dataclasses
 import functools
 import json
+import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from webhook_processor import bootstrap, config, errors, secrets, services, wiring
+from webhook_processor import bootstrap, config_snapshot, errors, secrets, services, wiring
 from webhook_processor.adapters.aws import (
     clients,
     deliverer,
     dynamodb,
     eventbridge,
+    leases,
     mappings,
     metrics,
     names,
@@ -43,6 +45,11 @@ from webhook_processor.adapters.aws import (
     sqs,
 )
 from webhook_processor.adapters.aws import secrets as aws_secrets
+
+if TYPE_CHECKING:
+    from webhook_processor import config
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 T = TypeVar("T")
@@ -101,6 +108,33 @@ def deployment(env: Mapping[str, str]) -> Deployment:
     )
 
 
+def load_config(file: str) -> config.Config:
+    """The deployed whp.yaml: as `whp aws build` validated it (whp-config.json beside it, made
+    from these very bytes: config_snapshot.py), else validated now (pydantic: slower)."""
+    path = Path(file)
+    try:
+        raw = path.read_bytes()
+        snapshot = (path.parent / config_snapshot.FILE).read_bytes()
+    except OSError:
+        pass  # config.load names what is missing
+    else:
+        found = config_snapshot.load(snapshot, raw, path.parent)
+        if found is not None:
+            return found
+        log.warning("%s was not made from this whp.yaml: validating it", config_snapshot.FILE)
+    try:
+        from webhook_processor import config  # noqa: PLC0415 - pydantic: only without a snapshot
+    except ImportError:  # the Lambda package has no pydantic: its whp.yaml was changed
+        raise errors.ConfigError(
+            file,
+            [
+                f"not the whp.yaml {config_snapshot.FILE} was made from (edited after "
+                "`whp aws build`?): build the package again"
+            ],
+        ) from None
+    return config.load(path)
+
+
 class Secrets:
     """Secret references as the AWS runtime resolves them: `aws-sm:` from Secrets Manager (every
     value a signature may use), others as locally (`env:` from the function's environment)."""
@@ -117,7 +151,15 @@ class Secrets:
 
     def current(self, ref: str) -> tuple[str, ...]:
         """AWSCURRENT only: what whp signs with."""
-        return self.values(ref)[:1]
+        kind, _, rest = ref.partition(":")
+        if kind == "aws-sm":
+            return (self._resolver.current(rest),)
+        return (secrets.resolve(ref, self._env),)
+
+    def prefetch(self, refs: Sequence[str], previous: bool = True) -> None:
+        """Read every `aws-sm:` secret of `refs` at once (a cold start reads them all)."""
+        names_ = [r.removeprefix("aws-sm:") for r in refs if r.startswith("aws-sm:")]
+        self._resolver.prefetch(names_, previous)
 
 
 class Refreshed(Generic[T]):
@@ -160,7 +202,7 @@ class Container:
     def __init__(self, env: Mapping[str, str], clock: Clock = time.time) -> None:
         self.deployment = deployment(env)
         self.file = self.deployment.config_file
-        self.config = config.load(self.file)
+        self.config = load_config(self.file)
         self.env = env
         self.clock = clock
         self.secrets = Secrets(aws_secrets.Resolver(self.deployment.prefix), env)
@@ -213,6 +255,7 @@ class Container:
     def deliverer(self) -> deliverer.Deliverer:
         cfg = self.config
         refs = [d.signing_secret for d in cfg.destinations.values() if d.signing_secret]
+        self.secrets.prefetch(refs, previous=False)
         destinations = Refreshed(
             refs,
             self.secrets.current,
@@ -228,6 +271,7 @@ class Container:
             queues,
             self.destination_queue,
             self.clock,
+            leases_=leases.Leases(self.table, self.clock),
         )
 
 
@@ -244,6 +288,7 @@ class Ingestion:
             cfg.storage.retention_days,
         )
         refs = [ref for src in cfg.sources.values() for ref in src.secret_refs]
+        container.secrets.prefetch(refs)
         self._sources = Refreshed(refs, container.secrets.values, self._build)
         self.service = services.ingest.Ingest(
             self._sources(), store, container.metrics, container.clock

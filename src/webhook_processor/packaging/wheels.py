@@ -34,6 +34,9 @@ LOCAL_ONLY = frozenset({"uvicorn", "starlette", "prometheus-client", "packaging"
 # In every Lambda Python runtime. jmespath is there too (botocore's), but it is not left out:
 # powertools needs it, and ours is pinned to the version the tests ran with.
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
+# config.py's models: the build validates whp.yaml and the handlers read the result without them
+# (config_snapshot.py), which saves 3.5 MB of the zip and 0.2 s of every cold start.
+VALIDATED_AT_BUILD = frozenset({"pydantic"})
 ARCHES = {"arm64": "aarch64", "x86_64": "x86_64"}
 PYTHONS = ("3.13", "3.12")
 # Lambda's Python 3.12 and 3.13 run on Amazon Linux 2023 (glibc 2.34): manylinux2014 (glibc 2.17)
@@ -76,7 +79,7 @@ def applies(marker: Marker | None, env: dict[str, str], extras: frozenset[str]) 
 def closure(python: str, arch: str) -> list[Pin]:
     """Every distribution the handlers need, pinned to its installed version, sorted by name."""
     env = marker_environment(python, arch)
-    excluded = LOCAL_ONLY | RUNTIME_PROVIDED
+    excluded = LOCAL_ONLY | RUNTIME_PROVIDED | VALIDATED_AT_BUILD
     pins: dict[str, Pin] = {}
     extras_seen: dict[str, frozenset[str]] = {}
     todo: list[tuple[str, frozenset[str]]] = [(PROJECT, PROJECT_EXTRAS)]

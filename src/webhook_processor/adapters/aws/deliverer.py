@@ -13,6 +13,8 @@
     dead        the last attempt (receive count = max_attempts = the redrive policy's
                 maxReceiveCount): recorded dead, made visible at once and reported failed, so
                 SQS moves it to the destination's DLQ when it is received next
+    busy        (`max_concurrency: 1` only) the destination's lease was not free before the
+                invocation would run out of time (leases.py): back in BUSY_SECONDS, unattempted
 
 A crashed or timed-out invocation records nothing for the message; its receive count goes up all
 the same (an attempt used up, as DESIGN.md says), and the next receive attempts it again.
@@ -29,10 +31,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from webhook_processor import delivery, errors, models, routing
-from webhook_processor.adapters.aws import records, sqs
+from webhook_processor.adapters.aws import leases, records, sqs
 
 log = logging.getLogger(__name__)
-Fate = Literal["delivered", "retry", "dead", "nothing to do"]
+Fate = Literal["delivered", "retry", "dead", "nothing to do", "busy"]
+BUSY_SECONDS = 5  # a message whose destination's lease was not free in time comes back then
+# What an invocation keeps of its time after the last attempt: recording it, the visibility.
+RESERVE_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +90,12 @@ class Deliverer:
         queue: Callable[[str], sqs.Queue],
         clock: Callable[[], float] = time.time,
         uniform: Callable[[], float] = random.random,
+        leases_: leases.Leases | None = None,
     ) -> None:
         """`destinations` gives the configured destinations now (their signing keys follow a
         rotation); `queues` maps a destination queue's name to its destination; `queue` gives
-        the queue of a destination, for visibility changes."""
+        the queue of a destination, for visibility changes; `leases_` serialises the attempts
+        to destinations of `max_concurrency: 1`."""
         self._records = records_
         self._destinations = destinations
         self._sender = sender
@@ -96,6 +103,7 @@ class Deliverer:
         self._queue = queue
         self._clock = clock
         self._uniform = uniform
+        self._leases = leases_
 
     def destination_of(self, record: Mapping[str, Any]) -> str:
         """The destination whose queue a Lambda SQS record comes from."""
@@ -110,9 +118,12 @@ class Deliverer:
             )
         return found
 
-    async def deliver(self, record: Mapping[str, Any], invoked: float) -> Delivered:
-        """One SQS record of a destination queue; `invoked` is when the invocation began
-        (time.monotonic), from which the 12 hours of a visibility change are counted."""
+    async def deliver(
+        self, record: Mapping[str, Any], invoked: float, ends: float | None = None
+    ) -> Delivered:
+        """One SQS record of a destination queue; `invoked` is when the invocation began and
+        `ends` when it times out (time.monotonic): the 12 hours of a visibility change are
+        counted from the first, a wait for a lease ends in time for the second."""
         destination = self.destination_of(record)
         message = Message.parse(str(record.get("body", "")))
         number = sqs.receive_count(record)
@@ -128,10 +139,40 @@ class Deliverer:
         if tracked is None:  # delivered already, a stale message, or a later round
             return Delivered("nothing to do", destination, message.event_id)
         d = tracked.delivery
+        config = self._destinations().get(d.destination)
+        holder = str(record.get("messageId", ""))
+        serial = config is not None and config.max_concurrency < 2
+        lease = self._leases if serial else None
+        if lease is not None and config is not None:
+            give_up = (ends if ends is not None else time.monotonic()) - config.timeout_seconds
+            seconds = config.timeout_seconds + leases.MARGIN_SECONDS
+            if not lease.take(d.destination, holder, seconds, give_up - RESERVE_SECONDS):
+                receipt = str(record["receiptHandle"])
+                self._queue(destination).change_visibility(receipt, BUSY_SECONDS)
+                return Delivered("busy", destination, loaded.event.id, number, BUSY_SECONDS)
+        try:
+            return await self._attempt(
+                record, destination, loaded, tracked, config, number, invoked
+            )
+        finally:
+            if lease is not None:
+                lease.give_back(d.destination, holder)
+
+    async def _attempt(
+        self,
+        record: Mapping[str, Any],
+        destination: str,
+        loaded: records.Loaded,
+        tracked: records.Tracked,
+        config: delivery.Destination | None,
+        number: int,
+        invoked: float,
+    ) -> Delivered:
+        d = tracked.delivery
         claim = models.Claim(d.id, d.route, d.destination, d.webhook_id, number, loaded.event)
         done = await delivery.attempt(
             loaded.event,
-            self._destinations().get(d.destination),
+            config,
             d.webhook_id,
             number,
             self._sender,

@@ -29,6 +29,7 @@ DELIVERY_METRICS = {
     "delivered": "Delivered",
     "retry": "DeliveryAttemptsFailed",
     "dead": "DeliveriesDead",
+    "busy": "DeliveriesWaitedForLease",  # max_concurrency: 1, the lease not free in time
 }
 
 

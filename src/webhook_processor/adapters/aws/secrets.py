@@ -14,10 +14,11 @@ value.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from webhook_processor import errors
@@ -50,7 +51,8 @@ class Resolver:
         self._client = client if client is not None else clients.secretsmanager()
         self._ttl = ttl_seconds
         self._clock = clock
-        self._cache: dict[str, tuple[float, tuple[str, ...]]] = {}  # ref -> (good until, values)
+        # (ref, with AWSPREVIOUS) -> (good until, values)
+        self._cache: dict[tuple[str, bool], tuple[float, tuple[str, ...]]] = {}
         self._lock = threading.Lock()
 
     def secret_id(self, ref: str) -> str:
@@ -58,32 +60,52 @@ class Resolver:
         return ref if ref.startswith("arn:") else f"{self._prefix}/{ref}"
 
     def current(self, ref: str) -> str:
-        """AWSCURRENT: what whp signs with. Fits secrets.resolve's `aws` argument."""
-        return self.values(ref)[0]
+        """AWSCURRENT: what whp signs with (one call, not two). Fits secrets.resolve's `aws`."""
+        return self._get(ref, previous=False)[0]
 
     def values(self, ref: str) -> tuple[str, ...]:
         """AWSCURRENT, then AWSPREVIOUS if the secret has one: what a signature may use."""
-        now = self._clock()
-        with self._lock:
-            cached = self._cache.get(ref)
-            if cached is not None and now < cached[0]:
-                return cached[1]
-            try:
-                found = self._fetch(ref)
-            except errors.SecretError as exc:
-                if cached is None:
-                    raise
-                log.warning("keeping the cached value of aws-sm:%s: %s", ref, exc.detail)
-                self._cache[ref] = (now + RETRY_SECONDS, cached[1])
-                return cached[1]
-            self._cache[ref] = (now + self._ttl, found)
-            return found
+        return self._get(ref, previous=True)
 
-    def _fetch(self, ref: str) -> tuple[str, ...]:
+    def _get(self, ref: str, previous: bool) -> tuple[str, ...]:
+        now = self._clock()
+        key = (ref, previous)
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None and now < cached[0]:
+            return cached[1]
+        # The calls are made outside the lock, so that secrets can be read in parallel (at a
+        # cold start: `prefetch`); two threads reading the same one both store what they read.
+        try:
+            found = self._fetch(ref, previous)
+        except errors.SecretError as exc:
+            if cached is None:
+                raise
+            log.warning("keeping the cached value of aws-sm:%s: %s", ref, exc.detail)
+            with self._lock:
+                self._cache[key] = (now + RETRY_SECONDS, cached[1])
+            return cached[1]
+        with self._lock:
+            self._cache[key] = (now + self._ttl, found)
+        return found
+
+    def prefetch(self, refs: Iterable[str], previous: bool = True) -> None:
+        """Read these secrets (the text after `aws-sm:`) into the cache at once, in threads;
+        a failure is left for the caller's own read to report."""
+        todo = list(dict.fromkeys(refs))
+        if len(todo) < 2:
+            return
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, len(todo))) as pool:
+            for done in [pool.submit(self._get, ref, previous) for ref in todo]:
+                done.exception()  # waited for; reported by the read that follows
+
+    def _fetch(self, ref: str, with_previous: bool = True) -> tuple[str, ...]:
         secret_id = self.secret_id(ref)
         current = self._stage(ref, secret_id, "AWSCURRENT")
         if current is None:
             raise errors.SecretError(f"aws-sm:{ref}: secret {secret_id} has no AWSCURRENT value")
+        if not with_previous:
+            return (current,)
         try:
             previous = self._stage(ref, secret_id, "AWSPREVIOUS")
         except errors.SecretError as exc:  # verification still works with the current one

@@ -30,11 +30,11 @@ def _build() -> common.Handler:
     processor = batch.BatchProcessor(
         event_type=batch.EventType.SQS, raise_on_entire_batch_failure=False
     )
-    invoked = [0.0]
+    invoked = [0.0, 0.0]  # when this invocation began, and when it times out (monotonic)
 
     def deliver(record: Any) -> None:
         _function.logger.set_correlation_id(record.message_id)
-        done = container.run(deliverer.deliver(record.raw_event, invoked[0]))
+        done = container.run(deliverer.deliver(record.raw_event, *invoked))
         if done.fate != "nothing to do":
             container.metrics.delivery(done.destination, done.fate)
         if not done.acknowledged:
@@ -42,6 +42,7 @@ def _build() -> common.Handler:
 
     def process(event: common.Event, context: Any) -> Any:
         invoked[0] = time.monotonic()
+        invoked[1] = invoked[0] + context.get_remaining_time_in_millis() / 1000
         container.metrics.messages("delivery", len(event.get("Records") or ()))
         return batch.process_partial_response(event, deliver, processor, context)
 
