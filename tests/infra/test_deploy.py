@@ -108,13 +108,23 @@ def receiver() -> Iterator[receivers.Receiver]:
 
 
 @pytest.fixture(scope="module")
-def deployed_config(receiver: receivers.Receiver, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """tests/infra/whp.yaml with the destinations at the receiver (names and patterns as they are,
-    so CONFIG still describes the deployment)."""
+def plain() -> Iterator[datapath.Plain]:
+    """Where the destination that does not sign delivers."""
+    with datapath.Plain() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def deployed_config(
+    receiver: receivers.Receiver, plain: datapath.Plain, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """tests/infra/whp.yaml with the destinations at the receivers (names and patterns as they
+    are, so CONFIG still describes the deployment)."""
     text = tfkit.CONFIG.read_text(encoding="utf-8")
-    for port, path in DESTINATION_PATHS.items():
-        text = text.replace(f"http://127.0.0.1:{port}/hooks", receiver.url(path))
-    assert all(receiver.url(path) in text for path in DESTINATION_PATHS.values())
+    urls = {9000: receiver.url("/orders"), 9001: plain.url("/long")}  # the config's ports
+    for port, url in urls.items():
+        text = text.replace(f"http://127.0.0.1:{port}/hooks", url)
+    assert all(url in text for url in urls.values())
     file = tmp_path_factory.mktemp("config") / "whp.yaml"
     file.write_text(text, encoding="utf-8")
     return file
@@ -202,12 +212,15 @@ def put_secret_values(aws: Aws) -> None:
 
 
 SECRET_VALUE = "whsec_dGVzdC1zZWNyZXQtdmFsdWU="  # a Standard Webhooks secret: "test-secret-value"
-DESTINATION_PATHS = {9000: "/orders", 9001: "/long"}  # the config's ports -> the receiver's paths
 CREATED_SECRETS = {"admin-token", "github-webhook", "orders-signing", "stripe-current"}
 
 
 def test_apply_creates_what_the_config_describes_and_destroy_removes_it(
-    deployed: Any, receiver: receivers.Receiver, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    deployed: Any,
+    receiver: receivers.Receiver,
+    plain: datapath.Plain,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     aws, outputs, seconds, drift, package = deployed
     assert seconds < 600, f"apply took {seconds:.0f} s"
@@ -225,7 +238,7 @@ def test_apply_creates_what_the_config_describes_and_destroy_removes_it(
     check_api(aws, outputs)
     check_monitoring(aws, outputs)
     # Last: the routing check above drained the destination queues it filled.
-    datapath.check_data_path(aws, outputs, package, receiver, monkeypatch, tmp_path)
+    datapath.check_data_path(aws, outputs, package, receiver, plain, monkeypatch, tmp_path)
 
 
 # What a second plan changes in moto, by resource type: attributes moto reports differently from
