@@ -9,12 +9,12 @@ disabled: moto cannot run Lambda code without Docker, so a test acts as the mapp
 Routing is checked on what Terraform created: events put on the deployed bus reach the deployed
 destination queues through the deployed rules, wrapped by the input transformer.
 
-The data path, on what Terraform created (test_deploy_datapath.py): each handler runs in-process
+The data path, on what Terraform created (datapath.py): each handler runs in-process
 under the handler name and environment variables read back from the emulator, from the unpacked
 package (its whp.yaml and whp-config.json); the test is API Gateway (moto does not invoke
 integrations) and the disabled mappings: a signed webhook -> ingest -> ingest queue -> router ->
 bus -> rule -> destination queue -> delivery -> a receiver on 127.0.0.1. The deployed config is
-tests/infra/whp.yaml with its destinations' URLs pointed at that receiver, and its package built
+tests/infra/whp.yaml with its destinations' URLs pointed at the receivers, and its package built
 from it, so the module's digest precondition holds.
 
 Emulator notes (moto 5.2.x, hashicorp/aws 5.100.0), none of them worked around in the module:
@@ -31,6 +31,9 @@ Emulator notes (moto 5.2.x, hashicorp/aws 5.100.0), none of them worked around i
 - A mapping on the `live` alias is found by list_event_source_mappings only by that alias ARN,
   so the test lists every mapping and filters on FunctionArn, which moto reports as the version
   the alias pointed to when the mapping was made (AWS reports the alias ARN).
+- The config's `aws-sm:arn:...` secret (the operator's own, not the module's) must exist for a
+  cold start, which reads every secret: moto finds a full ARN by its last segment taken as a
+  name, so the data path creates a secret of that name and deletes it after.
 - A plan right after the apply shows drift that is moto's (MOTO_DRIFT: the redrive policy's
   whitespace, Lambda's dead_letter_config, the mapping's alias ARN, the REST API's binary media
   types, and what follows from them); the module ignores none of it, and the test fails on any
