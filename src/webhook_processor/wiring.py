@@ -8,8 +8,12 @@ spec of a source, the retry policy, the destinations, the routes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from webhook_processor import alerts, config, delivery, retry, routing, verify
+from webhook_processor import alerts, delivery, retry, routing, verify
+
+if TYPE_CHECKING:  # config's attributes only: no pydantic for the AWS runtime's cold start
+    from webhook_processor import config
 
 
 def source_spec(src: config.Source) -> verify.Spec:

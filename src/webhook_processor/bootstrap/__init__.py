@@ -4,6 +4,11 @@ take; bootstrap/local.py and bootstrap/aws.py wire each runtime's adapters into 
 Nothing else reads the environment; entrypoints call these functions and get ready-made objects.
 `load` runs every check `whp serve` runs before it opens the store or binds its port, so that
 `whp check` refuses what `whp serve` would, and both say every problem of the file at once.
+
+What only reading and checking a whp.yaml needs (config.py's pydantic models, yaml, the wording
+of problems) and jsonschema (for `schema:` files) are imported where used: the AWS runtime builds
+from a config validated at build time (bootstrap/aws.py) and pays for none of them at its cold
+start.
 """
 
 from __future__ import annotations
@@ -16,15 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import jsonschema
-import pydantic
-import yaml
-from jsonschema import exceptions as jsonschema_errors
-
 from webhook_processor import (
-    config,
     delivery,
-    egress,
     errors,
     presets,
     ratelimit,
@@ -34,9 +32,9 @@ from webhook_processor import (
     verify,
     wiring,
 )
-from webhook_processor import problems as wording
 
 if TYPE_CHECKING:
+    from webhook_processor import config, egress
     from webhook_processor.adapters.http.outbound import HttpSender
 
 Clock = Callable[[], float]
@@ -49,6 +47,9 @@ def load(file: str, env: Mapping[str, str]) -> config.Config:
     """The config at `file`, checked as `whp serve` checks it before it opens anything: the file,
     then the secrets, schema files and signing keys of every part that validated (a typo in one
     source does not hide an unset secret of another). Every problem in one ConfigError."""
+    from webhook_processor import config  # noqa: PLC0415 - see the module docstring
+    from webhook_processor import problems as wording  # noqa: PLC0415
+
     loaded = config.read(file)
     problems = [*loaded.problems, *startup_problems(loaded.valid, env)]
     problems = [wording.bounded(line, wording.PROBLEM_CHARS) for line in problems]
@@ -154,6 +155,10 @@ def _resolver(env: Mapping[str, str]) -> Resolve:
 
 def schema_check(path: str) -> services.ingest.SchemaCheck:
     """Load and compile a JSON Schema file (JSON or YAML); ValueError naming what is wrong."""
+    import jsonschema  # noqa: PLC0415 - see the module docstring
+    import yaml  # noqa: PLC0415
+    from jsonschema import exceptions as jsonschema_errors  # noqa: PLC0415
+
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -254,6 +259,8 @@ def http_sender(cfg: config.Config, file: str, env: Mapping[str, str]) -> HttpSe
 def egress_route(
     chosen: config.Egress, url: str, where: str, env: Mapping[str, str], problems: list[str]
 ) -> egress.Route:
+    from webhook_processor import egress  # noqa: PLC0415 - cryptography's x509: deliveries only
+
     proxy = chosen.proxy
     if proxy == egress.PROXY_FROM_ENV:
         found = egress.proxy_from_environment(url, env)
@@ -325,6 +332,8 @@ def reload(
     is picked up). A config that does not validate is a ConfigError with every problem, and the
     running config stays. `started` is the config the process started with: storage, server,
     logging and admin changes are listed in `needs_restart`, not applied."""
+    from webhook_processor import config  # noqa: PLC0415 - see the module docstring
+
     cfg = load(file, env) if serving else config.load(file)  # every problem at once
     problems: list[str] = []
     sources = None
@@ -380,6 +389,10 @@ def _nothing() -> None:
 
 def _needs_restart(started: config.Config, new: config.Config, serving: bool) -> list[str]:
     """The key paths, outside sources, destinations and routes, whose value changed."""
+    import pydantic  # noqa: PLC0415 - see the module docstring
+
+    from webhook_processor import config  # noqa: PLC0415
+
     changed = []
     for name, field in config.Config.model_fields.items():
         if name in _LIVE_SECTIONS or (not serving and name in _SERVE_ONLY):
