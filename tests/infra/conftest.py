@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,19 +73,4 @@ def moto_api(endpoint: str, path: str, body: dict[str, Any]) -> None:
 def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The Lambda package of tests/infra/whp.yaml: built by `whp aws build` when this tree has
     it, else by tfkit's stand-in (a zip with what the module reads)."""
-    output = tmp_path_factory.mktemp("dist") / "whp-lambda.zip"
-    whp = [sys.executable, "-m", "webhook_processor"]
-    probe = subprocess.run(
-        [*whp, "aws", "build", "--help"], capture_output=True, text=True, timeout=60, check=False
-    )
-    if probe.returncode != 0:
-        return tfkit.build_package(tfkit.CONFIG, output)
-    built = subprocess.run(
-        [*whp, "aws", "build", "--config", str(tfkit.CONFIG), "--output", str(output)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert built.returncode == 0, f"whp aws build failed:\n{built.stdout}\n{built.stderr}"
-    return output
+    return tfkit.whp_build(tfkit.CONFIG, tmp_path_factory.mktemp("dist") / "whp-lambda.zip")

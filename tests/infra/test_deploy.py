@@ -9,11 +9,13 @@ disabled: moto cannot run Lambda code without Docker, so a test acts as the mapp
 Routing is checked on what Terraform created: events put on the deployed bus reach the deployed
 destination queues through the deployed rules, wrapped by the input transformer.
 
-TODO(data path, once the handlers of "AWS runtime" are merged): run the ingest handler in-process
-with an API Gateway event, under the handler name and environment variables read back from the
-emulator -> ingest queue -> router handler (acting as the disabled mapping) -> bus -> rule ->
-destination queue -> delivery handler -> a receiver on 127.0.0.1; assert the delivery and its
-record in the table. Not faked here.
+The data path, on what Terraform created (datapath.py): each handler runs in-process
+under the handler name and environment variables read back from the emulator, from the unpacked
+package (its whp.yaml and whp-config.json); the test is API Gateway (moto does not invoke
+integrations) and the disabled mappings: a signed webhook -> ingest -> ingest queue -> router ->
+bus -> rule -> destination queue -> delivery -> a receiver on 127.0.0.1. The deployed config is
+tests/infra/whp.yaml with its destinations' URLs pointed at the receivers, and its package built
+from it, so the module's digest precondition holds.
 
 Emulator notes (moto 5.2.x, hashicorp/aws 5.100.0), none of them worked around in the module:
 - RotateSecret on a secret with no version crashes moto (an unbound `new_version_id`): the
@@ -29,6 +31,9 @@ Emulator notes (moto 5.2.x, hashicorp/aws 5.100.0), none of them worked around i
 - A mapping on the `live` alias is found by list_event_source_mappings only by that alias ARN,
   so the test lists every mapping and filters on FunctionArn, which moto reports as the version
   the alias pointed to when the mapping was made (AWS reports the alias ARN).
+- The config's `aws-sm:arn:...` secret (the operator's own, not the module's) must exist for a
+  cold start, which reads every secret: moto finds a full ARN by its last segment taken as a
+  name, so the data path creates a secret of that name and deletes it after.
 - A plan right after the apply shows drift that is moto's (MOTO_DRIFT: the redrive policy's
   whitespace, Lambda's dead_letter_config, the mapping's alias ARN, the REST API's binary media
   types, and what follows from them); the module ignores none of it, and the test fails on any
@@ -40,13 +45,15 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.infra import tfkit
+from tests.e2e import receiver as receivers
+from tests.infra import datapath, tfkit
 
 boto3 = pytest.importorskip("boto3", reason="boto3 is not installed (moto[server] brings it)")
 
@@ -96,11 +103,47 @@ class Aws:
         )
 
 
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[receivers.Receiver]:
+    """Where the deployed destinations deliver: a loopback receiver (tests/e2e/receiver.py)."""
+    with receivers.Receiver(SECRET_VALUE) as r:
+        yield r
+
+
+@pytest.fixture(scope="module")
+def plain() -> Iterator[datapath.Plain]:
+    """Where the destination that does not sign delivers."""
+    with datapath.Plain() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def deployed_config(
+    receiver: receivers.Receiver, plain: datapath.Plain, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """tests/infra/whp.yaml with the destinations at the receivers (names and patterns as they
+    are, so CONFIG still describes the deployment)."""
+    text = tfkit.CONFIG.read_text(encoding="utf-8")
+    urls = {9000: receiver.url("/orders"), 9001: plain.url("/long")}  # the config's ports
+    for port, url in urls.items():
+        text = text.replace(f"http://127.0.0.1:{port}/hooks", url)
+    assert all(url in text for url in urls.values())
+    file = tmp_path_factory.mktemp("config") / "whp.yaml"
+    file.write_text(text, encoding="utf-8")
+    return file
+
+
+@pytest.fixture(scope="module")
+def deployed_package(deployed_config: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tfkit.whp_build(deployed_config, tmp_path_factory.mktemp("dist") / "whp.zip")
+
+
 @pytest.fixture(params=["rest", "http"])
 def deployed(
     terraform: tfkit.Terraform,
     moto_endpoint: str,
-    package: Path,
+    deployed_config: Path,
+    deployed_package: Path,
     tmp_path: Path,
     request: pytest.FixtureRequest,
 ) -> Any:
@@ -114,8 +157,8 @@ def deployed(
             "region": REGION,
             "environment_suffix": prefix.removeprefix("wh-"),
             "api_type": api_type,
-            "config_file": str(tfkit.CONFIG),
-            "lambda_package": str(package),
+            "config_file": str(deployed_config),
+            "lambda_package": str(deployed_package),
             "deployment_strategy": "weighted",
             "processing_enabled": "false",
             "deletion_protection": "false",
@@ -136,7 +179,7 @@ def deployed(
             k: v["value"]
             for k, v in json.loads(terraform.run("output", "-json", cwd=example).stdout).items()
         }
-        yield aws, outputs, seconds, planned_changes(terraform, example, args)
+        yield aws, outputs, seconds, planned_changes(terraform, example, args), deployed_package
     finally:
         destroyed = terraform.run(
             "destroy", "-auto-approve", "-input=false", *args, cwd=example, check=False
@@ -168,14 +211,21 @@ def put_secret_values(aws: Aws) -> None:
     names = [s["Name"] for s in sm.list_secrets()["SecretList"] if s["Name"].startswith(aws.prefix)]
     assert sorted(names) == sorted(f"{aws.prefix}/{n}" for n in CREATED_SECRETS)
     for name in names:
-        sm.put_secret_value(SecretId=name, SecretString="whsec_dGVzdC1zZWNyZXQtdmFsdWU=")
+        sm.put_secret_value(SecretId=name, SecretString=SECRET_VALUE)
 
 
+SECRET_VALUE = "whsec_dGVzdC1zZWNyZXQtdmFsdWU="  # a Standard Webhooks secret: "test-secret-value"
 CREATED_SECRETS = {"admin-token", "github-webhook", "orders-signing", "stripe-current"}
 
 
-def test_apply_creates_what_the_config_describes_and_destroy_removes_it(deployed: Any) -> None:
-    aws, outputs, seconds, drift = deployed
+def test_apply_creates_what_the_config_describes_and_destroy_removes_it(
+    deployed: Any,
+    receiver: receivers.Receiver,
+    plain: datapath.Plain,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    aws, outputs, seconds, drift, package = deployed
     assert seconds < 600, f"apply took {seconds:.0f} s"
     # A plan right after the apply changes nothing but what moto reports differently.
     unexplained = {a: attrs for a, attrs in drift.items() if not moto_drift(a, attrs)}
@@ -190,6 +240,8 @@ def test_apply_creates_what_the_config_describes_and_destroy_removes_it(deployed
     check_secrets(aws, outputs)
     check_api(aws, outputs)
     check_monitoring(aws, outputs)
+    # Last: the routing check above drained the destination queues it filled.
+    datapath.check_data_path(aws, outputs, package, receiver, plain, monkeypatch, tmp_path)
 
 
 # What a second plan changes in moto, by resource type: attributes moto reports differently from

@@ -12,6 +12,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,3 +166,23 @@ def var_args(values: dict[str, str]) -> list[str]:
     for key, value in values.items():
         args += ["-var", f"{key}={value}"]
     return args
+
+
+def whp_build(config: Path, output: Path) -> Path:
+    """The Lambda package of `config`: built by `whp aws build` when this tree has it, else by
+    build_package's stand-in (a zip with what the module reads)."""
+    whp = [sys.executable, "-m", "webhook_processor"]
+    probe = subprocess.run(
+        [*whp, "aws", "build", "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
+    if probe.returncode != 0:
+        return build_package(config, output)
+    built = subprocess.run(
+        [*whp, "aws", "build", "--config", str(config), "--output", str(output)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert built.returncode == 0, f"whp aws build failed:\n{built.stdout}\n{built.stderr}"
+    return output
