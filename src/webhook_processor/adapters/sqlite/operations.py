@@ -49,6 +49,8 @@ class SqliteOperations:
             if value is not None:
                 clauses.append(f"{column} = ?")
                 args.append(value)
+        if where.idempotency_key is not None and where.source is None:
+            clauses.append("source IN (" + Q["key_sources"] + ")")  # to read the dedupe index
         if where.status == "dead":
             clauses.append(
                 "EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'dead')"

@@ -81,3 +81,14 @@ seq IN (
     UNION ALL
     SELECT seq FROM events WHERE seq > (SELECT seq FROM routing_cursor) AND status = 'pending'
 )
+
+-- name: key_sources
+-- An idempotency key without a source: the sources, one index seek each (a loose scan of
+-- events_source), so that `source IN (...) AND idempotency_key = ?` reads the dedupe index.
+WITH RECURSIVE sources (name) AS (
+    SELECT min(source) FROM events
+    UNION ALL
+    SELECT (SELECT min(source) FROM events WHERE source > sources.name)
+    FROM sources WHERE sources.name IS NOT NULL
+)
+SELECT name FROM sources WHERE name IS NOT NULL
