@@ -7,7 +7,7 @@ import dataclasses
 import itertools
 import threading
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Literal
 
 from webhook_processor import delivery, errors, models, ports, ratelimit
@@ -242,6 +242,17 @@ class MemoryQueue:
             self.deliveries = {k: d for k, d in self.deliveries.items() if d.event.id not in done}
         go_on = scanned[-1][:2] if len(scanned) == batch else None
         return ports.Purged(len(done), len(scanned), go_on)
+
+    def purge_batches(self, older_than_ms: int) -> Iterator[ports.PurgeBatch]:
+        """The worker's retention over this queue (services.operations.Operator.purge_batches
+        over a store's Operations, in the real thing)."""
+        after = ports.START
+        while True:
+            done = self.purge(older_than_ms, after)
+            yield ports.PurgeBatch(done.deleted, done.looked_at, None if done.after is None else "")
+            if done.after is None:
+                return
+            after = done.after
 
 
 def _leased(d: QueuedDelivery, now_ms: int) -> bool:

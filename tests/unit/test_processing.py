@@ -64,6 +64,7 @@ class World:
             self.clock,
             self.settings,
             uniform=lambda: UNIFORM,
+            retention=self.queue.purge_batches,
             metrics=self.metrics,
         )
         return self.processor

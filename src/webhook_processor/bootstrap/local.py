@@ -28,7 +28,6 @@ from webhook_processor.adapters import prometheus
 from webhook_processor.adapters.sqlite import db as sqlite_db
 from webhook_processor.adapters.sqlite import events as sqlite_events
 from webhook_processor.adapters.sqlite import operations as sqlite_operations
-from webhook_processor.adapters.sqlite import queue as sqlite_queue
 
 if TYPE_CHECKING:  # imported where it is used: see _sender
     from webhook_processor.adapters.http import outbound
@@ -138,7 +137,12 @@ def processor(
     writes run on `writer` (in `whp serve`, the store's writer thread), or on threads of its own."""
     destinations = bootstrap.destination_runtimes(cfg, file, env)
     sender = bootstrap.http_sender(cfg, file, env)
-    queue = delivery_queue(cfg, checkpoints=writer is None)  # in serve, the store checkpoints
+    conn = sqlite_db.connect(  # in serve, the store's checkpointer checkpoints
+        cfg.storage.path, cfg.storage.busy_timeout_seconds, checkpoints=writer is None
+    )
+    ops = sqlite_operations.SqliteOperations(conn)  # retention, on the worker's connection
+    queue = ops.queue
+    retention = services.operations.Operator(ops, bootstrap.destination_configs(cfg), clock)
     # The worker's own writes (routing, attempts) need no fsync of their own: a crash can only
     # lose the latest of them, and the events, fsynced at ingest, are then routed or attempted
     # again - at-least-once, as designed. The next ingest commit's fsync persists them anyway.
@@ -158,6 +162,7 @@ def processor(
         clock,
         services.worker.Settings(retention_days=cfg.storage.retention_days),
         writer=writer,
+        retention=retention.purge_batches,
         metrics=metrics,
     )
 
@@ -186,16 +191,3 @@ def operator(
     return services.operations.Operator(
         sqlite_operations.SqliteOperations(conn), bootstrap.destination_configs(cfg)
     )
-
-
-def delivery_queue(
-    cfg: config.Config, *, readonly: bool = False, checkpoints: bool = True
-) -> sqlite_queue.DeliveryQueue:
-    """The delivery queue over its own connection (migrating the store unless `readonly`)."""
-    conn = sqlite_db.connect(
-        cfg.storage.path,
-        cfg.storage.busy_timeout_seconds,
-        readonly=readonly,
-        checkpoints=checkpoints,
-    )
-    return sqlite_queue.DeliveryQueue(conn)

@@ -24,7 +24,7 @@ import contextlib
 import functools
 import logging
 import random
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TypeVar
@@ -70,6 +70,7 @@ class Worker:
         settings: Settings = Settings(),
         uniform: Callable[[], float] = random.random,
         writer: Executor | None = None,
+        retention: Callable[[int], Iterator[ports.PurgeBatch]] | None = None,
         metrics: ports.Metrics | None = None,
     ) -> None:
         self._use(routes, destinations)
@@ -80,6 +81,7 @@ class Worker:
         self._settings = settings
         self._uniform = uniform
         self._writer = writer  # None: the loop's default executor
+        self._retention = retention  # None: this worker purges nothing
         self._metrics = metrics  # None: not counted (`whp worker` serves no /metrics)
         self._outcomes: list[models.AttemptRecord] = []  # finished attempts, recorded next step
         self._swap: Swap | None = None  # routes and destinations for the next step (swap())
@@ -282,16 +284,22 @@ class Worker:
                 await asyncio.wait_for(self._stopped.wait(), self._settings.purge_every_seconds)
 
     async def purge(self) -> int:
-        """Delete the events past the retention whose work is done, in small batches with room
+        """Delete the events past the retention whose work is done, batch by batch
+        (`retention`: services.operations.Operator.purge_batches), each on the writer, with room
         for ingest in between. Returns how many."""
+        if self._retention is None:
+            return 0
         cutoff = int((self._clock() - self._settings.retention_days * 86400) * 1000)
+        batches = self._retention(cutoff)
         deleted = 0
-        after: ports.PurgePosition | None = ports.START
-        while after is not None and not self._stopped.is_set():
-            done = await self._write(self._queue.purge, cutoff, after)
-            deleted, after = deleted + done.deleted, done.after
-            if after is not None:
-                await asyncio.sleep(0.05)
+        while not self._stopped.is_set():
+            done = await self._write(next, batches, None)
+            if done is None:
+                break
+            deleted += done.deleted
+            if done.next is None:
+                break
+            await asyncio.sleep(0.05)
         return deleted
 
     # -- one attempt ---------------------------------------------------------------------------
