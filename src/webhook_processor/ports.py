@@ -128,21 +128,9 @@ class Service(Protocol):
     def ready(self) -> bool: ...
 
 
-PurgePosition = tuple[int, int]  # (received_ms, store order) of the last event a purge looked at
-START: PurgePosition = (-1, -1)
-
-
-class Purged(NamedTuple):
-    """One purge call: events deleted, events looked at (the rest still have work pending), and
-    where the next call goes on from (None: no older event is left to look at)."""
-
-    deleted: int
-    looked_at: int
-    after: PurgePosition | None
-
-
 class PurgeBatch(NamedTuple):
-    """Operations.purge: like Purged, with `next` an opaque cursor."""
+    """One batch of Operations.purge: events deleted, events looked at (the rest still have work
+    pending), and the cursor to go on from (None: no older event is left to look at)."""
 
     deleted: int
     looked_at: int
@@ -186,13 +174,6 @@ class DeliveryQueue(Protocol):
     def record_many(self, records: Sequence[models.AttemptRecord], now_ms: int) -> int:
         """Keep each attempt and move its delivery to the attempt's outcome, in order, all in
         one transaction. Returns how many deliveries followed their attempt."""
-        ...
-
-    def purge(self, older_than_ms: int, after: PurgePosition = START, batch: int = 500) -> Purged:
-        """Look at up to `batch` events received before `older_than_ms`, oldest first, after
-        `after`, and delete those whose work is done (routed, no delivery pending), with their
-        deliveries and attempts, in one short transaction. An acknowledged webhook that is not
-        delivered yet (its destination paused past the retention, say) is never purged."""
         ...
 
 

@@ -8,7 +8,7 @@ import itertools
 import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from webhook_processor import delivery, errors, models, ports, ratelimit
 
@@ -37,6 +37,19 @@ class MemoryStore:
 
     def get(self, event_id: str) -> models.Event | None:
         return self.events.get(event_id)
+
+
+PurgePosition = tuple[int, int]  # (received_ms, seq) of the last event a purge looked at
+START: PurgePosition = (-1, -1)
+
+
+class Purged(NamedTuple):
+    """One purge call of MemoryQueue, as the SQLite queue's (adapters/sqlite/queue.py): events
+    deleted, events looked at, and where the next call goes on from (None: none left)."""
+
+    deleted: int
+    looked_at: int
+    after: PurgePosition | None
 
 
 class MemoryMetrics:
@@ -219,9 +232,7 @@ class MemoryQueue:
         d.lease_until_ms = None
         return True
 
-    def purge(
-        self, older_than_ms: int, after: ports.PurgePosition = ports.START, batch: int = 500
-    ) -> ports.Purged:
+    def purge(self, older_than_ms: int, after: PurgePosition = START, batch: int = 500) -> Purged:
         with self._lock:
             order = self._store_order
             for event_id in self.store.events:  # numbered once, as seq is: stable across calls
@@ -241,12 +252,12 @@ class MemoryQueue:
                 del self.store.events[event_id]
             self.deliveries = {k: d for k, d in self.deliveries.items() if d.event.id not in done}
         go_on = scanned[-1][:2] if len(scanned) == batch else None
-        return ports.Purged(len(done), len(scanned), go_on)
+        return Purged(len(done), len(scanned), go_on)
 
     def purge_batches(self, older_than_ms: int) -> Iterator[ports.PurgeBatch]:
         """The worker's retention over this queue (services.operations.Operator.purge_batches
         over a store's Operations, in the real thing)."""
-        after = ports.START
+        after = START
         while True:
             done = self.purge(older_than_ms, after)
             yield ports.PurgeBatch(done.deleted, done.looked_at, None if done.after is None else "")

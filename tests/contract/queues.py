@@ -32,8 +32,16 @@ class Seen:
     history: tuple[models.Attempt, ...]
 
 
+class Purging(ports.DeliveryQueue, Protocol):
+    """The port, and the purge by positions both implementations keep for their own store."""
+
+    def purge(
+        self, older_than_ms: int, after: queue.PurgePosition = queue.START, batch: int = 500
+    ) -> queue.Purged | testing.Purged: ...
+
+
 class QueueHarness(Protocol):
-    queue: ports.DeliveryQueue
+    queue: Purging
 
     def add(self, *made: models.Event) -> None: ...
 
@@ -57,7 +65,7 @@ class QueueHarness(Protocol):
 class MemoryHarness:
     def __init__(self) -> None:
         self.fake = testing.MemoryQueue()
-        self.queue: ports.DeliveryQueue = self.fake
+        self.queue: Purging = self.fake
 
     def add(self, *made: models.Event) -> None:
         async def ingest() -> None:
@@ -113,7 +121,7 @@ class SqliteHarness:
         self._path = path
         self._conns = [db.connect(str(path), 5)]
         self._ops = operations.SqliteOperations(self._conns[0])
-        self.queue: ports.DeliveryQueue = queue.DeliveryQueue(self._conns[0])
+        self.queue: Purging = queue.DeliveryQueue(self._conns[0])
 
     def add(self, *made: models.Event) -> None:
         for e in made:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from webhook_processor import models, ports
+from webhook_processor.adapters.sqlite import queue as sqlite_queue
 
 from . import queues
 from .harness import NOW, event
@@ -276,7 +277,7 @@ def test_purge_deletes_old_events_whose_work_is_done_and_keeps_the_rest(h: Queue
     for c in h.queue.claim(NOW, LEASE, 10):
         if c.event.id == done.id:
             settle(h.queue, c, "dead", NOW)
-    deleted, after, calls = 0, ports.START, 0
+    deleted, after, calls = 0, sqlite_queue.START, 0
     while calls < 10:
         calls += 1
         step = h.queue.purge(NOW, after, batch=2)

@@ -372,9 +372,9 @@ def test_purge_in_batches(
     def in_twos(
         self: queue.DeliveryQueue,
         older_than_ms: int,
-        after: ports.PurgePosition = ports.START,
+        after: queue.PurgePosition = queue.START,
         batch: int = 500,
-    ) -> ports.Purged:
+    ) -> queue.Purged:
         done = real(self, older_than_ms, after, 2)
         calls.append(done.deleted)
         return done

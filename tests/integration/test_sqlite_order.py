@@ -79,7 +79,7 @@ def deliver_all(q: queue.DeliveryQueue) -> None:
 
 def purge_all(q: queue.DeliveryQueue, cutoff: int = LATER) -> int:
     deleted = 0
-    after: ports.PurgePosition | None = ports.START
+    after: queue.PurgePosition | None = queue.START
     while after is not None:
         done = q.purge(cutoff, after)
         deleted, after = deleted + done.deleted, done.after

@@ -257,7 +257,7 @@ def test_purge_deletes_old_events_whose_work_is_done_in_batches(
         settle(q, c, "retry" if c.event.id == made[1].id else "dead", NOW)
     cutoff = made[8].received_ms  # events 0..7 are older
     calls = []
-    after: ports.PurgePosition | None = ports.START
+    after: queue.PurgePosition | None = queue.START
     while after is not None:
         done = q.purge(cutoff, after, batch=2)
         calls.append(done[:2])

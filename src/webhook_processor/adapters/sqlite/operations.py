@@ -186,7 +186,7 @@ class SqliteOperations:
     # -- retention --------------------------------------------------------------------------
 
     def purge(self, older_than_ms: int, cursor: str | None = None) -> ports.PurgeBatch:
-        after = ports.START
+        after = queue.START
         if cursor is not None:
             position = cursors.integers(cursor, "ms", "seq")
             after = (position["ms"], position["seq"])

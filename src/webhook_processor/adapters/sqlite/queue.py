@@ -41,12 +41,25 @@ import sqlite3
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from webhook_processor import errors, models, ports, ratelimit
 from webhook_processor.adapters.sqlite import db, events
 
 Q = db.named_queries("queue.sql")
+PurgePosition = tuple[int, int]  # (received_ms, seq) of the last event a purge looked at
+START: PurgePosition = (-1, -1)
+
+
+class Purged(NamedTuple):
+    """One purge call: events deleted, events looked at (the rest still have work pending), and
+    where the next call goes on from (None: no older event is left to look at)."""
+
+    deleted: int
+    looked_at: int
+    after: PurgePosition | None
+
+
 DeliveryStatus = Literal["pending", "delivered", "dead"]
 
 
@@ -286,21 +299,19 @@ class DeliveryQueue:
     def attempts_of(self, delivery_id: int) -> list[Attempt]:
         return [Attempt(*row) for row in self._read(Q["attempts_of"], (delivery_id,))]
 
-    def purge(
-        self, older_than_ms: int, after: ports.PurgePosition = ports.START, batch: int = 500
-    ) -> ports.Purged:
+    def purge(self, older_than_ms: int, after: PurgePosition = START, batch: int = 500) -> Purged:
         """ports.DeliveryQueue.purge: each call reads at most `batch` rows, so an old backlog
         that must stay (a destination paused for weeks) is stepped over once per purge, not
         read again by every call."""
         with self._write() as conn:
             scanned = conn.execute(Q["purge_scan"], (*after, older_than_ms, batch)).fetchall()
             if not scanned:
-                return ports.Purged(0, 0, None)
+                return Purged(0, 0, None)
             seqs = json.dumps([seq for _, seq in scanned])
             deleted: int = conn.execute(Q["purge_done"], (seqs,)).rowcount
         last_ms, last_seq = scanned[-1]
         go_on = (last_ms, last_seq) if len(scanned) == batch else None
-        return ports.Purged(deleted, len(scanned), go_on)
+        return Purged(deleted, len(scanned), go_on)
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Events and deliveries by status, every status present (0 when none), one snapshot."""
