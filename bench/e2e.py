@@ -23,7 +23,7 @@ Phases, in this order (each target gets the same load):
    pause`), so that the whole load waits in the store; then it is resumed, and the drain rate is
    measured, ingest idle.
 6. the same as 5, with `--workers` `whp worker` processes beside `whp serve` on its store (the
-   way DESIGN.md gives to add delivery capacity; `whp serve` itself is one process).
+   way docs/architecture.md gives to add delivery capacity; `whp serve` itself is one process).
 7. part 1's ingest rate: wrk against a second `whp serve` on `bench.ingest`'s config (no routes,
    a store of its own), measured here so that both rates come from the same phase of the machine.
 
@@ -402,7 +402,7 @@ def saturate(
 
 class Workers:
     """`whp worker` processes beside `whp serve`, on its config and store: the way to add
-    delivery capacity to one machine (DESIGN.md: the worker alone, against the same store)."""
+    delivery capacity to one machine (the README: the worker alone, on the same store)."""
 
     def __init__(self, config_path: Path, workdir: Path, env: dict[str, str]) -> None:
         self._command = [sys.executable, "-m", "webhook_processor", "worker", "--config"]

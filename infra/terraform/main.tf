@@ -25,7 +25,7 @@ locals {
   dest_concurrency = { for k, d in local.config_dests : k => try(d.max_concurrency, 10) }
   dest_paused      = { for k, d in local.config_dests : k => try(d.paused, false) }
 
-  # Every secret reference in the config, by who reads it (DESIGN.md: sources' secret/secrets,
+  # Every secret reference in the config, by who reads it (docs/aws.md: sources' secret/secrets,
   # destinations' signing_secret, admin.token, alert receivers' signing_secret).
   secret_refs = {
     source      = [for r in flatten([for s in values(local.config_sources) : [try(s.secret, null), try(s.secrets, null)]]) : r if r != null]
@@ -81,7 +81,7 @@ locals {
   config_digest  = filesha256(var.config_file)
 }
 
-# The precondition every function depends on: rules and code never drift (DESIGN.md).
+# The precondition every function depends on: rules and code never drift (docs/aws.md).
 resource "terraform_data" "package" {
   input = {
     hash          = filebase64sha256(var.lambda_package)

@@ -1,4 +1,4 @@
-# The first ten are DESIGN.md's ("AWS deployment"); `whp ... --backend aws --outputs FILE` reads
+# The first ten are docs/aws.md's ("AWS deployment"); `whp ... --backend aws --outputs FILE` reads
 # them from `terraform output -json`.
 
 output "api_url" {

@@ -45,7 +45,7 @@ resource "aws_sqs_queue" "destination" {
   kms_master_key_id          = aws_kms_key.this.arn
 
   # A delivery's attempt number is the receive count: after max_attempts receives the message
-  # is dead, in this destination's DLQ (DESIGN.md, "Routing on AWS").
+  # is dead, in this destination's DLQ (docs/aws.md, "Routing on AWS").
   redrive_policy = jsonencode({
     deadLetterTargetArn = aws_sqs_queue.destination_dlq[each.key].arn
     maxReceiveCount     = local.dest_max_attempt[each.key]

@@ -8,7 +8,7 @@ A rule holds while its value is above its threshold. Each evaluation compares wi
     firing  --stops holding-> ok       one "resolved" notification
     either  --not measured--> as it was (a failed read of the store changes nothing)
 
-The measures (DESIGN.md, "Alerts"): `dead_deliveries`, a destination's dead-letter count now;
+The measures (docs/configuration.md): `dead_deliveries`, a destination's dead-letter count now;
 `failure_rate`, the share of its attempts in the window that failed (0..1; 0 without attempts);
 `oldest_pending_seconds`, the age of its oldest pending delivery (0 when none is pending);
 `rejected_signatures`, the 401s of a source in the window. The windowed ones are the increase of
@@ -82,7 +82,7 @@ class Notification:
         )
 
     def body(self) -> dict[str, Any]:
-        """The JSON DESIGN.md gives, key for key."""
+        """The JSON docs/architecture.md gives, key for key."""
         return {
             "text": self.text(),
             "alert": self.rule.name,

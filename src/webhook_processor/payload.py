@@ -1,4 +1,4 @@
-"""Turn a raw body into the event's `detail`, as DESIGN.md "The event" says.
+"""Turn a raw body into the event's `detail`, as docs/architecture.md, "The event" says.
 
 JSON objects are the detail. Other JSON values, and text bodies that are neither JSON nor
 form-encoded, are wrapped as {"body": <value or text>}. Form bodies become an object of their

@@ -17,7 +17,7 @@ from email.utils import parsedate_to_datetime
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """A destination's retry policy (whp.yaml `retry:`; the defaults are DESIGN.md's)."""
+    """A destination's retry policy (whp.yaml `retry:`; the defaults are docs/architecture.md's)."""
 
     max_attempts: int = 8
     initial_interval_seconds: float = 5.0

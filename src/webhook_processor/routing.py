@@ -35,7 +35,7 @@ def event_id_of(envelope: Mapping[str, Any]) -> str | None:
 
 
 def envelope(event: models.Event, with_detail: bool = True) -> dict[str, Any]:
-    """The routing envelope of DESIGN.md "The event"; without `detail` (the parsed body) when
+    """The routing envelope (docs/architecture.md); without `detail` (the parsed body) when
     no pattern looks at it."""
     doc: dict[str, Any] = {
         "version": "0",

@@ -78,7 +78,7 @@ class Aws:
 
 @dataclass(frozen=True)
 class Layout:
-    """What the Terraform module outputs (DESIGN.md), plus the DLQ of the ingest queue."""
+    """What the Terraform module outputs (docs/aws.md), plus the DLQ of the ingest queue."""
 
     prefix: str
     table: str

@@ -1,4 +1,4 @@
-"""The EventBridge publisher: DESIGN.md's envelope on the bus, batches, failed entries retried."""
+"""The EventBridge publisher: the envelope on the bus, batches, failed entries retried."""
 
 from __future__ import annotations
 

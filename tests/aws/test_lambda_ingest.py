@@ -1,5 +1,5 @@
 """The ingest function in-process against moto: API Gateway's REST proxy and HTTP API events in,
-DESIGN.md's ingest contract out (the statuses and error bodies of `whp serve`), the event in
+the ingest contract out (the statuses and error bodies of `whp serve`), the event in
 the table with its exact bytes and its id in the ingest queue."""
 
 from __future__ import annotations

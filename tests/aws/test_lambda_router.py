@@ -49,7 +49,9 @@ def test_an_event_is_routed_to_every_matching_route_through_the_bus(
     ]
     (order,) = _queued(aws, rt, "orders")
     assert order["route"] == "github-pushes"
-    assert order["event"]["resources"] == [f"whp:event:{push}"]  # the envelope of DESIGN.md
+    assert order["event"]["resources"] == [
+        f"whp:event:{push}"
+    ]  # the envelope of docs/architecture.md
     assert (order["event"]["source"], order["event"]["detail-type"]) == ("github", "push")
     audit = {m["event"]["resources"][0] for m in _queued(aws, rt, "audit")}
     assert audit == {f"whp:event:{push}", f"whp:event:{payment}"}

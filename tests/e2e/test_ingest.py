@@ -1,4 +1,4 @@
-"""POST /webhooks/{source} against a real `whp serve`: every row of DESIGN.md's ingest table and
+"""POST /webhooks/{source} against a real `whp serve`: every row of the README's status table and
 the order of its checks, as a provider (or an attacker) sees them over HTTP, and what the store
 holds afterwards."""
 
@@ -248,7 +248,7 @@ def test_body_at_the_limit_is_accepted(server: Server, client: httpx.Client) -> 
     assert stored.body == body
 
 
-DEFAULT_LIMIT = 1024 * 1024  # max_body_bytes when a source sets none (DESIGN.md)
+DEFAULT_LIMIT = 1024 * 1024  # max_body_bytes when a source sets none (docs/architecture.md)
 
 
 def test_default_limit_is_one_mebibyte(server: Server, client: httpx.Client) -> None:

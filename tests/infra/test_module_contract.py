@@ -1,5 +1,5 @@
 """What the issue asks of the module beyond its known failures, read from the HCL: every input
-typed, described and validated; DESIGN.md's inputs and outputs on the module and the example;
+typed, described and validated; docs/aws.md's inputs and outputs on the module and the example;
 least-privilege roles; the timeouts the queues derive from."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The admin API (DESIGN.md, "HTTP API") in process over a real SQLite store: every filter,
+"""The admin API (the README, "The admin API") in process over a real SQLite store: every filter,
 paging, detail, replay, the DLQ and its redrive, destinations, stats."""
 
 from __future__ import annotations

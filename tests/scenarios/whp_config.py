@@ -2,8 +2,8 @@
 
 Only the secret references differ: `env:` locally (the values in the server's environment),
 `aws-sm:NAME` on AWS (the values in Secrets Manager, `<prefix>/NAME`). A secret that has been
-rotated is, locally, `secrets: [<current>, <previous>]` (DESIGN.md: several secrets during a
-rotation); on AWS it stays one reference, whose AWSCURRENT and AWSPREVIOUS stages both verify.
+rotated is, locally, `secrets: [<current>, <previous>]` (several secrets during a rotation);
+on AWS it stays one reference, whose AWSCURRENT and AWSPREVIOUS stages both verify.
 """
 
 from __future__ import annotations

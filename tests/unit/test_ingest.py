@@ -1,4 +1,4 @@
-"""The ingest service against in-memory fakes: DESIGN.md's statuses and check order."""
+"""The ingest service against in-memory fakes: docs/architecture.md's statuses and check order."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Body -> detail (DESIGN.md "The event"), field specs, and the token bucket."""
+"""Body -> detail (docs/architecture.md, "The event"), field specs, and the token bucket."""
 
 from __future__ import annotations
 

@@ -246,7 +246,7 @@ class Ingestion:
         headers: Mapping[str, str],
         url: Callable[[services.ingest.SourceRuntime], str],
     ) -> services.ingest.Answer:
-        """DESIGN.md's ingest contract for one request (`headers` lower-case)."""
+        """docs/architecture.md's ingest contract for one request (`headers` lower-case)."""
         sources = self._sources()
         if sources is not self._current:  # a secret rotated: swap, keeping the token buckets
             kept = {

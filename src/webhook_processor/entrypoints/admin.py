@@ -1,4 +1,4 @@
-"""The admin API under /api/ (DESIGN.md, "HTTP API"): events and their deliveries, replay, the
+"""The admin API under /api/ (the README, "The admin API"): events and their deliveries, replay, the
 dead-letter queue and its redrive, destinations and their pauses, stats.
 
 Every request needs `Authorization: Bearer <admin.token>`, checked before routing: without it,

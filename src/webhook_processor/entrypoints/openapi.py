@@ -1,5 +1,5 @@
-"""The OpenAPI document served at /openapi.json: the ingest contract of DESIGN.md, the open
-operational endpoints, and the admin API (entrypoints/openapi_admin.py)."""
+"""The OpenAPI document served at /openapi.json: the ingest contract (docs/architecture.md), the
+open operational endpoints, and the admin API (entrypoints/openapi_admin.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The admin API's JSON views of the operator's records (DESIGN.md, "HTTP API"). The CLI prints the
+"""The admin API's JSON views of the operator's records (the README's admin API). The CLI prints the
 same views, whether it reads the local store or a server's API (`--url`), so both say the same.
 
 Times are RFC 3339 UTC strings with milliseconds; ids are strings.

@@ -180,7 +180,7 @@ def build(opts: Options, log: Log) -> Result:
 
 
 def secret_problems(cfg: config.Config) -> list[str]:
-    """On AWS every secret is `aws-sm:`: the handlers resolve nothing else (DESIGN.md)."""
+    """On AWS every secret is `aws-sm:`: the handlers resolve nothing else (docs/aws.md)."""
     refs: list[tuple[str, str | None]] = [("admin.token", cfg.admin.token)]
     for name, src in sorted(cfg.sources.items()):
         if src.secrets is not None:

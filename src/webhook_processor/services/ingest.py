@@ -1,4 +1,4 @@
-"""Ingest: from a received request to a durably stored event, in DESIGN.md's check order.
+"""Ingest: from a received request to a durably stored event, in docs/architecture.md's check order.
 
     unknown source 404 -> size 413 (the entrypoint, while streaming) -> signature 401
     -> rate limit 429 (verified requests only) -> parse 400/415 -> schema 422 -> dedupe -> store
@@ -174,8 +174,8 @@ def answer(stored: models.Stored) -> Answer:
 
 
 def refusal(error: errors.WhpError) -> Answer:
-    """The error shape of DESIGN.md, `{"error": code, "detail": text}`, with Retry-After when
-    rate limited."""
+    """The error shape (docs/architecture.md), `{"error": code, "detail": text}`, with
+    Retry-After when rate limited."""
     headers: tuple[tuple[str, str], ...] = ()
     if isinstance(error, errors.RateLimited):
         headers = (("retry-after", str(error.retry_after)),)
@@ -193,7 +193,7 @@ async def handle(
     headers: Mapping[str, str],
     url: Callable[[SourceRuntime], str] = lambda source: "",
 ) -> Answer:
-    """A whole webhook, body in hand (API Gateway gives it so): DESIGN.md's checks in order,
+    """A whole webhook, body in hand (API Gateway gives it so): the checks in order,
     `url` giving the URL a source signs (for schemes that sign it), and the answer. `headers`
     are lower-case."""
     try:

@@ -17,7 +17,7 @@
                 invocation would run out of time (leases.py): back in BUSY_SECONDS, unattempted
 
 A crashed or timed-out invocation records nothing for the message; its receive count goes up all
-the same (an attempt used up, as DESIGN.md says), and the next receive attempts it again.
+the same (an attempt used up, as docs/architecture.md says), and the next receive attempts it again.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Publishing routed events to the custom bus: PutEvents in batches, failed entries retried.
 
-An entry is DESIGN.md's envelope as PutEvents takes it: Source = the source's name, DetailType =
-the event type, Detail = the payload object's JSON, Resources = ["whp:event:<id>"] (EventBridge
-sets the envelope's `id` itself), Time = when whp received it.
+An entry is the envelope (docs/architecture.md) as PutEvents takes it: Source = the source's
+name, DetailType = the event type, Detail = the payload object's JSON, Resources =
+["whp:event:<id>"] (EventBridge sets the envelope's `id` itself), Time = when whp received it.
 
 PutEvents answers per entry: `FailedEntryCount` says how many failed and each failed entry has an
 ErrorCode. Only those are sent again (the others are on the bus: sending them again would

@@ -1,4 +1,4 @@
-"""Secrets Manager: the resolver of `aws-sm:` references (DESIGN.md, docs/aws.md "Secrets").
+"""Secrets Manager: the resolver of `aws-sm:` references (docs/aws.md, "Secrets").
 
 `aws-sm:NAME` is the secret `<prefix>/NAME`; `aws-sm:arn:...` is that secret as it is. A secret's
 value is a plain string (the operator puts it). Verification accepts every value a provider may

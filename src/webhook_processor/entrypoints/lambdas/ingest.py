@@ -1,5 +1,5 @@
 """The ingest function: API Gateway's `POST /webhooks/{source}` -> services.ingest.handle, the
-contract of DESIGN.md (the same statuses and error bodies as `whp serve`).
+contract of docs/architecture.md (the same statuses and error bodies as `whp serve`).
 
 Both front doors are read: the REST API's proxy event (payload 1.0: `multiValueHeaders`,
 `isBase64Encoded`, the query in `multiValueQueryStringParameters`) and the HTTP API's payload 2.0
