@@ -203,16 +203,26 @@ def signing_keys(
 ) -> dict[str, bytes | None]:
     """Each destination's signing key (None: deliveries go unsigned), from the first value
     `resolve` gives (AWSCURRENT on AWS); `problems` gets the rest."""
-    keys: dict[str, bytes | None] = {}
     resolve = resolve or _resolver(env)
-    for name, dest in cfg.destinations.items():
-        keys[name] = None
-        if dest.signing_secret is not None:
-            try:
-                keys[name] = delivery.signing_key(resolve(dest.signing_secret)[0])
-            except (errors.SecretError, ValueError) as exc:
-                problems.append(f"destinations.{name}.signing_secret: {exc}")
-    return keys
+    return {
+        name: _signing_key(
+            dest.signing_secret, f"destinations.{name}.signing_secret", resolve, problems
+        )
+        for name, dest in cfg.destinations.items()
+    }
+
+
+def _signing_key(
+    ref: str | None, where: str, resolve: Resolve, problems: list[str]
+) -> bytes | None:
+    """The `whsec_` key a reference names (None when there is none); `problems` gets why not."""
+    if ref is None:
+        return None
+    try:
+        return delivery.signing_key(resolve(ref)[0])
+    except (errors.SecretError, ValueError) as exc:
+        problems.append(f"{where}: {exc}")
+        return None
 
 
 def destination_configs(cfg: config.Config) -> dict[str, services.operations.DestinationConfig]:
@@ -234,15 +244,11 @@ def alert_keys(
     cfg: config.Config, env: Mapping[str, str], problems: list[str]
 ) -> list[bytes | None]:
     """Each `alerts.notify` receiver's signing key (None: unsigned); `problems` gets the rest."""
-    keys: list[bytes | None] = []
-    for i, receiver in enumerate(cfg.alerts.notify):
-        keys.append(None)
-        if receiver.signing_secret is not None:
-            try:
-                keys[-1] = delivery.signing_key(secrets.resolve(receiver.signing_secret, env))
-            except (errors.SecretError, ValueError) as exc:
-                problems.append(f"alerts.notify[{i}].signing_secret: {exc}")
-    return keys
+    resolve = _resolver(env)
+    return [
+        _signing_key(r.signing_secret, f"alerts.notify[{i}].signing_secret", resolve, problems)
+        for i, r in enumerate(cfg.alerts.notify)
+    ]
 
 
 def http_sender(cfg: config.Config, file: str, env: Mapping[str, str]) -> HttpSender:
