@@ -2,7 +2,8 @@
 
     python -m bench.aws_cost              # prices, sizes, per-service table, totals
     python -m bench.aws_cost --markdown   # the table of infra/terraform/README.md, exactly
-    python -m bench.aws_cost --json       # {profile: {service: dollars, "total": dollars}}
+    python -m bench.aws_cost --floors     # the README's table of the fewest writes, exactly
+    python -m bench.aws_cost --json       # {profile: {service: $, "total": $}, "floors": ...}
 
 A model, not a measurement: every price and every size it assumes is printed. Two profiles:
 `default` (the module's defaults) and `lean` (variables only: api_type = "http", larger batches
@@ -57,6 +58,26 @@ WRITE_PLAN: tuple[tuple[str, str, int, int, int], ...] = (
 # router: the event collection; delivery: the delivery and the body item (strongly consistent).
 READS = 3
 
+# The fewest table writes one webhook can cost under each reading of the contract, every write
+# of at most 1 KB, in no index and in no transaction: what a redesign of docs/aws.md's table
+# could reach at best, printed beside today's plan so that the choice is made with figures.
+# DynamoDB makes an item unique on its own key only, so dedupe and a time-ordered listing are
+# two items (two writes) unless the event's own key is its idempotency key.
+FLOOR_PLANS: dict[str, tuple[tuple[str, str, int, int, int], ...]] = {
+    "listed at ingest (the contract today)": (
+        ("ingest", "PutItem key item, conditional (the dedupe)", 1, 1, 0),
+        ("ingest", "PutItem event item in a time-ordered partition (the listing)", 1, 1, 0),
+        ("router", "UpdateItem event item: routed or unrouted, its targets", 1, 1, 0),
+        ("delivery", "UpdateItem: the delivery and its attempt", 1, 1, 0),
+    ),
+    "listed once routed": (
+        ("ingest", "PutItem event item keyed by its idempotency key, conditional", 1, 1, 0),
+        ("router", "PutItem routing item in a time-ordered partition (the listing)", 1, 1, 0),
+        ("delivery", "UpdateItem routing item: the delivery and its attempt", 1, 1, 0),
+    ),
+}
+FLOOR_READS = 2  # router: the event; delivery: the event and its state (strong, <= 4 KB each)
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -104,8 +125,13 @@ def price(key: str, units: float) -> float:
     return dollars * units / per
 
 
-def estimate(p: Profile, n: float = 1e6) -> dict[str, float]:
-    """Dollars for n webhooks, by service."""
+def estimate(
+    p: Profile,
+    n: float = 1e6,
+    plan: tuple[tuple[str, str, int, int, int], ...] = WRITE_PLAN,
+    reads: float = READS,
+) -> dict[str, float]:
+    """Dollars for n webhooks, by service, with the table's writes and reads of `plan`."""
     invocations = {"ingest": 1.0, "router": 1 / p.router_batch, "delivery": 1 / p.delivery_batch}
     busy_s = p.ingest_ms / 1000 + p.router_batch_ms / 1000 / p.router_batch
     busy_s += p.delivery_ms / 1000  # each delivery waits for its receiver, batched or not
@@ -115,7 +141,7 @@ def estimate(p: Profile, n: float = 1e6) -> dict[str, float]:
     # SQS: ingest sends; EventBridge sends to the destination queue; each mapping batch is one
     # ReceiveMessage and one DeleteMessageBatch.
     sqs = 2 + 2 * (invocations["router"] + invocations["delivery"])
-    wru = sum(kb * per_kb + index_writes for _, _, kb, per_kb, index_writes in WRITE_PLAN)
+    wru = write_units(plan)
     log_bytes = p.app_log_bytes + p.platform_log_bytes * sum(invocations.values())
     log_bytes += p.access_log_bytes
     traces = XRAY_SAMPLED * sum(invocations.values()) if p.tracing == "Active" else 0.0
@@ -126,7 +152,7 @@ def estimate(p: Profile, n: float = 1e6) -> dict[str, float]:
         "API Gateway": price("api_rest" if p.api == "rest" else "api_http", n),
         "Lambda": lambda_cost,
         "SQS": price("sqs_request", n * sqs),
-        "DynamoDB": price("dynamodb_wru", n * wru) + price("dynamodb_rru", n * READS),
+        "DynamoDB": price("dynamodb_wru", n * wru) + price("dynamodb_rru", n * reads),
         "EventBridge": price("eventbridge_event", n)
         + price("eventbridge_archive_gb", n * p.event_bytes / 1e9),
         "CloudWatch Logs": price("logs_ingest_gb", n * log_bytes / 1e9),
@@ -134,6 +160,35 @@ def estimate(p: Profile, n: float = 1e6) -> dict[str, float]:
         "KMS": price("kms_request", n * cold * 2),
         "Secrets Manager": price("secrets_api", n * cold),
     }
+
+
+def write_units(plan: tuple[tuple[str, str, int, int, int], ...]) -> int:
+    return sum(kb * per_kb + index_writes for _, _, kb, per_kb, index_writes in plan)
+
+
+def floors() -> dict[str, dict[str, float]]:
+    """{write plan: {profile: total dollars}} for the plans of FLOOR_PLANS."""
+    return {
+        name: {
+            p.name: round(sum(estimate(p, plan=plan, reads=FLOOR_READS).values()), 2)
+            for p in PROFILES
+        }
+        for name, plan in FLOOR_PLANS.items()
+    }
+
+
+def floors_markdown() -> str:
+    """The table of the fewest writes each reading of the contract allows (README, "Cost")."""
+    lines = [
+        "| the table's writes | write units | default ($/M) | lean ($/M) |",
+        "|---|---:|---:|---:|",
+        f"| today's (docs/aws.md) | {write_units(WRITE_PLAN)} | {totals()['default']['total']:.2f}"
+        f" | {totals()['lean']['total']:.2f} |",
+    ]
+    for name, figures in floors().items():
+        units = write_units(FLOOR_PLANS[name])
+        lines.append(f"| {name} | {units} | {figures['default']:.2f} | {figures['lean']:.2f} |")
+    return "\n".join(lines)
 
 
 def totals() -> dict[str, dict[str, float]]:
@@ -175,7 +230,15 @@ def report() -> str:
         f"  {step}: {what}: {kb} x {per_kb} + {ix}" for step, what, kb, per_kb, ix in WRITE_PLAN
     ]
     lines.append(f"DynamoDB reads: {READS} strongly consistent reads of up to 4 KB")
-    lines += ["", markdown()]
+    lines += ["", markdown(), ""]
+    lines.append(
+        f"The fewest writes each reading of the contract allows (at most 1 KB each, no index, "
+        f"no transaction; {FLOOR_READS} strongly consistent reads):"
+    )
+    for name, plan in FLOOR_PLANS.items():
+        lines.append(f"  {name}:")
+        lines += [f"    {step}: {what}" for step, what, *_ in plan]
+    lines += ["", floors_markdown()]
     return "\n".join(lines)
 
 
@@ -183,9 +246,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--markdown", action="store_true", help="only the README's table")
     parser.add_argument("--json", action="store_true", help="the figures as JSON")
+    parser.add_argument(
+        "--floors", action="store_true", help="only the README's table of the fewest writes"
+    )
     args = parser.parse_args(argv)
     if args.json:
-        print(json.dumps(totals(), indent=2))
+        print(json.dumps({**totals(), "floors": floors()}, indent=2))
+    elif args.floors:
+        print(floors_markdown())
     elif args.markdown:
         print(markdown())
     else:
