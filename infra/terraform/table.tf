@@ -1,16 +1,6 @@
 # The durable store (docs/aws.md, "The table"): one on-demand table, and a bucket for the bodies
-# too large for an item.
-
-locals {
-  # index name -> [partition key, sort key]
-  table_indexes = {
-    by_source = ["gsi1pk", "gsi1sk"]
-    by_status = ["gsi2pk", "gsi2sk"]
-    by_key    = ["gsi3pk", "gsi3sk"]
-    by_time   = ["gsi4pk", "gsi4sk"]
-    by_dead   = ["gsi5pk", "gsi5sk"]
-  }
-}
+# too large for an item. No index: an index entry is one more write of every item in it, and the
+# items' own keys serve every listing (events by day and shard, dead letters by destination).
 
 resource "aws_dynamodb_table" "events" {
   name                        = local.names.table
@@ -19,22 +9,14 @@ resource "aws_dynamodb_table" "events" {
   range_key                   = "sk"
   deletion_protection_enabled = var.deletion_protection
 
-  dynamic "attribute" {
-    for_each = toset(concat(["pk", "sk"], flatten(values(local.table_indexes))))
-    content {
-      name = attribute.value
-      type = "S"
-    }
+  attribute {
+    name = "pk"
+    type = "S"
   }
 
-  dynamic "global_secondary_index" {
-    for_each = local.table_indexes
-    content {
-      name            = global_secondary_index.key
-      hash_key        = global_secondary_index.value[0]
-      range_key       = global_secondary_index.value[1]
-      projection_type = "ALL"
-    }
+  attribute {
+    name = "sk"
+    type = "S"
   }
 
   ttl {

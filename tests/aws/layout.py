@@ -20,7 +20,7 @@ import boto3
 
 from webhook_processor import config as config_module
 from webhook_processor import models, ports
-from webhook_processor.adapters.aws import dynamodb, items, operations, records, sqs
+from webhook_processor.adapters.aws import dynamodb, operations, records, sqs
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -159,8 +159,7 @@ def create_layout(prefix: str, config: config_module.Config) -> Layout:
 
 
 def create_table(dynamodb: DynamoDBClient, name: str) -> None:
-    """The events table: keys, the indexes of items.INDEXES, TTL on `expires_at`."""
-    attributes = {"pk", "sk"} | {a for pair in items.INDEXES.values() for a in pair}
+    """The events table: its keys (no index: items.py), TTL on `expires_at`."""
     dynamodb.create_table(
         TableName=name,
         BillingMode="PAY_PER_REQUEST",
@@ -168,20 +167,7 @@ def create_table(dynamodb: DynamoDBClient, name: str) -> None:
             {"AttributeName": "pk", "KeyType": "HASH"},
             {"AttributeName": "sk", "KeyType": "RANGE"},
         ],
-        AttributeDefinitions=[
-            {"AttributeName": a, "AttributeType": "S"} for a in sorted(attributes)
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": index,
-                "KeySchema": [
-                    {"AttributeName": pk, "KeyType": "HASH"},
-                    {"AttributeName": sk, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-            for index, (pk, sk) in items.INDEXES.items()
-        ],
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk")],
     )
     dynamodb.update_time_to_live(
         TableName=name,

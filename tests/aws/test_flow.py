@@ -32,12 +32,11 @@ def _route(st: layout.Stack, publisher: eventbridge.Publisher, message: dict[str
         for r, d in ROUTES.items()
         if r != "github-pushes" or loaded.event.event_type == "push"
     ]
-    routing = st.records.route(loaded, targets, now_ms=loaded.event.received_ms + 10)
-    assert routing is not None
-    if not routing.published:
-        detail = json.loads(loaded.event.body)
-        assert publisher.publish([eventbridge.entry(loaded.event, detail)]) == [None]
-        st.records.published(routing)
+    if loaded.routed:  # the message delivered again: nothing to do
+        return
+    detail = json.loads(loaded.event.body)
+    assert publisher.publish([eventbridge.entry(loaded.event, detail)]) == [None]
+    assert st.records.route(loaded, targets, now_ms=loaded.event.received_ms + 10)
 
 
 def _attempt(st: layout.Stack, message: dict[str, Any], ok: bool) -> records.Tracked | None:

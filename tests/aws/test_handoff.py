@@ -5,7 +5,9 @@ retry (same delivery id, so the same idempotency key) comes in."""
 from __future__ import annotations
 
 import json
+import random
 import time
+from typing import Any
 
 import botocore.exceptions
 import pytest
@@ -54,6 +56,38 @@ def test_a_crash_between_the_put_and_the_send_is_repaired_by_the_retry(
     assert layout.messages(st2.sqs_client, deployed.ingest_queue_url) == [{"event_id": first.id}]
 
 
+def test_a_crash_between_the_two_items_is_finished_by_the_retry(
+    aws: layout.Aws, deployed: layout.Layout
+) -> None:
+    """The payload is the dedupe, the state the listing: a crash between the two leaves a key
+    whose event is nowhere listed; the retry puts the state from the payload, then queues it."""
+    st = layout.stack(aws, deployed)
+    first = layout.event(key="d-1")
+
+    def states(params: dict[str, Any], **_: Any) -> None:
+        if params.get("Item", {}).get("kind") == {"S": "state"}:
+            raise faults.Crash
+
+    hook = "before-parameter-build.dynamodb.PutItem"
+    st.dynamodb_client.meta.events.register(hook, states)
+    with pytest.raises(faults.Crash):
+        st.store.add_now(first)
+    st.dynamodb_client.meta.events.unregister(hook, states)
+    assert st.operations.event(first.id) is None  # not listed, never acknowledged
+    assert st.operations.events(layout.ports_filter(), 10).items == []
+    st2 = layout.stack(aws, deployed)
+    assert st2.store.add_now(layout.event(key="d-1")) == (first.id, True, None)
+    stored = st2.operations.event(first.id)
+    assert stored is not None
+    assert (stored.status, stored.body, stored.received_ms) == (
+        "pending",
+        first.body,
+        first.received_ms,
+    )
+    assert [e.id for e in st2.operations.events(layout.ports_filter(), 10).items] == [first.id]
+    assert layout.messages(st2.sqs_client, deployed.ingest_queue_url) == [{"event_id": first.id}]
+
+
 def test_a_lost_sqs_answer_makes_the_event_queued_twice_never_lost(
     aws: layout.Aws, deployed: layout.Layout
 ) -> None:
@@ -82,12 +116,14 @@ def test_a_duplicate_of_an_event_waiting_in_the_queue_queues_it_again(
     assert st.store.add_now(layout.event(key="d-1")) == (first.id, True, None)
     messages = layout.raw_messages(st.sqs_client, deployed.ingest_queue_url)
     assert [json.loads(m) for m in messages] == [{"event_id": first.id}] * 2
-    routings = []
+    routed = []
     for message in messages:
         loaded = st.records.start(message)
         assert loaded is not None
-        routings.append(st.records.route(loaded, [("everything", "audit")], now_ms=1_000))
-    assert [r.created for r in routings if r is not None] == [True, False]
+        routed.append(
+            not loaded.routed and st.records.route(loaded, [("everything", "audit")], 1_000)
+        )
+    assert routed == [True, False]
     assert len(st.operations.deliveries(first.id)) == 1
 
 
@@ -121,11 +157,12 @@ def test_without_a_key_a_failed_send_deletes_the_event_before_the_503(
     """No key: a retry cannot find the record, so the record is removed and the retry is a new
     event (no key means no dedupe, locally too)."""
     st = layout.stack(aws, deployed)
-    big = layout.event(body=b"x" * (items.INLINE_MAX + 10))
+    big = layout.event(body=random.Random(1).randbytes(items.INLINE_MAX + 10))  # to the bucket
     faults.fail(st.sqs_client, "SendMessage")
     with pytest.raises(errors.StoreUnavailable):
         st.store.add_now(big)
-    assert st.table.event_items(big.id) == (None, None)
+    assert st.table.state(big.id) is None
+    assert st.table.get(items.payload_key(big.id, big.source, None)) is None
     assert aws.s3().list_objects_v2(Bucket=deployed.bucket).get("Contents", []) == []
     retry = layout.event(body=big.body)
     assert st.store.add_now(retry) == (retry.id, False, None)
@@ -152,7 +189,7 @@ def test_dynamodb_failing_answers_503_and_queues_nothing(
 ) -> None:
     st = layout.stack(aws, deployed)
     outage = botocore.exceptions.EndpointConnectionError(endpoint_url=aws.endpoint)
-    faults.fail(st.dynamodb_client, "TransactWriteItems", error=outage)
+    faults.fail(st.dynamodb_client, "PutItem", error=outage)
     with pytest.raises(errors.StoreUnavailable, match="Could not connect"):
         st.store.add_now(layout.event(key="d-1"))
     assert layout.messages(st.sqs_client, deployed.ingest_queue_url) == []

@@ -16,17 +16,13 @@ if TYPE_CHECKING:
     from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
 
-def test_the_layout_has_the_documented_names_and_indexes(
+def test_the_layout_has_the_documented_names_and_no_index(
     aws: layout.Aws, deployed: layout.Layout
 ) -> None:
+    """No index: every item is written once per write (docs/aws.md, "The table")."""
     table = aws.dynamodb().describe_table(TableName="wh-test-events")["Table"]
-    assert {i["IndexName"] for i in table["GlobalSecondaryIndexes"]} == {
-        "by_source",
-        "by_status",
-        "by_key",
-        "by_time",
-        "by_dead",
-    }
+    assert table.get("GlobalSecondaryIndexes", []) == []
+    assert [k["AttributeName"] for k in table["KeySchema"]] == ["pk", "sk"]
     ttl = aws.dynamodb().describe_time_to_live(TableName="wh-test-events")
     assert ttl["TimeToLiveDescription"]["AttributeName"] == "expires_at"
     assert deployed.ingest_queue_url.endswith("/wh-test-ingest")

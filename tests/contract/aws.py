@@ -14,11 +14,10 @@ import contextlib
 import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from tests.aws import faults, layout
 from webhook_processor import models, ports
-from webhook_processor.adapters.aws import dynamodb, items, operations, records, sqs
+from webhook_processor.adapters.aws import dynamodb, operations, records, sqs
 
 from .harness import NOW
 
@@ -89,22 +88,13 @@ class DynamoStore:
 
     @contextlib.contextmanager
     def broken(self) -> Iterator[None]:
-        """The table takes no event (throttled, or DynamoDB unavailable): its write fails, and
-        the keyed one's transaction; the body's write before it goes through."""
-        client: Any = self._table.dynamodb
-        transactions = faults.fail(client, "TransactWriteItems", times=None)
-
-        def event_items(params: dict[str, Any], **_: Any) -> None:
-            if params.get("Item", {}).get("sk", {}).get("S") == items.EVENT_SK:
-                raise faults.unavailable("PutItem")
-
-        hook = "before-parameter-build.dynamodb.PutItem"
-        client.meta.events.register(hook, event_items)
+        """The table takes no event (throttled, or DynamoDB unavailable): its first write, the
+        payload's, fails."""
+        writes = faults.fail(self._table.dynamodb, "PutItem", times=None)
         try:
             yield
         finally:
-            client.meta.events.unregister(hook, event_items)
-            transactions.remove()
+            writes.remove()
 
     def close(self) -> None:
         pass
@@ -142,7 +132,7 @@ class DynamoHarness:
         self.catch_up()
         loaded = self.records.load(event_id, body=False)
         assert loaded is not None, f"{event_id} is not in the table"
-        assert self.records.route(loaded, targets, at) is not None
+        assert self.records.route(loaded, targets, at)
 
     def start_attempt(self, event_id: str, route: str, at: int) -> records.Tracked:
         loaded = self.records.load(event_id, body=False)

@@ -127,12 +127,13 @@ def event(
     received_ms: int | None = None,
 ) -> models.Event:
     n = next(_serial)
+    received = NOW - 100_000 + n if received_ms is None else received_ms
     return models.Event(
-        id=f"evt_{n:032x}",
+        id=f"evt_{received:012x}{n:020x}",  # as models.new_event_id makes them: time, then more
         source=source,
         event_type=event_type,
         idempotency_key=key,
-        received_ms=NOW - 100_000 + n if received_ms is None else received_ms,
+        received_ms=received,
         content_type="application/json",
         headers={"stripe-signature": "t=1,v1=x"},
         body=b'{"n": %d}' % n,

@@ -135,7 +135,9 @@ class Deliverer:
             )
             return Delivered("nothing to do", destination, message.event_id)
         now_ms = int(self._clock() * 1000)
-        tracked = self._records.begin(loaded, message.route, message.generation, now_ms)
+        tracked = self._records.begin(
+            loaded, message.route, message.generation, now_ms, destination
+        )
         if tracked is None:  # delivered already, a stale message, or a later round
             return Delivered("nothing to do", destination, message.event_id)
         d = tracked.delivery

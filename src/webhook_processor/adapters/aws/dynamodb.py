@@ -5,9 +5,11 @@ queue, and a duplicate is acknowledged only once its first event is: a duplicate
 event is still `pending` (not routed yet) sends that event's id again before it answers, so a
 provider's retry repairs a first request that stored the event but never queued it.
 
-    ingest A (key k)      put body -> transact [key k: A | event A] -> send A -> 202
-    crash after the put   (no answer: the provider retries, same key)
-    retry B (key k)       transact fails: key k is A's, A is pending -> send A -> 200 duplicate
+    ingest A (key k)      put payload k: A (conditional: the dedupe) -> put A's state -> send A
+                          -> 202
+    crash after payload   (no answer: the provider retries, same key)
+    retry B (key k)       payload k is A's; A has no state -> put it (from the payload), send A
+                          -> 200 duplicate
     SQS down at the send  503; A stays pending; the retry sends A as above
     no key, send fails    event A deleted (best effort) -> 503; the retry is a new event
 
@@ -29,8 +31,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-import botocore.exceptions
-
 from webhook_processor import errors, models
 from webhook_processor.adapters.aws import clients, items, sqs
 
@@ -50,14 +50,8 @@ def unavailable(what: str) -> Iterator[None]:
         raise errors.StoreUnavailable(f"{what}: {clients.describe(exc)}") from None
 
 
-def cancellation_codes(exc: BaseException) -> list[str]:
-    """The per-item reasons of a cancelled TransactWriteItems ('None' for items that were fine)."""
-    if not isinstance(exc, botocore.exceptions.ClientError):
-        return []
-    if clients.error_code(exc) != "TransactionCanceledException":
-        return []
-    reasons = exc.response.get("CancellationReasons", [])
-    return [str(r.get("Code", "None")) for r in reasons]
+def condition_failed(exc: BaseException) -> bool:
+    return clients.error_code(exc) == "ConditionalCheckFailedException"
 
 
 class Table:
@@ -99,58 +93,51 @@ class Table:
                 return
             kwargs["ExclusiveStartKey"] = last
 
-    def event_items(self, event_id: str) -> tuple[items.Item | None, items.Item | None]:
-        """An event's metadata and body items, in one query."""
-        found = self.query(
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :event)",
-            ExpressionAttributeValues={
-                ":pk": items.s(items.event_pk(event_id)),
-                ":event": items.s(items.EVENT_SK),
-            },
+    def state(self, event_id: str) -> items.Item | None:
+        """An event's state item (strongly consistent: it changes); None for no such event."""
+        key = items.state_key(event_id)
+        return None if key is None else self.get(key, consistent=True)
+
+    def payload(self, state: items.Item) -> items.Item | None:
+        """The payload item of the event `state` is of. It never changes once written, so an
+        eventually consistent read does, unless it comes too soon after the write."""
+        event_id = items.required_text(state, "id")
+        key = items.payload_key(
+            event_id, items.required_text(state, "source"), items.text(state, "idempotency_key")
         )
-        by_sk = {item["sk"]["S"]: item for item in found}
-        return by_sk.get(items.EVENT_SK), by_sk.get(items.BODY_SK)
+        found = self.get(key) or self.get(key, consistent=True)
+        if found is None or items.text(found, "id") != event_id:
+            return None  # a later event took the key over after this one expired
+        return found
 
     def load_event(
         self, event_id: str, body: bool = True
     ) -> tuple[items.Item, models.Event] | None:
-        """An event's metadata item and the event, with headers and body unless `body` is
-        False; None when there is no such event (or it expired)."""
-        if body:
-            meta, stored = self.event_items(event_id)
-        else:
-            meta = self.get(items.event_key(event_id))
-            stored = None
-        if meta is None:
+        """An event's state item and the event, with headers and body unless `body` is False;
+        None when there is no such event (or it expired)."""
+        state = self.state(event_id)
+        if state is None:
             return None
-        event = items.event_from_item(meta, stored)
-        if stored is not None and "body_ref" in stored:
-            event.body = self.read_body(stored["body_ref"]["S"])
-        return meta, event
-
-    def put_body(self, event: models.Event, expires: int) -> None:
-        """The body item; a body too large for it goes to the bucket first."""
-        ref = None
-        if not items.inline(event):
-            ref = items.body_ref(event.id)
-            with unavailable(f"storing the body of {event.id} in {self.bucket}"):
-                self.s3.put_object(Bucket=self.bucket, Key=ref, Body=event.body)
-        with unavailable(f"storing {event.id} in {self.name}"):
-            self.dynamodb.put_item(TableName=self.name, Item=items.body_item(event, expires, ref))
+        payload = self.payload(state) if body else None
+        event = items.event_from_item(state, payload)
+        if payload is not None and "body_ref" in payload:
+            event.body = self.read_body(payload["body_ref"]["S"])
+        return state, event
 
     def read_body(self, ref: str) -> bytes:
         with unavailable(f"reading {ref} from {self.bucket}"):
             return self.s3.get_object(Bucket=self.bucket, Key=ref)["Body"].read()
 
-    def delete_event(self, event: models.Event) -> None:
-        """Best effort (logged): an event that was never acknowledged."""
-        keys = [items.EVENT_SK, items.BODY_SK]
+    def delete_event(self, event: models.Event, keyed_payload: bool = True) -> None:
+        """Best effort (logged): an event that was never acknowledged. `keyed_payload` False
+        keeps a keyed payload item (it is another event's: the dedupe said so)."""
+        keys = [items.state_key(event.id)]
+        if event.idempotency_key is None or keyed_payload:
+            keys.append(items.payload_key(event.id, event.source, event.idempotency_key))
         try:
-            for sk in keys:
-                self.dynamodb.delete_item(
-                    TableName=self.name,
-                    Key={"pk": items.s(items.event_pk(event.id)), "sk": items.s(sk)},
-                )
+            for key in keys:
+                if key is not None:
+                    self.dynamodb.delete_item(TableName=self.name, Key=key)
             if not items.inline(event):
                 self.s3.delete_object(Bucket=self.bucket, Key=items.body_ref(event.id))
         except clients.FAILURES as exc:
@@ -178,66 +165,74 @@ class EventStore:
 
     def add_now(self, event: models.Event) -> models.Stored:
         expires = items.expires_at(event.received_ms, self._retention_days)
-        # The body first: an event item never exists without its body. A duplicate's body is
-        # then removed again; a crash leaves it to the retention.
-        self._table.put_body(event, expires)
-        if event.idempotency_key is None:
+        ref = None
+        if not items.inline(event):  # the bucket first: no item ever points at nothing
+            ref = items.body_ref(event.id)
+            with unavailable(f"storing the body of {event.id} in {self._table.bucket}"):
+                self._table.s3.put_object(Bucket=self._table.bucket, Key=ref, Body=event.body)
+        payload = items.payload_item(event, expires, ref)
+        first = self._put_payload(event, payload)
+        if first is not None:
+            if ref is not None:
+                self._table.delete_event(event, keyed_payload=False)  # our body in the bucket
+            return self._duplicate(first)
+        try:
             with unavailable(f"storing {event.id} in {self._table.name}"):
                 self._table.dynamodb.put_item(
-                    TableName=self._table.name, Item=items.event_item(event, expires)
+                    TableName=self._table.name, Item=items.state_item(payload)
                 )
-            try:
-                self._ingest.send(ingest_message(event.id))
-            except errors.StoreUnavailable:
+            self._ingest.send(ingest_message(event.id))
+        except errors.StoreUnavailable:
+            if event.idempotency_key is None:
                 self._table.delete_event(event)  # no key: a retry is a new event
-                raise
-            return models.Stored(event.id, duplicate=False)
-        first = self._put_keyed(event, event.idempotency_key, expires)
-        if first is None:
-            self._ingest.send(ingest_message(event.id))  # 503 if not: the retry sends it
-            return models.Stored(event.id, duplicate=False)
-        self._table.delete_event(event)
-        meta = self._table.get(items.event_key(first), consistent=True)
-        if meta is not None and items.text(meta, "status") == "pending":
-            self._ingest.send(ingest_message(first))  # maybe never queued: queue it now
-        return models.Stored(first, duplicate=True)
+            raise  # keyed: the retry finds the payload and finishes the hand-off
+        return models.Stored(event.id, duplicate=False)
 
-    def _put_keyed(self, event: models.Event, key: str, expires: int) -> str | None:
-        """Store the event and its key item atomically; the first event's id when the key was
-        taken (a key item past its expiry, which TTL has not deleted yet, is taken over)."""
+    def _put_payload(self, event: models.Event, payload: items.Item) -> items.Item | None:
+        """Store the payload; for a keyed event, only if the key is free (a key past its
+        expiry, which TTL has not deleted yet, is taken over): else the first event's payload."""
         try:
-            self._table.dynamodb.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table.name,
-                            "Item": items.key_item(event, key, expires),
-                            "ConditionExpression": "attribute_not_exists(pk) OR expires_at < :now",
-                            "ExpressionAttributeValues": {
-                                ":now": items.n(event.received_ms // 1000)
-                            },
-                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self._table.name,
-                            "Item": items.event_item(event, expires),
-                        }
-                    },
-                ]
+            self._table.dynamodb.put_item(
+                TableName=self._table.name,
+                Item=payload,
+                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
+                ExpressionAttributeValues={":now": items.n(event.received_ms // 1000)},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except clients.FAILURES as exc:
-            codes = cancellation_codes(exc)
-            if codes[:1] != ["ConditionalCheckFailed"]:
+            if not condition_failed(exc):
                 raise errors.StoreUnavailable(
                     f"storing {event.id} in {self._table.name}: {clients.describe(exc)}"
                 ) from None
-            old = exc.response["CancellationReasons"][0].get("Item")  # type: ignore[attr-defined]
+            old = exc.response.get("Item")  # type: ignore[attr-defined]
             if old is None:  # not returned: read it (the key is there, the condition said so)
-                old = self._table.get(items.dedupe_key(event.source, key), consistent=True) or {}
-            return items.required_text(old, "event_id")
+                old = self._table.get({"pk": payload["pk"], "sk": payload["sk"]}, consistent=True)
+            if old is None:  # expired and deleted since: try once more
+                return self._put_payload(event, payload)
+            return dict(old)
         return None
+
+    def _duplicate(self, first: items.Item) -> models.Stored:
+        """A duplicate of `first`'s event: answered once that event is handed off. Its state
+        item is missing only if its request stopped after the payload: finish it here."""
+        first_id = items.required_text(first, "id")
+        state = self._table.state(first_id)
+        if state is None:
+            try:
+                self._table.dynamodb.put_item(
+                    TableName=self._table.name,
+                    Item=items.state_item(first),
+                    ConditionExpression="attribute_not_exists(pk)",  # a racing request's
+                )
+            except clients.FAILURES as exc:
+                if not condition_failed(exc):
+                    raise errors.StoreUnavailable(
+                        f"storing {first_id} in {self._table.name}: {clients.describe(exc)}"
+                    ) from None
+            state = self._table.state(first_id)
+        if state is None or items.text(state, "status") == "pending":
+            self._ingest.send(ingest_message(first_id))  # maybe never queued: queue it now
+        return models.Stored(first_id, duplicate=True)
 
 
 def chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -1,26 +1,25 @@
-"""The items of the events table (docs/aws.md "Items"): their keys, index attributes and codecs.
+"""The items of the events table (docs/aws.md "Items"): their keys and codecs.
 
 Pure (no boto3): the adapters build and read items with these functions, so an item's shape is
 written down in one place. Items are DynamoDB JSON (`{"S": ...}`, `{"N": ...}`, `{"B": ...}`).
 
-One event is one item collection, `pk = ev#<event id>`:
+The table has no index: every write of a webhook is one item write of about a kilobyte, which is
+what a webhook costs (docs/aws.md, "What a webhook costs"). An event is two items:
 
-    sk event                                    metadata: in the indexes; small
-    sk event#body                               headers and body (or the S3 pointer): no index
-    sk route#<round>                            the routing of one round (first, then replays)
-    sk delivery#<round>#<route>                 one delivery per matching route
-    sk delivery#<round>#<route>#attempt#<t>#<g>#<n>   every attempt of it, by start time
+    state    pk <day>#<shard>, sk <13-digit received ms>#<event id>
+             what an operator lists, newest first, and everything that changes: the status, the
+             routing round and its targets, and every delivery of the event (a map, so the
+             router's record and each delivery's are one write each)
+    payload  the headers and body, compressed, written once at ingest: for an event with an
+             idempotency key pk key#<source>#<key>, sk key (its conditional write is the dedupe);
+             for one without, pk ev#<event id>, sk body
 
-plus `pk = key#<source>#<idempotency key>` (dedupe) and `pk = destinations`
-(one item per destination: its runtime pause).
-
-The indexes project every attribute, so the body lives apart from the event's metadata: only the
-few hundred bytes of metadata are copied to the indexes, not up to 400 KB per index.
-
-Time-ordered index partitions are split by UTC day and by SHARDS shards (a hash of the event id):
-a partition key takes about 1,000 writes a second, and a time-ordered sort key always writes at
-its end, so DynamoDB cannot split a busy partition for us. Listings merge the shards of a day,
-newest first, day after day. Sort keys are `<13-digit Unix ms>#<id>`: unique and time-ordered.
+An event id (`evt_` + 12 hex digits of Unix ms + 20 random ones) gives its state item's key, and
+the state item its payload's. Attempts after a delivery's first are items of their own (pk
+ev#<event id>, sk attempt#...): a retry writes one more item, a first attempt none. A dead
+delivery is also an item under dead#<destination> (the dead-letter listing). Days are UTC dates;
+the shard is crc32(event id) % SHARDS: a partition takes about 1,000 writes a second and a
+time-ordered sort key writes at its end, so each day is SHARDS partitions.
 """
 
 from __future__ import annotations
@@ -40,25 +39,16 @@ from webhook_processor import errors, models
 
 Item = dict[str, Any]  # one item in DynamoDB JSON
 
-SHARDS = 4  # part of the item shapes: changing it needs the indexes rewritten
+SHARDS = 4  # part of the item shapes: changing it needs the items rewritten
 DAY_MS = 86_400_000
-INLINE_MAX = 380 * 1024  # body + headers kept in the body item; more goes to S3 (items: 400 KB)
+INLINE_MAX = 380 * 1024  # compressed headers + body kept in the payload item; more goes to S3
 KEY_MAX = 1024  # bytes of an idempotency key used as it is in a key; longer ones are hashed
 BODY_PREFIX = "bodies/"
 ROUND_DIGITS = 6
-
-# The indexes of docs/aws.md: name -> (partition attribute, sort attribute)
-INDEXES: dict[str, tuple[str, str]] = {
-    "by_source": ("gsi1pk", "gsi1sk"),
-    "by_status": ("gsi2pk", "gsi2sk"),
-    "by_key": ("gsi3pk", "gsi3sk"),
-    "by_time": ("gsi4pk", "gsi4sk"),
-    "by_dead": ("gsi5pk", "gsi5sk"),
-}
-EVENT_SK = "event"
-BODY_SK = "event#body"
-KEY_SK = "key"
+PAYLOAD_SK = "key"  # of a keyed event's payload item (its pk is the key)
+BODY_SK = "body"  # of an unkeyed event's payload item
 DESTINATIONS_PK = "destinations"
+_ID = re.compile(r"^evt_([0-9a-f]{12})[0-9a-f]{20}$")
 
 
 def s(value: str) -> dict[str, str]:
@@ -114,13 +104,24 @@ def order_bound(ms: int) -> str:
     return f"{ms:013d}#"
 
 
-def event_pk(event_id: str) -> str:
-    return f"ev#{event_id}"
+def received_ms_of(event_id: str) -> int | None:
+    """The receipt time an event id carries (models.new_event_id); None for an id whp did not
+    make, which names no event."""
+    match = _ID.match(event_id)
+    return None if match is None else int(match[1], 16)
 
 
-def event_key(event_id: str) -> Item:
-    """The key of an event's metadata item."""
-    return {"pk": s(event_pk(event_id)), "sk": s(EVENT_SK)}
+def partition(day_: str, shard_: int) -> str:
+    """A state partition: the events of one UTC day and shard."""
+    return f"{day_}#{shard_}"
+
+
+def state_key(event_id: str) -> Item | None:
+    """The key of an event's state item; None for an id whp did not make."""
+    ms = received_ms_of(event_id)
+    if ms is None:
+        return None
+    return {"pk": s(partition(day(ms), shard(event_id))), "sk": s(order(ms, event_id))}
 
 
 def key_text(key: str) -> str:
@@ -129,21 +130,26 @@ def key_text(key: str) -> str:
     return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
-def key_pk(source: str, key: str) -> str:
-    return f"key#{source}#{key_text(key)}"
-
-
 def dedupe_key(source: str, key: str) -> Item:
-    """The key of the item that holds (source, idempotency key)."""
-    return {"pk": s(key_pk(source, key)), "sk": s(KEY_SK)}
+    """The key of a keyed event's payload item: (source, idempotency key)."""
+    return {"pk": s(f"key#{source}#{key_text(key)}"), "sk": s(PAYLOAD_SK)}
 
 
-def routing_sk(round_: int) -> str:
-    return f"route#{round_:0{ROUND_DIGITS}d}"
+def payload_key(event_id: str, source: str, key: str | None) -> Item:
+    if key is not None:
+        return dedupe_key(source, key)
+    return {"pk": s(event_pk(event_id)), "sk": s(BODY_SK)}
 
 
-def delivery_sk(round_: int, route: str) -> str:
-    return f"delivery#{round_:0{ROUND_DIGITS}d}#{route}"
+def event_pk(event_id: str) -> str:
+    """The partition of an event's own items other than its state: an unkeyed event's payload,
+    the attempts after each delivery's first."""
+    return f"ev#{event_id}"
+
+
+def entry_name(round_: int, route: str) -> str:
+    """A delivery's key in its event's `deliveries` map."""
+    return f"{round_:0{ROUND_DIGITS}d}#{route}"
 
 
 def delivery_id(event_id: str, round_: int, route: str) -> str:
@@ -162,8 +168,8 @@ class DeliveryKey:
         return delivery_id(self.event_id, self.round, self.route)
 
     @property
-    def key(self) -> Item:
-        return {"pk": s(event_pk(self.event_id)), "sk": s(delivery_sk(self.round, self.route))}
+    def entry(self) -> str:
+        return entry_name(self.round, self.route)
 
 
 _DELIVERY_ID = re.compile(r"^([^:]+):(\d{1,6}):([A-Za-z0-9][A-Za-z0-9_-]{0,63})$")
@@ -171,42 +177,15 @@ _DELIVERY_ID = re.compile(r"^([^:]+):(\d{1,6}):([A-Za-z0-9][A-Za-z0-9_-]{0,63})$
 
 def parse_delivery_id(value: str) -> DeliveryKey:
     match = _DELIVERY_ID.match(value)
-    if match is None:
+    if match is None or received_ms_of(match[1]) is None:
         raise errors.UsageError(
             f"{value!r} is not a delivery id of the AWS store (<event id>:<round>:<route>)"
         )
     return DeliveryKey(match[1], int(match[2]), match[3])
 
 
-# -- partitions of the indexes -------------------------------------------------------------------
-
-
-def source_partition(source: str, day_: str, shard_: int) -> str:
-    return f"{source}#{day_}#{shard_}"
-
-
-def event_status_partition(status: str, day_: str, shard_: int) -> str:
-    return f"event#{status}#{day_}#{shard_}"
-
-
-def delivery_status_partition(status: str, day_: str, shard_: int) -> str:
-    return f"delivery#{status}#{day_}#{shard_}"
-
-
-def event_time_partition(day_: str, shard_: int) -> str:
-    return f"event#{day_}#{shard_}"
-
-
-def attempt_time_partition(day_: str, shard_: int) -> str:
-    return f"attempt#{day_}#{shard_}"
-
-
-def dead_event_partition(day_: str) -> str:
-    return f"event#{day_}"
-
-
-def dead_delivery_partition(destination: str) -> str:
-    return f"delivery#{destination}"
+def dead_pk(destination: str) -> str:
+    return f"dead#{destination}"
 
 
 # -- events --------------------------------------------------------------------------------------
@@ -216,77 +195,92 @@ def expires_at(received_ms: int, retention_days: int) -> int:
     return received_ms // 1000 + retention_days * 86_400
 
 
-def event_item(event: models.Event, expires: int) -> Item:
-    """The metadata item of a new event (status pending, round 0)."""
-    o = order(event.received_ms, event.id)
-    d, sh = day(event.received_ms), shard(event.id)
+def meta(event: models.Event, expires: int) -> Item:
+    """What both items of an event say of it (the payload's copy rebuilds a lost state item)."""
     item: Item = {
-        "pk": s(event_pk(event.id)),
-        "sk": s(EVENT_SK),
-        "kind": s("event"),
         "id": s(event.id),
         "source": s(event.source),
         "event_type": s(event.event_type),
         "received_ms": n(event.received_ms),
-        "status": s(event.status),
-        "round": n(0),
-        "dead": n(0),
         "expires_at": n(expires),
-        "gsi1pk": s(source_partition(event.source, d, sh)),
-        "gsi1sk": s(o),
-        "gsi2pk": s(event_status_partition(event.status, d, sh)),
-        "gsi2sk": s(o),
-        "gsi4pk": s(event_time_partition(d, sh)),
-        "gsi4sk": s(o),
     }
     if event.idempotency_key is not None:
         item["idempotency_key"] = s(event.idempotency_key)
-        item["gsi3pk"] = s(key_text(event.idempotency_key))
-        item["gsi3sk"] = s(o)
     if event.content_type is not None:
         item["content_type"] = s(event.content_type)
     return item
 
 
-def body_item(event: models.Event, expires: int, ref: str | None) -> Item:
-    """Headers and body; `ref` is the S3 key when the body went to the bucket."""
+def state_item(fields: Mapping[str, Any]) -> Item:
+    """The state of a new event (pending, round 0, no delivery) from its `meta`."""
+    event_id = required_text(fields, "id")
+    key = state_key(event_id)
+    if key is None:
+        raise errors.StoreUnavailable(f"{event_id!r} is not an event id of whp")
+    copied = ("id", "source", "event_type", "received_ms", "expires_at")
     item: Item = {
-        "pk": s(event_pk(event.id)),
-        "sk": s(BODY_SK),
-        "kind": s("body"),
-        "headers": s(headers_text(event.headers)),
-        "body_bytes": n(len(event.body)),
-        "expires_at": n(expires),
+        name: fields[name]
+        for name in (*copied, "idempotency_key", "content_type")
+        if name in fields
     }
-    if ref is None:
-        item["body"] = {"B": event.body}
-    else:
+    item.update(key)
+    item.update(
+        {
+            "kind": s("state"),
+            "status": s("pending"),
+            "round": n(0),
+            "dead": n(0),
+            "deliveries": {"M": {}},
+        }
+    )
+    return item
+
+
+def payload_item(event: models.Event, expires: int, ref: str | None) -> Item:
+    """Headers and body, compressed (`data`: zlib of the headers' JSON, a newline, the body);
+    `ref` is the S3 key when the body went to the bucket (then `data` holds the headers only)."""
+    item: Item = {
+        **payload_key(event.id, event.source, event.idempotency_key),
+        "kind": s("payload"),
+        **meta(event, expires),
+        "data": {"B": packed(event, body=ref is None)},
+        "body_bytes": n(len(event.body)),
+    }
+    if ref is not None:
         item["body_ref"] = s(ref)
     return item
 
 
-def headers_text(headers: Mapping[str, str]) -> str:
-    """The headers as the body item keeps them: JSON, ASCII only (so its length is its size)."""
-    return json.dumps(headers, separators=(",", ":"))
+def packed(event: models.Event, body: bool = True) -> bytes:
+    """JSON escapes every control character, so the headers' text has no newline of its own."""
+    raw = json.dumps(event.headers, separators=(",", ":")).encode() + b"\n"
+    return zlib.compress(raw + event.body if body else raw)
 
 
 def inline(event: models.Event) -> bool:
-    """Whether the body fits in its item beside the headers, measured as stored: JSON escapes
-    a character to up to 12 bytes (an accented one to 6), so their text length is no bound."""
-    return len(event.body) + len(headers_text(event.headers)) <= INLINE_MAX
+    """Whether the compressed headers and body fit in the payload item."""
+    return len(packed(event)) <= INLINE_MAX
 
 
 def body_ref(event_id: str) -> str:
     return BODY_PREFIX + event_id
 
 
-def event_from_item(item: Mapping[str, Any], body: Mapping[str, Any] | None = None) -> models.Event:
+def unpacked(payload: Mapping[str, Any]) -> tuple[dict[str, str], bytes]:
+    raw = zlib.decompress(bytes(payload["data"]["B"]))
+    headers, _, body = raw.partition(b"\n")
+    return json.loads(headers), body
+
+
+def event_from_item(
+    item: Mapping[str, Any], payload: Mapping[str, Any] | None = None
+) -> models.Event:
+    """An event from its state item (or its payload item alone: status pending), with the
+    headers and body of `payload` when given (a body in the bucket is read by the caller)."""
     headers: dict[str, str] = {}
     raw = b""
-    if body is not None:
-        headers = json.loads(required_text(body, "headers"))
-        if "body" in body:
-            raw = bytes(body["body"]["B"])
+    if payload is not None:
+        headers, raw = unpacked(payload)
     return models.Event(
         id=required_text(item, "id"),
         source=required_text(item, "source"),
@@ -296,85 +290,56 @@ def event_from_item(item: Mapping[str, Any], body: Mapping[str, Any] | None = No
         content_type=text(item, "content_type"),
         headers=headers,
         body=raw,
-        status=required_text(item, "status"),  # type: ignore[arg-type]
+        status=(text(item, "status") or "pending"),  # type: ignore[arg-type]
     )
 
 
-def key_item(event: models.Event, key: str, expires: int) -> Item:
-    """Dedupe: the first event of (source, key)."""
-    return {
-        "pk": s(key_pk(event.source, key)),
-        "sk": s(KEY_SK),
-        "kind": s("key"),
-        "event_id": s(event.id),
-        "expires_at": n(expires),
-    }
+def targets_of(item: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The current round's (route, destination) pairs, once the router has recorded them."""
+    found = text(item, "targets")
+    return () if found is None else tuple((str(r), str(d)) for r, d in json.loads(found))
 
 
 # -- deliveries and attempts ---------------------------------------------------------------------
 
 
-def delivery_item(
-    key: DeliveryKey,
-    destination: str,
-    webhook_id: str,
-    received_ms: int,
-    now_ms: int,
-    expires: int,
-) -> Item:
-    return {
-        **key.key,
-        "kind": s("delivery"),
-        "id": s(key.id),
-        "event_id": s(key.event_id),
-        "round": n(key.round),
-        "route": s(key.route),
-        "destination": s(destination),
-        "webhook_id": s(webhook_id),
-        "status": s("pending"),
-        "attempts": n(0),
-        "generation": n(0),
-        "received_ms": n(received_ms),
-        "next_attempt_ms": n(now_ms),
-        "created_ms": n(now_ms),
-        "updated_ms": n(now_ms),
-        "expires_at": n(expires),
-        "gsi2pk": s(delivery_partition("pending", key.event_id, received_ms)),
-        "gsi2sk": s(order(now_ms, key.id)),
+def entries(item: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The deliveries map of a state item: entry name -> the delivery's attributes."""
+    return dict(item.get("deliveries", {}).get("M", {}))
+
+
+def attempt_value(attempt: models.Attempt, ok: bool, generation: int) -> Item:
+    """An attempt as a map (inline in its delivery's entry) or an item's attributes."""
+    value: Item = {
+        "attempt": n(attempt.attempt),
+        "started_ms": n(attempt.started_ms),
+        "duration_ms": n(attempt.duration_ms),
+        "ok": {"BOOL": ok},
+        "generation": n(generation),
     }
-
-
-def delivery_partition(status: str, event_id: str, received_ms: int) -> str:
-    return delivery_status_partition(status, day(received_ms), shard(event_id))
+    if attempt.status_code is not None:
+        value["status_code"] = n(attempt.status_code)
+    if attempt.error is not None:
+        value["error"] = s(attempt.error)
+    if attempt.excerpt is not None:
+        value["excerpt"] = s(attempt.excerpt)
+    return value
 
 
 def attempt_item(
     key: DeliveryKey, generation: int, attempt: models.Attempt, ok: bool, expires: int
 ) -> Item:
-    """One attempt; its key is unique even where clocks tie: the generation (a redrive starts
-    the numbers again) and the number follow the start time."""
-    sk = f"{delivery_sk(key.round, key.route)}#attempt#{attempt.started_ms:013d}"
-    sk += f"#{generation:04d}#{attempt.attempt:04d}"
-    item: Item = {
+    """An attempt after a delivery's first; its key is unique even where clocks tie: the
+    generation (a redrive starts the numbers again) and the number follow the start time."""
+    sk = f"attempt#{key.entry}#{attempt.started_ms:013d}#{generation:04d}#{attempt.attempt:04d}"
+    return {
         "pk": s(event_pk(key.event_id)),
         "sk": s(sk),
         "kind": s("attempt"),
         "delivery_id": s(key.id),
-        "attempt": n(attempt.attempt),
-        "started_ms": n(attempt.started_ms),
-        "duration_ms": n(attempt.duration_ms),
-        "ok": {"BOOL": ok},
         "expires_at": n(expires),
-        "gsi4pk": s(attempt_time_partition(day(attempt.started_ms), shard(key.event_id))),
-        "gsi4sk": s(order(attempt.started_ms, f"{key.id}#{generation}#{attempt.attempt}")),
+        **attempt_value(attempt, ok, generation),
     }
-    if attempt.status_code is not None:
-        item["status_code"] = n(attempt.status_code)
-    if attempt.error is not None:
-        item["error"] = s(attempt.error)
-    if attempt.excerpt is not None:
-        item["excerpt"] = s(attempt.excerpt)
-    return item
 
 
 def attempt_from_item(item: Mapping[str, Any]) -> models.Attempt:
@@ -388,23 +353,43 @@ def attempt_from_item(item: Mapping[str, Any]) -> models.Attempt:
     )
 
 
-def delivery_from_item(
-    item: Mapping[str, Any], history: tuple[models.Attempt, ...] = ()
+def delivery_from_entry(
+    key: DeliveryKey, entry: Mapping[str, Any], history: tuple[models.Attempt, ...] = ()
 ) -> models.Delivery:
-    status = required_text(item, "status")
+    status = required_text(entry, "status")
     return models.Delivery(
-        id=required_text(item, "id"),
-        event_id=required_text(item, "event_id"),
-        route=required_text(item, "route"),
-        destination=required_text(item, "destination"),
-        webhook_id=required_text(item, "webhook_id"),
+        id=key.id,
+        event_id=key.event_id,
+        route=key.route,
+        destination=required_text(entry, "destination"),
+        webhook_id=required_text(entry, "webhook_id"),
         status=status,  # type: ignore[arg-type]
-        attempts=required_number(item, "attempts"),
-        next_attempt_ms=number(item, "next_attempt_ms") if status == "pending" else None,
-        created_ms=required_number(item, "created_ms"),
-        updated_ms=required_number(item, "updated_ms"),
+        attempts=required_number(entry, "attempts"),
+        next_attempt_ms=number(entry, "next_attempt_ms") if status == "pending" else None,
+        created_ms=required_number(entry, "created_ms"),
+        updated_ms=required_number(entry, "updated_ms"),
         history=history,
     )
+
+
+def dead_letter_item(
+    key: DeliveryKey, entry: Mapping[str, Any], dead_ms: int, expires: int
+) -> Item:
+    """A dead delivery under its destination, newest first (the dead-letter listing)."""
+    item: Item = {
+        "pk": s(dead_pk(required_text(entry, "destination"))),
+        "sk": s(order(dead_ms, key.id)),
+        "kind": s("dead"),
+        "id": s(key.id),
+        "event_id": s(key.event_id),
+        "route": s(key.route),
+        "dead_ms": n(dead_ms),
+        "expires_at": n(expires),
+    }
+    for name in ("destination", "webhook_id", "attempts", "last_status_code", "last_error"):
+        if name in entry:
+            item[name] = entry[name]
+    return item
 
 
 def dead_letter_from_item(item: Mapping[str, Any]) -> models.DeadLetter:
@@ -424,19 +409,17 @@ def dead_letter_from_item(item: Mapping[str, Any]) -> models.DeadLetter:
 # -- cursors -------------------------------------------------------------------------------------
 
 
-def encode_cursor(index: str, last: Mapping[str, Any]) -> str:
-    """An opaque cursor: the index and the LastEvaluatedKey of the page's last item (its table
-    and index keys), as urlsafe base64 of JSON."""
-    pk, sk = INDEXES[index]
-    key = {name: text(last, name) for name in ("pk", "sk", pk, sk)}
-    raw = json.dumps({"i": index, "k": key}, separators=(",", ":")).encode()
+def encode_cursor(listing: str, last: Mapping[str, Any]) -> str:
+    """An opaque cursor: the listing and the sort key of the page's last item (urlsafe base64
+    of JSON): every partition of a listing is read below it."""
+    raw = json.dumps({"i": listing, "k": text(last, "sk")}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 _ORDER = re.compile(r"^\d{13}#")
 
 
-def decode_cursor(cursor: str, index: str) -> str:
+def decode_cursor(cursor: str, listing: str) -> str:
     """The sort key the next page starts below (excluded); UsageError for a cursor that this
     listing did not make."""
     bad = errors.UsageError(f"cursor {cursor[:40]!r} was not made by this listing")
@@ -444,9 +427,9 @@ def decode_cursor(cursor: str, index: str) -> str:
         doc = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError):
         raise bad from None
-    if not isinstance(doc, dict) or doc.get("i") != index or not isinstance(doc.get("k"), dict):
+    if not isinstance(doc, dict) or doc.get("i") != listing:
         raise bad
-    bound = doc["k"].get(INDEXES[index][1])
+    bound = doc.get("k")
     if not isinstance(bound, str) or not _ORDER.match(bound):
         raise bad
     return bound

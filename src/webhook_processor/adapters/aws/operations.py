@@ -1,25 +1,15 @@
 """ports.Operations on the DynamoDB table (and, for replay and redrive, the SQS queues).
 
-Listings read one index, chosen by the filter, and filter the rest in DynamoDB:
+Listings read the events' state items, partition by partition (a UTC day's shards, newest day
+first, merged: query.py) and filter in DynamoDB; an idempotency key with its source is one read
+(the key's payload item names its event). Dead letters are items of their own, by destination.
 
-    idempotency key given        by_key     (one partition: the key)
-    status dead                  by_dead    (events with a dead delivery, by day)
-    status pending or unrouted   by_status  (few events: these are the exceptions)
-    source given                 by_source
-    status routed                by_status
-    otherwise                    by_time
-
-Time-ordered partitions are split by day and shard (items.py): a page merges the shards of a day,
-newest first, and goes on to the day before until it is full or the retention (or `since`) is
-reached (query.py). The cursor is the LastEvaluatedKey of the page's last item; every partition
-is read below its sort key, so one key serves all of them.
-
-Costs, honestly: counts(), destinations() and activity() count with queries (exact; nothing to
-keep in step on every write, no hot counter item), so they read every item they count: counts()
-reads the metadata of every event and delivery in the retention window (a read unit per 8 KB:
-~$0.01-0.02 per million events at on-demand prices, and seconds of latency at that size). Use
-CloudWatch for dashboards at scale. `in_flight` is not tracked on AWS (0): SQS counts the
-messages waiting out a backoff as in flight too, so its number would mislead.
+Costs, honestly: with no index (so that a webhook costs its few writes and nothing more), a
+filter reads every state item of the days it covers, and counts(), destinations() and
+activity() read every state item of the retention window (a read unit per 8 KB: ~$0.01-0.02
+per million events at on-demand prices, and seconds of latency at that size). Use CloudWatch
+for dashboards at scale. `in_flight` is not tracked on AWS (0): SQS counts the messages waiting
+out a backoff as in flight too, so its number would mislead.
 """
 
 from __future__ import annotations
@@ -27,7 +17,9 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
 
 from webhook_processor import errors, models, ports
 from webhook_processor.adapters.aws import items, mappings, query, records, sqs
@@ -79,13 +71,23 @@ class Operations:
             lower = max(lower, where.since_ms)
             low = items.order_bound(where.since_ms)
         if cursor is not None:
-            high = min(high, items.decode_cursor(cursor, plan.index))
+            high = min(high, items.decode_cursor(cursor, plan.listing))
             upper = min(upper, int(high[:13]))
         if low > high:
             return ports.Page([], None)
-        days = query.days(lower, upper) if plan.daily else [""]
-        found = query.page(self._table, plan, [plan.partitions(d) for d in days], low, high, limit)
-        return query.paged(found, limit, plan.index, items.event_from_item)
+        if where.idempotency_key is not None and where.source is not None:
+            groups = [self._keyed(where.source, where.idempotency_key)]
+        else:
+            groups = [query.shards(d) for d in query.days(lower, upper)]
+        found = query.page(self._table, plan, groups, low, high, limit)
+        return query.paged(found, limit, plan.listing, items.event_from_item)
+
+    def _keyed(self, source: str, key: str) -> list[str]:
+        """The partition of the event that has (source, key), if there is one: its payload
+        item names it."""
+        payload = self._table.get(items.dedupe_key(source, key), consistent=True)
+        state = None if payload is None else items.state_key(items.required_text(payload, "id"))
+        return [] if state is None else [state["pk"]["S"]]
 
     def _plan(self, where: ports.EventFilter) -> query.Plan:
         status = where.status
@@ -93,31 +95,18 @@ class Operations:
             raise errors.UsageError(
                 f"status {status!r} is not one of pending, routed, unrouted, dead"
             )
-        plan: query.Plan
-        if where.idempotency_key is not None:
-            key = items.key_text(where.idempotency_key)
-            plan = query.Plan("by_key", lambda _: [key], daily=False)
-        elif status == "dead":
-            plan = query.Plan("by_dead", lambda d: [items.dead_event_partition(d)])
-        elif status in ("pending", "unrouted") or (status == "routed" and where.source is None):
-            plan = query.Plan("by_status", query.shards(items.event_status_partition, status))
-        elif where.source is not None:
-            plan = query.Plan("by_source", query.shards(items.source_partition, where.source))
-        else:
-            plan = query.Plan("by_time", query.shards(items.event_time_partition))
-        plan.names["#kind"] = "kind"
-        plan.where("#kind = :kind", kind=items.s("event"))
+        plan = query.Plan("events")
         plan.where("expires_at > :now", now=items.n(int(self._clock())))
         if where.idempotency_key is not None:
             plan.where("idempotency_key = :key", key=items.s(where.idempotency_key))
-        if where.source is not None and plan.index != "by_source":
+        if where.source is not None:
             plan.names["#source"] = "source"
             plan.where("#source = :source", source=items.s(where.source))
         if where.event_type is not None:
             plan.where("event_type = :type", type=items.s(where.event_type))
         if status == "dead":
             plan.where("dead > :zero", zero=items.n(0))
-        elif status is not None and plan.index != "by_status":
+        elif status is not None:
             plan.names["#status"] = "status"
             plan.where("#status = :status", status=items.s(status))
         return plan
@@ -127,27 +116,33 @@ class Operations:
         return None if found is None else found[1]
 
     def deliveries(self, event_id: str) -> Sequence[models.Delivery]:
-        found = list(
-            self._table.query(
-                KeyConditionExpression="pk = :pk AND begins_with(sk, :d)",
-                ExpressionAttributeValues={
-                    ":pk": items.s(items.event_pk(event_id)),
-                    ":d": items.s("delivery#"),
-                },
-                ConsistentRead=True,
+        loaded = self._records.load(event_id, body=False)
+        if loaded is None:
+            return []
+        later: dict[str, list[models.Attempt]] = {}
+        for item in self._table.query(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :a)",
+            ExpressionAttributeValues={
+                ":pk": items.s(items.event_pk(event_id)),
+                ":a": items.s("attempt#"),
+            },
+            ConsistentRead=True,
+        ):
+            later.setdefault(items.required_text(item, "delivery_id"), []).append(
+                items.attempt_from_item(item)
             )
-        )
-        history: dict[str, list[models.Attempt]] = {}
-        for item in found:
-            if item["kind"]["S"] == "attempt":
-                history.setdefault(item["delivery_id"]["S"], []).append(
-                    items.attempt_from_item(item)
-                )
-        out = [
-            items.delivery_from_item(item, tuple(history.get(item["id"]["S"], ())))
-            for item in found
-            if item["kind"]["S"] == "delivery"
-        ]
+        out = []
+        names = set(loaded.entries) | {items.entry_name(loaded.round, r) for r, _ in loaded.targets}
+        for name in names:
+            round_, _, route = name.partition("#")
+            tracked = records.find(loaded, items.DeliveryKey(event_id, int(round_), route))
+            if tracked is None:
+                continue
+            entry = loaded.entries.get(name)
+            history = [] if entry is None else [items.attempt_from_item(entry["M"]["first"]["M"])]
+            history += later.get(tracked.key.id, [])
+            history.sort(key=lambda a: a.started_ms)
+            out.append(replace(tracked.delivery, history=tuple(history)))
         return sorted(out, key=lambda d: (d.created_ms, d.id))
 
     # -- replay and the dead-letter queue ------------------------------------------------------
@@ -159,12 +154,12 @@ class Operations:
             raise errors.UsageError("replaying on AWS needs the ingest queue (--outputs)")
         messages = []
         for event_id in dict.fromkeys(event_ids):
-            meta = self._table.get(items.event_key(event_id))
-            if meta is None:
+            state = self._table.state(event_id)
+            if state is None:
                 continue
             message: dict[str, object] = {
                 "event_id": event_id,
-                "round": items.required_number(meta, "round") + 1,
+                "round": items.required_number(state, "round") + 1,
             }
             if new_id:
                 message["webhook_id"] = "msg_" + models.new_event_id(now_ms / 1000)[4:]
@@ -176,12 +171,12 @@ class Operations:
         self, destination: str | None, limit: int, cursor: str | None = None
     ) -> ports.Page[models.DeadLetter]:
         names = [destination] if destination is not None else sorted(self._known())
-        partitions = [items.dead_delivery_partition(d) for d in names]
-        plan = query.Plan("by_dead", lambda _: partitions, daily=False)
+        plan = query.Plan("dead")
         plan.where("expires_at > :now", now=items.n(int(self._clock())))
-        high = query.MAX if cursor is None else items.decode_cursor(cursor, "by_dead")
-        found = query.page(self._table, plan, [partitions], query.MIN, high, limit)
-        return query.paged(found, limit, "by_dead", items.dead_letter_from_item)
+        high = query.MAX if cursor is None else items.decode_cursor(cursor, "dead")
+        groups = [[items.dead_pk(d) for d in names]]
+        found = query.page(self._table, plan, groups, query.MIN, high, limit)
+        return query.paged(found, limit, "dead", items.dead_letter_from_item)
 
     def redrive(self, delivery_ids: Sequence[str], now_ms: int) -> int:
         """Each dead delivery gets a new message in its destination's queue, one generation on,
@@ -194,13 +189,16 @@ class Operations:
         keys = [items.parse_delivery_id(i) for i in dict.fromkeys(delivery_ids)]  # all, first
         revived = 0
         for key in keys:
-            tracked = self._records.delivery(key.event_id, key.round, key.route)
-            meta = self._table.get(items.event_key(key.event_id))
-            if tracked is None or meta is None or tracked.delivery.status != "dead":
+            loaded = self._records.load(key.event_id, body=False)
+            tracked = None if loaded is None else records.find(loaded, key)
+            if loaded is None or tracked is None or tracked.delivery.status != "dead":
                 continue
             generation = tracked.generation + 1
-            event = items.event_from_item(meta)
-            message = {"route": key.route, "event": _envelope(event), "generation": generation}
+            message = {
+                "route": key.route,
+                "event": _envelope(loaded.event),
+                "generation": generation,
+            }
             self._queue_for(tracked.delivery.destination).send(json.dumps(message))
             revived += self._records.revive(tracked, generation, now_ms)
         return revived
@@ -241,19 +239,13 @@ class Operations:
         states = self._states()
         names = sorted(set(self._destinations) | set(states))
         pending: dict[str, list[int]] = {name: [] for name in names}
-        partitions = [
-            items.delivery_status_partition("pending", d, sh)
-            for d in query.days(self._horizon_ms(), now_ms + CLOCK_SKEW_MS)
-            for sh in range(items.SHARDS)
-        ]
-        projection = "destination, next_attempt_ms"
-        for item in query.scan(self._table, "by_status", partitions, projection, self._now_s()):
-            pending.setdefault(item["destination"]["S"], []).append(
-                int(item["next_attempt_ms"]["N"])
-            )
-        jobs = {
-            name: ("by_dead", items.dead_delivery_partition(name), query.MIN) for name in pending
-        }
+        for delivery in self._every_delivery():
+            if delivery.status == "pending":
+                due = delivery.next_attempt_ms
+                pending.setdefault(delivery.destination, []).append(
+                    due if due is not None else delivery.created_ms
+                )
+        jobs = {name: (items.dead_pk(name), query.MIN) for name in pending}
         dead = query.counts(self._table, jobs, self._now_s())
         return {
             name: models.DestinationState(
@@ -269,43 +261,70 @@ class Operations:
 
     # -- stats ---------------------------------------------------------------------------------
 
-    def counts(self) -> tuple[Mapping[str, int], Mapping[str, int]]:
+    def _states_of_retention(self, projection: str) -> Iterator[items.Item]:
         days = query.days(self._horizon_ms(), self._now_ms() + CLOCK_SKEW_MS)
-        jobs: dict[tuple[str, str, str, int], tuple[str, str, str]] = {}
-        for d in days:
-            for sh in range(items.SHARDS):
-                for st in EVENT_STATUSES:
-                    p = items.event_status_partition(st, d, sh)
-                    jobs[("event", st, d, sh)] = ("by_status", p, query.MIN)
-                for st in DELIVERY_STATUSES:
-                    p = items.delivery_status_partition(st, d, sh)
-                    jobs[("delivery", st, d, sh)] = ("by_status", p, query.MIN)
-        got = query.counts(self._table, jobs, self._now_s())
+        partitions = [p for d in days for p in query.shards(d)]
+        return query.scan(self._table, partitions, projection, self._now_s())
+
+    def _every_delivery(self) -> Iterator[models.Delivery]:
+        """Every delivery of the retention window, from the events' state items."""
+        projection = (
+            "id, source, event_type, received_ms, status, expires_at, round, webhook_id, "
+            "targets, routed_ms, deliveries"
+        )
+        for state in self._states_of_retention(projection):
+            loaded = records.loaded(state)
+            names = set(loaded.entries)
+            names |= {items.entry_name(loaded.round, r) for r, _ in loaded.targets}
+            for name in names:
+                round_, _, route = name.partition("#")
+                key = items.DeliveryKey(loaded.event.id, int(round_), route)
+                tracked = records.find(loaded, key)
+                if tracked is not None:
+                    yield tracked.delivery
+
+    def counts(self) -> tuple[Mapping[str, int], Mapping[str, int]]:
         by_event = dict.fromkeys(EVENT_STATUSES, 0)
+        for state in self._states_of_retention("status"):
+            status = items.required_text(state, "status")
+            by_event[status] = by_event.get(status, 0) + 1
         by_delivery = dict.fromkeys(DELIVERY_STATUSES, 0)
-        for (kind, st, _, _), count in got.items():
-            (by_event if kind == "event" else by_delivery)[st] += count
+        for delivery in self._every_delivery():
+            by_delivery[delivery.status] += 1
         return by_event, by_delivery
 
     def activity(self, since_ms: int) -> ports.Activity:
+        """Events received since `since_ms`, and the attempts made since then (every delivery's
+        first attempt is in its event's state item, later ones are items of their own)."""
         low = items.order_bound(since_ms)
         days = query.days(since_ms, self._now_ms() + CLOCK_SKEW_MS)
-        jobs = {
-            (d, sh): ("by_time", items.event_time_partition(d, sh), low)
-            for d in days
-            for sh in range(items.SHARDS)
-        }
+        jobs = {p: (p, low) for d in days for p in query.shards(d)}
         received = sum(query.counts(self._table, jobs, self._now_s()).values())
         delivered = failed = 0
-        partitions = [
-            items.attempt_time_partition(d, sh) for d in days for sh in range(items.SHARDS)
-        ]
-        for item in query.scan(self._table, "by_time", partitions, "ok", self._now_s(), low):
-            if item["ok"]["BOOL"]:
-                delivered += 1
-            else:
-                failed += 1
+        for state in self._states_of_retention("id, deliveries"):
+            event_id = items.required_text(state, "id")
+            for entry in items.entries(state).values():
+                first = entry["M"]["first"]["M"]
+                if items.required_number(first, "started_ms") >= since_ms:
+                    delivered, failed = _tally(first, delivered, failed)
+            if any(
+                items.required_number(e["M"], "attempts") > 1 for e in items.entries(state).values()
+            ):
+                for attempt in self._later_attempts(event_id, since_ms):
+                    delivered, failed = _tally(attempt, delivered, failed)
         return ports.Activity(received, delivered, failed)
+
+    def _later_attempts(self, event_id: str, since_ms: int) -> list[items.Item]:
+        found = self._table.query(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :a)",
+            FilterExpression="started_ms >= :since",
+            ExpressionAttributeValues={
+                ":pk": items.s(items.event_pk(event_id)),
+                ":a": items.s("attempt#"),
+                ":since": items.n(since_ms),
+            },
+        )
+        return list(found)
 
     def purge(self, older_than_ms: int, cursor: str | None = None) -> ports.PurgeBatch:
         """Nothing to do: DynamoDB's TTL (`expires_at`) deletes expired items itself. So purge
@@ -323,6 +342,12 @@ class Operations:
     def _horizon_ms(self) -> int:
         """Nothing older is still in the table, give or take TTL's lag (a day of slack)."""
         return self._now_ms() - (self._retention_days + 1) * items.DAY_MS
+
+
+def _tally(attempt: Mapping[str, Any], delivered: int, failed: int) -> tuple[int, int]:
+    if attempt["ok"]["BOOL"]:
+        return delivered + 1, failed
+    return delivered, failed + 1
 
 
 def _envelope(event: models.Event) -> dict[str, object]:

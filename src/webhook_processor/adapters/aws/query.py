@@ -1,4 +1,4 @@
-"""Reading the table's time-ordered indexes: a page merged from many partitions, and counts.
+"""Reading the table's time-ordered partitions: a page merged from many partitions, and counts.
 
 A listing is groups of partitions, newest group first (a day's shards, say): the partitions of a
 group are read newest first and merged, and the page goes on to the next group until it holds
@@ -25,11 +25,9 @@ T = TypeVar("T")
 
 @dataclass(slots=True)
 class Plan:
-    """Which index a listing reads, its partitions, and what it filters on."""
+    """Which listing a page is of (its cursors say so), its partitions, and what it filters on."""
 
-    index: str
-    partitions: Callable[[str], list[str]]  # of one day (or of all time: not `daily`), merged
-    daily: bool = True
+    listing: str
     filters: list[str] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)
     values: items.Item = field(default_factory=dict)
@@ -49,7 +47,7 @@ def page(
         merged: list[items.Item] = []
         for partition in group:
             merged += _newest(table, plan, partition, low, high, want - len(out))
-        merged.sort(key=lambda item: item[items.INDEXES[plan.index][1]]["S"], reverse=True)
+        merged.sort(key=lambda item: item["sk"]["S"], reverse=True)
         out += merged[: want - len(out)]
         if len(out) >= want:
             break
@@ -59,11 +57,8 @@ def page(
 def _newest(
     table: Table, plan: Plan, partition: str, low: str, high: str, want: int
 ) -> list[items.Item]:
-    pk, sk = items.INDEXES[plan.index]
     kwargs: dict[str, Any] = {
-        "IndexName": plan.index,
-        "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :low AND :high",
-        "ExpressionAttributeNames": {"#pk": pk, "#sk": sk, **plan.names},
+        "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
         "ExpressionAttributeValues": {
             ":pk": items.s(partition),
             ":low": items.s(low),
@@ -71,14 +66,17 @@ def _newest(
             **plan.values,
         },
         "ScanIndexForward": False,
+        "ConsistentRead": True,
         # Limit counts the items read before the filter: read a few more when filtering.
         "Limit": want if not plan.filters else max(want, 100),
     }
+    if plan.names:
+        kwargs["ExpressionAttributeNames"] = dict(plan.names)
     if plan.filters:
         kwargs["FilterExpression"] = " AND ".join(plan.filters)
     found: list[items.Item] = []
     for item in table.query(**kwargs):
-        if item[sk]["S"] == high:  # BETWEEN includes its bound: the cursor's own item
+        if item["sk"]["S"] == high:  # BETWEEN includes its bound: the cursor's own item
             continue
         found.append(item)
         if len(found) >= want:
@@ -87,53 +85,57 @@ def _newest(
 
 
 def paged(
-    found: list[items.Item], limit: int, index: str, decode: Callable[[items.Item], T]
+    found: list[items.Item], limit: int, listing: str, decode: Callable[[items.Item], T]
 ) -> ports.Page[T]:
     shown = found[:limit]
     more = len(found) > limit
     return ports.Page(
         [decode(item) for item in shown],
-        items.encode_cursor(index, shown[-1]) if more and shown else None,
+        items.encode_cursor(listing, shown[-1]) if more and shown else None,
     )
 
 
 def scan(
-    table: Table, index: str, partitions: Sequence[str], projection: str, now_s: int, low: str = MIN
+    table: Table, partitions: Sequence[str], projection: str, now_s: int, low: str = MIN
 ) -> Iterator[items.Item]:
-    """Every unexpired item of these partitions from `low` on, with only `projection`."""
-    pk, sk = items.INDEXES[index]
-    for partition in partitions:
-        yield from table.query(
-            IndexName=index,
-            KeyConditionExpression="#pk = :pk AND #sk >= :low",
-            FilterExpression="expires_at > :now",
-            ProjectionExpression=projection,
-            ExpressionAttributeNames={"#pk": pk, "#sk": sk},
-            ExpressionAttributeValues={
-                ":pk": items.s(partition),
-                ":low": items.s(low),
-                ":now": items.n(now_s),
-            },
+    """Every unexpired item of these partitions from `low` on, with only `projection` (names
+    of attributes, each given as #name), partitions a few at a time."""
+    names = {f"#{name.strip()}": name.strip() for name in projection.split(",")}
+
+    def one(partition: str) -> list[items.Item]:
+        return list(
+            table.query(
+                KeyConditionExpression="pk = :pk AND sk >= :low",
+                FilterExpression="expires_at > :now",
+                ProjectionExpression=", ".join(names),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={
+                    ":pk": items.s(partition),
+                    ":low": items.s(low),
+                    ":now": items.n(now_s),
+                },
+            )
         )
 
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        for found in pool.map(one, partitions):
+            yield from found
 
-def counts(table: Table, jobs: Mapping[Any, tuple[str, str, str]], now_s: int) -> dict[Any, int]:
-    """COUNT queries (index, partition, lowest sort key), a few at a time."""
+
+def counts(table: Table, jobs: Mapping[Any, tuple[str, str]], now_s: int) -> dict[Any, int]:
+    """COUNT queries (partition, lowest sort key), a few at a time."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
         futures = {name: pool.submit(count, table, *job, now_s) for name, job in jobs.items()}
         return {name: future.result() for name, future in futures.items()}
 
 
-def count(table: Table, index: str, partition: str, low: str, now_s: int) -> int:
+def count(table: Table, partition: str, low: str, now_s: int) -> int:
     """The unexpired items of a partition from `low` on (DynamoDB reads them all to count)."""
-    pk, sk = items.INDEXES[index]
     kwargs: dict[str, Any] = {
         "TableName": table.name,
-        "IndexName": index,
         "Select": "COUNT",
-        "KeyConditionExpression": "#pk = :pk AND #sk >= :low",
+        "KeyConditionExpression": "pk = :pk AND sk >= :low",
         "FilterExpression": "expires_at > :now",
-        "ExpressionAttributeNames": {"#pk": pk, "#sk": sk},
         "ExpressionAttributeValues": {
             ":pk": items.s(partition),
             ":low": items.s(low),
@@ -150,9 +152,9 @@ def count(table: Table, index: str, partition: str, low: str, now_s: int) -> int
         kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
 
-def shards(make: Callable[..., str], *args: str | None) -> Callable[[str], list[str]]:
-    """A day's partitions of a sharded index: make(*args, day, shard) for every shard."""
-    return lambda d: [make(*args, d, sh) for sh in range(items.SHARDS)]
+def shards(day_: str) -> list[str]:
+    """A day's state partitions."""
+    return [items.partition(day_, sh) for sh in range(items.SHARDS)]
 
 
 def days(low_ms: int, high_ms: int) -> list[str]:

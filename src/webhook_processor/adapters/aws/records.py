@@ -1,61 +1,59 @@
 """What the router and delivery functions record in the table, each step idempotent, because SQS
-delivers every message at least once.
+delivers every message at least once. Everything they record is on the event's state item
+(items.py): one write per step, no transaction.
 
 Routing, per event and round (0 first, one more per replay):
 
-    load(event) -> match the routes -> route(): one transaction [event pending -> routed or
-    unrouted | routing record | one delivery per route] -> PutEvents -> published()
+    load(event) -> match the routes -> PutEvents (router.py) -> route(): the event's status
+    (routed or unrouted) and the round's targets, if the event is still pending at that round
 
-A redelivered message finds the routing record and returns it: no delivery is created twice,
-and the router publishes it again only if it was not marked `published` (an EventBridge failure
-between the two; a delivery published twice is attempted once more at worst, see below).
+A redelivered message finds the event routed at its round and does nothing. Publishing comes
+before the record, so a crash between the two publishes again when the message comes back (a
+delivery published twice is attempted once more at worst, see below); never a routed event
+that was not published.
 
 Delivery, per message of a destination queue:
 
-    delivery() -> skip when delivered, or when the message is older than a redrive of it
-    (its `generation` is lower) -> revive() when the message is newer or the delivery is
-    dead (a redriven message) -> attempt -> record(): the attempt, and the delivery follows it
+    begin() -> skip when delivered, or when the message is older than a redrive of it (its
+    `generation` is lower) -> revive() when the message is newer or the delivery is dead (a
+    redriven message) -> attempt -> record(): the delivery's entry follows the attempt
 
-A delivery follows an attempt only while pending, and only to a higher attempt number unless the
-attempt delivered it: a late outcome cannot move it back from `delivered` or from a newer
+A delivery's entry in the state item is made by its first attempt (until then the delivery is
+pending, as its round's targets say) and keeps that attempt; later attempts are items of their
+own. An entry follows an attempt only while pending, and only to a higher attempt number unless
+the attempt delivered it: a late outcome cannot move it back from `delivered` or from a newer
 attempt. The attempt is kept whatever happens (it happened). On AWS the attempt number is the
 SQS receive count, so a crashed invocation leaves a gap in the numbers, not a stuck delivery.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from webhook_processor import errors, models
 from webhook_processor.adapters.aws import clients, items
-from webhook_processor.adapters.aws.dynamodb import Table, cancellation_codes, unavailable
-
-MAX_ROUTES = 98  # deliveries per event: one transaction holds 100 items, 2 are the event's
+from webhook_processor.adapters.aws.dynamodb import Table, condition_failed, unavailable
 
 
 @dataclass(frozen=True, slots=True)
 class Loaded:
-    """An event as the router and delivery functions need it."""
+    """An event as the router and delivery functions need it, from its state item."""
 
     event: models.Event
     round: int
     webhook_id: str  # of its deliveries: the event id, or a replay's fresh one
     expires_at: int
+    targets: tuple[tuple[str, str], ...]  # the round's, once routed
+    routed_ms: int | None
+    entries: Mapping[str, Mapping[str, Any]]  # the deliveries map
 
-
-@dataclass(frozen=True, slots=True)
-class Routing:
-    """One round's routing: (route, destination) per delivery."""
-
-    event_id: str
-    round: int
-    targets: tuple[tuple[str, str], ...]
-    published: bool
-    created: bool  # recorded by this call (False: by an earlier delivery of the message)
+    @property
+    def routed(self) -> bool:
+        """Recorded for this round (routed or unrouted)."""
+        return self.event.status != "pending"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +65,7 @@ class Tracked:
     generation: int
     received_ms: int
     expires_at: int
+    exists: bool  # its entry is in the state item (False: not attempted yet)
 
 
 class Records:
@@ -79,16 +78,7 @@ class Records:
         """None when the event does not exist: one never acknowledged (deleted after a failed
         hand-off) or expired; its message has nothing to do."""
         found = self._table.load_event(event_id, body)
-        if found is None:
-            return None
-        meta, event = found
-        webhook_id = items.text(meta, "webhook_id") or event.id
-        return Loaded(
-            event,
-            items.required_number(meta, "round"),
-            webhook_id,
-            items.required_number(meta, "expires_at"),
-        )
+        return None if found is None else loaded(*found)
 
     def start(self, message: str, body: bool = True) -> Loaded | None:
         """The event a message of the ingest queue is for, at the round the message asks for
@@ -115,140 +105,94 @@ class Records:
         """A replay's message: start routing round `round_` (the event pending again, its new
         deliveries with `webhook_id` or the event id). False if the event is at that round or
         past it already, or does not exist."""
+        key = items.state_key(event_id)
+        if key is None:
+            return False
         names = {"#status": "status", "#round": "round"}
         values: items.Item = {":pending": items.s("pending"), ":r": items.n(round_)}
-        update = "SET #status = :pending, #round = :r, gsi2pk = :p"
+        update = "SET #status = :pending, #round = :r"
         if webhook_id is not None:
             update += ", webhook_id = :w"
             values[":w"] = items.s(webhook_id)
+            update += " REMOVE targets, routed_ms"
         else:
-            update += " REMOVE webhook_id"
-        loaded = self._table.get(items.event_key(event_id))
-        if loaded is None:
-            return False
-        received = items.required_number(loaded, "received_ms")
-        values[":p"] = items.s(
-            items.event_status_partition("pending", items.day(received), items.shard(event_id))
-        )
+            update += " REMOVE webhook_id, targets, routed_ms"
         try:
             self._table.dynamodb.update_item(
                 TableName=self._table.name,
-                Key=items.event_key(event_id),
+                Key=key,
                 UpdateExpression=update,
                 ConditionExpression="attribute_exists(pk) AND #round < :r",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )
         except clients.FAILURES as exc:
-            if clients.error_code(exc) == "ConditionalCheckFailedException":
+            if condition_failed(exc):
                 return False
             raise errors.StoreUnavailable(
                 f"replaying {event_id}: {clients.describe(exc)}"
             ) from None
         return True
 
-    def route(
-        self, loaded: Loaded, targets: Sequence[tuple[str, str]], now_ms: int
-    ) -> Routing | None:
-        """Record the routing of `loaded`'s round, or return the one recorded before. None
-        when the event has moved to a later round meanwhile (its own message routes it)."""
-        if len(targets) > MAX_ROUTES:
-            raise errors.WhpError(
-                f"event {loaded.event.id} matches {len(targets)} routes; the AWS runtime "
-                f"delivers one event to at most {MAX_ROUTES} routes (a DynamoDB transaction)"
-            )
+    def route(self, loaded: Loaded, targets: Sequence[tuple[str, str]], now_ms: int) -> bool:
+        """Record the routing of `loaded`'s round (after it was published); False when it was
+        recorded before or the event has moved to a later round meanwhile."""
         event = loaded.event
-        expires = loaded.expires_at
-        status = "routed" if targets else "unrouted"
-        partition = items.event_status_partition(
-            status, items.day(event.received_ms), items.shard(event.id)
-        )
-        record: items.Item = {
-            "pk": items.s(items.event_pk(event.id)),
-            "sk": items.s(items.routing_sk(loaded.round)),
-            "kind": items.s("routing"),
-            "targets": items.s(json.dumps([list(t) for t in targets])),
-            "published": {"BOOL": False},
-            "created_ms": items.n(now_ms),
-            "expires_at": items.n(expires),
-        }
-        writes: list[Any] = [
-            {
-                "Update": {
-                    "TableName": self._table.name,
-                    "Key": items.event_key(event.id),
-                    "UpdateExpression": "SET #status = :status, gsi2pk = :p",
-                    "ConditionExpression": "#status = :pending AND #round = :r",
-                    "ExpressionAttributeNames": {"#status": "status", "#round": "round"},
-                    "ExpressionAttributeValues": {
-                        ":status": items.s(status),
-                        ":p": items.s(partition),
-                        ":pending": items.s("pending"),
-                        ":r": items.n(loaded.round),
-                    },
-                }
-            },
-            {"Put": {"TableName": self._table.name, "Item": record}},
-        ]
-        for route, destination in targets:
-            key = items.DeliveryKey(event.id, loaded.round, route)
-            item = items.delivery_item(
-                key, destination, loaded.webhook_id, event.received_ms, now_ms, expires
-            )
-            writes.append({"Put": {"TableName": self._table.name, "Item": item}})
+        key = items.state_key(event.id)
+        assert key is not None  # loaded from it
         try:
-            self._table.dynamodb.transact_write_items(TransactItems=writes)
-        except clients.FAILURES as exc:
-            if cancellation_codes(exc)[:1] != ["ConditionalCheckFailed"]:
-                raise errors.StoreUnavailable(
-                    f"routing {event.id}: {clients.describe(exc)}"
-                ) from None
-            return self.routing(event.id, loaded.round)
-        return Routing(event.id, loaded.round, tuple(targets), published=False, created=True)
-
-    def routing(self, event_id: str, round_: int) -> Routing | None:
-        found = self._table.get(
-            {"pk": items.s(items.event_pk(event_id)), "sk": items.s(items.routing_sk(round_))},
-            consistent=True,
-        )
-        if found is None:
-            return None
-        targets = tuple(
-            (str(r), str(d)) for r, d in json.loads(items.required_text(found, "targets"))
-        )
-        return Routing(event_id, round_, targets, bool(found["published"]["BOOL"]), created=False)
-
-    def published(self, routing: Routing) -> None:
-        with unavailable(f"marking {routing.event_id} published"):
             self._table.dynamodb.update_item(
                 TableName=self._table.name,
-                Key={
-                    "pk": items.s(items.event_pk(routing.event_id)),
-                    "sk": items.s(items.routing_sk(routing.round)),
+                Key=key,
+                UpdateExpression="SET #status = :status, targets = :t, routed_ms = :now",
+                ConditionExpression="#status = :pending AND #round = :r",
+                ExpressionAttributeNames={"#status": "status", "#round": "round"},
+                ExpressionAttributeValues={
+                    ":status": items.s("routed" if targets else "unrouted"),
+                    ":t": items.s(json.dumps([list(t) for t in targets])),
+                    ":now": items.n(now_ms),
+                    ":pending": items.s("pending"),
+                    ":r": items.n(loaded.round),
                 },
-                UpdateExpression="SET published = :yes",
-                ExpressionAttributeValues={":yes": {"BOOL": True}},
             )
+        except clients.FAILURES as exc:
+            if condition_failed(exc):
+                return False
+            raise errors.StoreUnavailable(f"routing {event.id}: {clients.describe(exc)}") from None
+        return True
 
     # -- delivering ----------------------------------------------------------------------------
 
     def delivery(self, event_id: str, round_: int, route: str) -> Tracked | None:
-        key = items.DeliveryKey(event_id, round_, route)
-        found = self._table.get(key.key, consistent=True)
-        return None if found is None else _tracked(found)
+        """The delivery of (event, round, route) as its state item has it: its entry, or pending
+        and not attempted when the round's targets name it; None when there is none."""
+        loaded = self.load(event_id, body=False)
+        if loaded is None:
+            return None
+        return find(loaded, items.DeliveryKey(event_id, round_, route))
 
-    def begin(self, loaded: Loaded, route: str, generation: int, now_ms: int) -> Tracked | None:
+    def begin(
+        self,
+        loaded: Loaded,
+        route: str,
+        generation: int,
+        now_ms: int,
+        destination: str | None = None,
+    ) -> Tracked | None:
         """What a destination queue's message for `route` (of `generation`, 0 unless a redrive
-        sent it) should attempt: the pending delivery of the event's current round, revived
-        first if it was dead or the message is newer; None when there is nothing to attempt
-        (delivered already, a stale message, no such delivery): acknowledge the message."""
-        tracked = self.delivery(loaded.event.id, loaded.round, route)
+        sent it; from `destination`'s queue) should attempt: the pending delivery of the event's
+        current round, revived first if it was dead or the message is newer; None when there is
+        nothing to attempt (delivered already, a stale message, no such delivery): acknowledge
+        the message."""
+        key = items.DeliveryKey(loaded.event.id, loaded.round, route)
+        tracked = find(loaded, key, destination, generation)
         if tracked is None or generation < tracked.generation:
             return None
         status = tracked.delivery.status
-        if status == "dead" or generation > tracked.generation:
+        if tracked.exists and (status == "dead" or generation > tracked.generation):
             self.revive(tracked, generation, now_ms)  # False: another message revived it
-            tracked = self.delivery(loaded.event.id, loaded.round, route)
+            reloaded = self.load(loaded.event.id, body=False)
+            tracked = None if reloaded is None else find(reloaded, key, None, generation)
         elif status == "delivered":
             return None
         if tracked is None or tracked.delivery.status != "pending":
@@ -260,7 +204,11 @@ class Records:
         delivery is pending again, attempts from 1, at `generation`. False if it changed
         meanwhile (another message got there first)."""
         d = tracked.delivery
-        key = tracked.key
+        path = "deliveries.#e"
+        update = (
+            f"SET {path}.#status = :pending, {path}.attempts = :zero, {path}.generation = :g, "
+            f"{path}.next_attempt_ms = :now, {path}.updated_ms = :now REMOVE {path}.dead_ms"
+        )
         values: items.Item = {
             ":pending": items.s("pending"),
             ":zero": items.n(0),
@@ -268,29 +216,25 @@ class Records:
             ":old": items.n(tracked.generation),
             ":was": items.s(d.status),
             ":now": items.n(now_ms),
-            ":p": items.s(items.delivery_partition("pending", key.event_id, tracked.received_ms)),
         }
-        update = {
-            "TableName": self._table.name,
-            "Key": key.key,
-            "UpdateExpression": "SET #status = :pending, attempts = :zero, generation = :g, "
-            "next_attempt_ms = :now, updated_ms = :now, gsi2pk = :p "
-            "REMOVE gsi5pk, gsi5sk, dead_ms",
-            "ConditionExpression": "#status = :was AND generation = :old",
-            "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": values,
-        }
-        writes: list[Any] = [{"Update": update}]
         if d.status == "dead":
-            writes.append(_dead_count(self._table.name, key.event_id, -1))
+            update += " ADD dead :minus"
+            values[":minus"] = items.n(-1)
         try:
-            self._table.dynamodb.transact_write_items(TransactItems=writes)
+            self._table.dynamodb.update_item(
+                TableName=self._table.name,
+                Key=_state_key(tracked),
+                UpdateExpression=update,
+                ConditionExpression=f"{path}.#status = :was AND {path}.generation = :old",
+                ExpressionAttributeNames={"#e": tracked.key.entry, "#status": "status"},
+                ExpressionAttributeValues=values,
+            )
         except clients.FAILURES as exc:
-            if "ConditionalCheckFailed" in cancellation_codes(exc):
+            if condition_failed(exc):
                 return False
             raise errors.StoreUnavailable(f"reviving {d.id}: {clients.describe(exc)}") from None
         if d.status == "dead":
-            self._clear_dead_mark(key.event_id)
+            self._forget_dead_letter(tracked)
         return True
 
     def record(
@@ -302,111 +246,191 @@ class Records:
         next_attempt_ms: int | None = None,
     ) -> bool:
         """Keep the attempt and move the delivery to its outcome; False when the delivery did
-        not follow (see the module docstring). The attempt is written first, on its own: a
-        crash before the delivery follows leaves the message to be received again."""
+        not follow (see the module docstring)."""
         key = tracked.key
         ok = outcome == "delivered"
-        with unavailable(f"recording an attempt of {key.id}"):
-            self._table.dynamodb.put_item(
-                TableName=self._table.name,
-                Item=items.attempt_item(key, tracked.generation, attempt, ok, tracked.expires_at),
-            )
         status = "pending" if outcome == "retry" else outcome
-        values: items.Item = {
-            ":status": items.s(status),
-            ":pending": items.s("pending"),
-            ":n": items.n(attempt.attempt),
-            ":now": items.n(now_ms),
-            ":p": items.s(items.delivery_partition(status, key.event_id, tracked.received_ms)),
+        fields: items.Item = {
+            "status": items.s(status),
+            "attempts": items.n(attempt.attempt),
+            "updated_ms": items.n(now_ms),
         }
-        sets = ["#status = :status", "attempts = :n", "updated_ms = :now", "gsi2pk = :p"]
-        removes: list[str] = []
-        last: tuple[tuple[str, int | str | None], ...] = (
-            ("last_status_code", attempt.status_code),
-            ("last_error", attempt.error),
-        )
-        for name, value in last:
-            if value is None:
-                removes.append(name)
-            else:
-                sets.append(f"{name} = :{name}")
-                values[f":{name}"] = items.n(value) if isinstance(value, int) else items.s(value)
+        if attempt.status_code is not None:
+            fields["last_status_code"] = items.n(attempt.status_code)
+        if attempt.error is not None:
+            fields["last_error"] = items.s(attempt.error)
         if next_attempt_ms is not None:
-            sets.append("next_attempt_ms = :next")
-            values[":next"] = items.n(next_attempt_ms)
+            fields["next_attempt_ms"] = items.n(next_attempt_ms)
         if outcome == "dead":
-            sets += ["dead_ms = :now", "gsi5pk = :dp", "gsi5sk = :ds"]
-            values[":dp"] = items.s(items.dead_delivery_partition(tracked.delivery.destination))
-            values[":ds"] = items.s(items.order(now_ms, key.id))
-        update: dict[str, Any] = {
-            "TableName": self._table.name,
-            "Key": key.key,
-            "UpdateExpression": "SET "
-            + ", ".join(sets)
-            + (" REMOVE " + ", ".join(removes) if removes else ""),
-            # delivered: from any attempt; otherwise only forward
-            "ConditionExpression": "#status = :pending" + ("" if ok else " AND attempts < :n"),
-            "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": values,
-        }
+            fields["dead_ms"] = items.n(now_ms)
+        dead = outcome == "dead"
+        first = items.attempt_value(attempt, ok, tracked.generation)
+        done = not tracked.exists and self._first(tracked, first, fields, dead)
+        if not done:  # a later attempt, or another message made the entry meanwhile
+            done = self._follow(tracked, attempt, fields, ok, dead)
+        if done and dead:
+            entry = {**_entry_fields(tracked), **fields}
+            item = items.dead_letter_item(key, entry, now_ms, tracked.expires_at)
+            with unavailable(f"listing {key.id} as dead"):
+                self._table.dynamodb.put_item(TableName=self._table.name, Item=item)
+        return bool(done)
+
+    def _first(self, tracked: Tracked, attempt: items.Item, fields: items.Item, dead: bool) -> bool:
+        """The delivery's entry, made by its first attempt, with it: one write."""
+        entry = {**_entry_fields(tracked), **fields, "first": {"M": attempt}}
+        update = "SET deliveries.#e = :entry"
+        values: items.Item = {":entry": {"M": entry}}
+        if dead:
+            update += " ADD dead :one"
+            values[":one"] = items.n(1)
+        return self._update(
+            tracked,
+            update,
+            "attribute_exists(pk) AND attribute_not_exists(deliveries.#e)",
+            {"#e": tracked.key.entry},
+            values,
+        )
+
+    def _follow(
+        self, tracked: Tracked, attempt: models.Attempt, fields: items.Item, ok: bool, dead: bool
+    ) -> bool:
+        """A later attempt: its own item first (a crash before the entry follows leaves the
+        message to be received again), then the entry, if it is pending and this attempt is a
+        later one (or delivered it)."""
+        self._put_attempt(tracked, attempt, ok)
+        names = {"#e": tracked.key.entry, "#status": "status"}
+        sets = [f"deliveries.#e.#{name} = :{name}" for name in fields]
+        names.update({f"#{name}": name for name in fields})
+        values = {f":{name}": value for name, value in fields.items()}
+        removes = [
+            f"deliveries.#e.#{name}"
+            for name in ("last_status_code", "last_error")
+            if name not in fields
+        ]
+        names.update({f"#{name}": name for name in ("last_status_code", "last_error")})
+        update = "SET " + ", ".join(sets)
+        if removes:
+            update += " REMOVE " + ", ".join(removes)
+        if dead:
+            update += " ADD dead :one"
+            values[":one"] = items.n(1)
+        values[":pending"] = items.s("pending")
+        condition = "deliveries.#e.#status = :pending"
+        if not ok:  # delivered: from any attempt; otherwise only forward
+            condition += " AND deliveries.#e.attempts < :attempts"
+        return self._update(tracked, update, condition, names, values)
+
+    def _update(
+        self,
+        tracked: Tracked,
+        update: str,
+        condition: str,
+        names: dict[str, str],
+        values: items.Item,
+    ) -> bool:
         try:
-            if outcome == "dead":  # with the event's count of dead deliveries, atomically
-                count = _dead_count(self._table.name, key.event_id, +1, tracked.received_ms)
-                writes: list[Any] = [{"Update": update}, count]
-                self._table.dynamodb.transact_write_items(TransactItems=writes)
-            else:
-                self._table.dynamodb.update_item(**update)
+            self._table.dynamodb.update_item(
+                TableName=self._table.name,
+                Key=_state_key(tracked),
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
         except clients.FAILURES as exc:
-            code = clients.error_code(exc)
-            if code == "ConditionalCheckFailedException" or cancellation_codes(exc)[:1] == [
-                "ConditionalCheckFailed"
-            ]:
+            if condition_failed(exc):
                 return False
             raise errors.StoreUnavailable(
-                f"recording an attempt of {key.id}: {clients.describe(exc)}"
+                f"recording an attempt of {tracked.key.id}: {clients.describe(exc)}"
             ) from None
         return True
 
-    # -- plumbing ------------------------------------------------------------------------------
+    def _put_attempt(self, tracked: Tracked, attempt: models.Attempt, ok: bool) -> None:
+        item = items.attempt_item(tracked.key, tracked.generation, attempt, ok, tracked.expires_at)
+        with unavailable(f"recording an attempt of {tracked.key.id}"):
+            self._table.dynamodb.put_item(TableName=self._table.name, Item=item)
 
-    def _clear_dead_mark(self, event_id: str) -> None:
-        """Take the event out of the `dead` listing once no delivery of it is dead; best
-        effort: a listing filters on the count too."""
-        with contextlib.suppress(*clients.FAILURES):
-            self._table.dynamodb.update_item(
-                TableName=self._table.name,
-                Key=items.event_key(event_id),
-                UpdateExpression="REMOVE gsi5pk, gsi5sk",
-                ConditionExpression="dead <= :zero",
-                ExpressionAttributeValues={":zero": items.n(0)},
-            )
+    def _forget_dead_letter(self, tracked: Tracked) -> None:
+        """The dead-letter item of a revived delivery: found by its destination and id."""
+        partition = items.dead_pk(tracked.delivery.destination)
+        found = self._table.query(
+            KeyConditionExpression="pk = :pk",
+            FilterExpression="#id = :id",
+            ExpressionAttributeNames={"#id": "id"},
+            ExpressionAttributeValues={":pk": items.s(partition), ":id": items.s(tracked.key.id)},
+            ProjectionExpression="pk, sk",
+        )
+        with unavailable(f"unlisting {tracked.key.id} as dead"):
+            for item in list(found):
+                self._table.dynamodb.delete_item(
+                    TableName=self._table.name, Key={"pk": item["pk"], "sk": item["sk"]}
+                )
 
 
-def _dead_count(
-    table: str, event_id: str, change: int, received_ms: int | None = None
-) -> dict[str, object]:
-    """The event's count of dead deliveries; +1 also lists it under `dead` (the by_dead index)."""
-    update = "ADD dead :change"
-    values: items.Item = {":change": items.n(change)}
-    if received_ms is not None:
-        update += " SET gsi5pk = :p, gsi5sk = :o"
-        values[":p"] = items.s(items.dead_event_partition(items.day(received_ms)))
-        values[":o"] = items.s(items.order(received_ms, event_id))
+def loaded(state: items.Item, event: models.Event | None = None) -> Loaded:
+    """A state item read: `event` is the event with its payload, if read."""
+    event = event if event is not None else items.event_from_item(state)
+    return Loaded(
+        event,
+        items.required_number(state, "round"),
+        items.text(state, "webhook_id") or event.id,
+        items.required_number(state, "expires_at"),
+        items.targets_of(state),
+        items.number(state, "routed_ms"),
+        items.entries(state),
+    )
+
+
+def _state_key(tracked: Tracked) -> items.Item:
+    key = items.state_key(tracked.key.event_id)
+    assert key is not None  # tracked from it
+    return key
+
+
+def _entry_fields(tracked: Tracked) -> items.Item:
+    d = tracked.delivery
     return {
-        "Update": {
-            "TableName": table,
-            "Key": items.event_key(event_id),
-            "UpdateExpression": update,
-            "ExpressionAttributeValues": values,
-        }
+        "destination": items.s(d.destination),
+        "webhook_id": items.s(d.webhook_id),
+        "generation": items.n(tracked.generation),
+        "created_ms": items.n(d.created_ms),
+        "received_ms": items.n(tracked.received_ms),
     }
 
 
-def _tracked(item: items.Item) -> Tracked:
-    return Tracked(
-        delivery=items.delivery_from_item(item),
-        key=items.parse_delivery_id(items.required_text(item, "id")),
-        generation=items.number(item, "generation") or 0,
-        received_ms=items.required_number(item, "received_ms"),
-        expires_at=items.required_number(item, "expires_at"),
+def find(
+    loaded: Loaded, key: items.DeliveryKey, destination: str | None = None, generation: int = 0
+) -> Tracked | None:
+    """The delivery `key` of `loaded`: its entry, or (its round the current one, its route one
+    of the round's targets or its destination given) pending with no attempt yet."""
+    event = loaded.event
+    entry = loaded.entries.get(key.entry)
+    if entry is not None:
+        return Tracked(
+            items.delivery_from_entry(key, entry["M"]),
+            key,
+            items.number(entry["M"], "generation") or 0,
+            event.received_ms,
+            loaded.expires_at,
+            exists=True,
+        )
+    if key.round != loaded.round:
+        return None
+    routes = dict(loaded.targets)
+    found = routes.get(key.route, destination)
+    if found is None:
+        return None
+    created = loaded.routed_ms if loaded.routed_ms is not None else event.received_ms
+    pending = models.Delivery(
+        id=key.id,
+        event_id=event.id,
+        route=key.route,
+        destination=found,
+        webhook_id=loaded.webhook_id,
+        status="pending",
+        attempts=0,
+        next_attempt_ms=created,
+        created_ms=created,
+        updated_ms=created,
     )
+    return Tracked(pending, key, generation, event.received_ms, loaded.expires_at, exists=False)

@@ -1,14 +1,17 @@
 """The router function's work on one message of the ingest queue (docs/aws.md, "Who writes what").
 
     start (the event; a replay's round first) -> routing.targets (the shared pattern code)
-    -> route: one transaction [status routed/unrouted | routing record | a delivery per route]
-    -> PutEvents (the bus's rules fan it out to the destination queues) -> published
+    -> PutEvents (the bus's rules fan it out to the destination queues) -> routed: the
+    event's status (routed or unrouted) and the round's targets, one write
 
 Every step is idempotent on the event id and round, so a message SQS delivers twice routes once:
-a second delivery finds the routing record and only publishes it again if it was not marked
-published. An event the bus refuses for what it is (an entry over 1 MB, a detail-type over 128
-characters: eventbridge.Entry.problem) goes straight to its routes' destination queues, with
-the message a rule target would have sent, so it is delivered as any other.
+a second delivery finds the event routed at its round and does nothing. Publishing comes first,
+so a crash between the two publishes the event again when the message comes back (its
+deliveries then find themselves delivered, or are attempted once more at worst: records.py),
+and a routed event was always published. An event the bus refuses for what it is (an entry
+over 1 MB, a detail-type over 128 characters: eventbridge.Entry.problem) goes straight to its
+routes' destination queues, with the message a rule target would have sent, so it is delivered
+as any other.
 """
 
 from __future__ import annotations
@@ -82,19 +85,17 @@ class Router:
             log.warning("no such event: nothing to route", extra={"queue_message": message[:200]})
             return Routed(None, "gone")
         event = loaded.event
+        if loaded.routed:  # a message delivered again, or a replay's of an older round
+            return Routed(event.id, "published before", len(loaded.targets))
         targets = routing.targets(self._routes, event, self._with_detail)
-        recorded = self._records.route(loaded, targets, int(self._clock() * 1000))
-        if recorded is None:  # a replay moved it on meanwhile: that round's message routes it
+        direct = self._publish(loaded, targets) if targets else False
+        if not self._records.route(loaded, targets, int(self._clock() * 1000)):
+            # recorded meanwhile by a message delivered twice at once, or a replay moved the
+            # event on (that round's message routes it)
             return Routed(event.id, "later round")
-        if not recorded.targets:
-            return Routed(event.id, "unrouted")
-        if recorded.published:
-            return Routed(event.id, "published before", len(recorded.targets))
-        direct = self._publish(loaded, recorded)
-        self._records.published(recorded)
-        return Routed(event.id, "routed", len(recorded.targets), direct)
+        return Routed(event.id, "routed" if targets else "unrouted", len(targets), direct)
 
-    def _publish(self, loaded: records.Loaded, recorded: records.Routing) -> bool:
+    def _publish(self, loaded: records.Loaded, targets: Sequence[tuple[str, str]]) -> bool:
         """Put the event on the bus; True if it had to go to the destination queues instead."""
         event = loaded.event
         detail = routing.envelope(event)["detail"]
@@ -111,7 +112,7 @@ class Router:
             extra={"event_id": event.id, "reason": refused},
         )
         by_destination: dict[str, list[str]] = {}
-        for route, destination in recorded.targets:
+        for route, destination in targets:
             message = json.dumps(destination_message(route, event))
             by_destination.setdefault(destination, []).append(message)
         for destination, messages in by_destination.items():
