@@ -143,11 +143,11 @@ resource "aws_iam_role_policy_attachment" "function" {
 }
 
 locals {
-  table_arns = [aws_dynamodb_table.events.arn, "${aws_dynamodb_table.events.arn}/index/*"]
+  table_arns = [aws_dynamodb_table.events.arn]
+  # What adapters/aws calls on the table (tests/infra/test_module_hcl.py reads them from the code).
   table_rw = [
-    "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem",
-    "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem", "dynamodb:BatchWriteItem",
-    "dynamodb:TransactWriteItems",
+    "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
   ]
   queue_consume = [
     "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
@@ -158,7 +158,7 @@ locals {
     ingest = [
       { sid = "Table", actions = local.table_rw, resources = local.table_arns },
       { sid = "IngestQueue", actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.ingest.arn] },
-      { sid = "PutBodies", actions = ["s3:PutObject"], resources = ["${aws_s3_bucket.bodies.arn}/bodies/*"] },
+      { sid = "PutBodies", actions = ["s3:PutObject", "s3:DeleteObject"], resources = ["${aws_s3_bucket.bodies.arn}/bodies/*"] },
       { sid = "SourceSecrets", actions = ["secretsmanager:GetSecretValue"], resources = local.secret_arns_of.source },
     ]
     router = [

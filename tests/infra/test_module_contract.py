@@ -4,11 +4,12 @@ least-privilege roles; the timeouts the queues derive from."""
 
 from __future__ import annotations
 
+import ast
 import re
 
 import pytest
 
-from tests.infra import hclkit
+from tests.infra import hclkit, tfkit
 
 DESIGN_INPUTS = [
     "environment_suffix", "config_file", "lambda_package", "lambda_architecture",
@@ -78,6 +79,33 @@ def test_roles_have_no_wildcard_actions(module: hclkit.Module, document: str) ->
     for statements in module.locals()["function_statements"].values():
         for statement in statements:
             assert all("*" not in action for action in statement["actions"]), statement
+
+
+def _calls(client: str) -> set[str]:
+    """The API operations the AWS adapters call on a client attribute (`.dynamodb.put_item(`
+    -> PutItem), read from their source."""
+    found: set[str] = set()
+    for path in (tfkit.REPO / "src/webhook_processor/adapters/aws").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Attribute)
+                and node.func.value.attr == client
+            ):
+                found.add("".join(part.title() for part in node.func.attr.split("_")))
+    return found
+
+
+def test_the_functions_may_make_exactly_the_table_calls_the_adapters_make(
+    module: hclkit.Module,
+) -> None:
+    """A call the role does not grant fails only on AWS (moto does not enforce IAM): the
+    leases' and an unacknowledged event's DeleteItem once did."""
+    granted = set(module.locals()["table_rw"])
+    assert granted == {f"dynamodb:{op}" for op in _calls("dynamodb")}
+    s3 = {a for s in module.locals()["function_statements"]["ingest"] for a in s["actions"]}
+    assert {"s3:PutObject", "s3:DeleteObject"} <= s3  # a large body, and its undoing
 
 
 def test_only_xray_takes_every_resource(module: hclkit.Module) -> None:
