@@ -51,7 +51,7 @@ def attempts_at_once(max_concurrency: int) -> int:
     `max_concurrency` N: N // 2, at least 1 (docs/aws.md, "Concurrency per destination").
 
     The event source mapping runs at least 2 invocations (AWS's minimum) and the module sets its
-    maximum to N // min(batch size, N // 2) (infra/terraform/main.tf, `dest_mapping_concurrency`):
+    maximum to N // min(batch size, N // 2) (infra/terraform/queues.tf, `dest_mapping_concurrency`):
     invocations x attempts each stay within N. For N <= 3 that is 1, one after the other: for
     `max_concurrency: 1` a second message of the batch would wait for the lease its sibling holds
     (leases.py, which polls synchronously: the sibling could not even finish meanwhile)."""
