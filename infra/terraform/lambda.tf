@@ -18,6 +18,21 @@ locals {
     POWERTOOLS_METRICS_NAMESPACE = "whp"
     POWERTOOLS_LOG_LEVEL         = var.log_level
   }
+
+  # Lambda's application log level (logging_config below): a filter that must drop nothing.
+  # Lambda drops application lines below it and counts a line without a valid "level" and an
+  # RFC 3339 "timestamp" as INFO ("Log-level filtering",
+  # https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html).
+  # Powertools' EMF lines (its Metrics) carry no level, and its Logger's timestamps
+  # ("2026-01-01 10:20:19,650+0000") are not RFC 3339: at WARN or ERROR Lambda would drop the
+  # metrics and, by that page, every log line, errors included. So Lambda's level is INFO, or
+  # DEBUG when the functions log at DEBUG, and log_level (POWERTOOLS_LOG_LEVEL) is the filter.
+  # Lambda passes its level to the functions as AWS_LAMBDA_LOG_LEVEL, which powertools' Logger
+  # takes over POWERTOOLS_LOG_LEVEL ("AWS Lambda Advanced Logging Controls (ALC)",
+  # https://docs.powertools.aws.dev/lambda/python/latest/core/logger/) and the Python runtime
+  # gives its root logger: the handlers set their loggers back to POWERTOOLS_LOG_LEVEL and the
+  # root to WARNING, as under the Text format (entrypoints/lambdas/common.py).
+  application_log_level = var.log_level == "DEBUG" ? "DEBUG" : "INFO"
 }
 
 resource "aws_cloudwatch_log_group" "function" {
@@ -53,6 +68,16 @@ resource "aws_lambda_function" "this" {
 
   environment {
     variables = local.environment
+  }
+
+  # Lambda's advanced logging controls; JSON is the format that takes levels. platform_log_level
+  # "WARN" drops START, END and REPORT (INFO records); the functions' lines are powertools' JSON
+  # either way. The log group is the function's own (above), created before the function.
+  logging_config {
+    log_format            = "JSON"
+    application_log_level = local.application_log_level
+    system_log_level      = var.platform_log_level
+    log_group             = aws_cloudwatch_log_group.function[each.key].name
   }
 
   tracing_config {

@@ -101,6 +101,17 @@ resource "aws_sqs_queue_policy" "events_dlq" {
 }
 
 # --- event source mappings: on the `live` aliases, paused together by processing_enabled -------
+locals {
+  # An invocation attempts min(batch size, N // 2) of a destination's messages at once, N its
+  # max_concurrency (adapters/aws/deliverer.py, attempts_at_once): its mapping runs N over that
+  # many invocations, within what a mapping allows (2-1000), so that at most N attempts are in
+  # flight (docs/aws.md, "Concurrency per destination"). N = 1: two, taking turns (a lease).
+  dest_mapping_concurrency = {
+    for k, n in local.dest_concurrency :
+    k => min(1000, max(2, floor(n / min(var.batching.delivery_batch_size, max(1, floor(n / 2))))))
+  }
+}
+
 resource "aws_lambda_event_source_mapping" "router" {
   event_source_arn                   = aws_sqs_queue.ingest.arn
   function_name                      = local.live["router"].arn
@@ -125,7 +136,6 @@ resource "aws_lambda_event_source_mapping" "delivery" {
   function_response_types            = ["ReportBatchItemFailures"]
 
   scaling_config {
-    # The destination's max_concurrency (config), within what a mapping allows (2-1000).
-    maximum_concurrency = min(1000, max(2, local.dest_concurrency[each.key]))
+    maximum_concurrency = local.dest_mapping_concurrency[each.key]
   }
 }

@@ -260,6 +260,17 @@ variable "log_level" {
   }
 }
 
+variable "platform_log_level" {
+  description = "Lambda's system log level for the functions (logging_config.system_log_level): \"INFO\" (the default) writes Lambda's START, END and REPORT records of every invocation, \"WARN\" drops them and keeps Lambda's warnings and errors (the lean profile), \"DEBUG\" adds Lambda's debug records. The functions' own logs follow log_level either way."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARN"], var.platform_log_level)
+    error_message = "platform_log_level must be DEBUG, INFO or WARN (Lambda's system log levels; WARN, not WARNING)."
+  }
+}
+
 variable "log_retention_days" {
   description = "Retention of every log group (functions, API access logs)."
   type        = number

@@ -246,6 +246,26 @@ def logged(name: str = "whp") -> Iterator[list[logging.LogRecord]]:
         target.removeHandler(handler)
 
 
+@contextlib.contextmanager
+def log_lines(function: common.Function) -> Iterator[list[dict[str, Any]]]:
+    """The JSON lines `function` (set up by an invocation already) logs meanwhile, each formatted
+    by its powertools Logger as it is logged, so with the keys of the task that logs it."""
+    formatter = function.logger.registered_formatter
+
+    class Format(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            found.append(json.loads(formatter.format(record)))
+
+    found: list[dict[str, Any]] = []
+    handler = Format(level=logging.DEBUG)
+    target = logging.getLogger(function.logger.name)
+    target.addHandler(handler)
+    try:
+        yield found
+    finally:
+        target.removeHandler(handler)
+
+
 def deploy(
     aws: layout.Aws,
     folder: Path,

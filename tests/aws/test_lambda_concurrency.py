@@ -1,7 +1,9 @@
-"""`max_concurrency: 1` on AWS: the event source mapping runs at least 2 invocations, so attempts
-to such a destination take turns through a lease in the table (adapters/aws/leases.py): a second
-invocation waits for it, and hands its message back unattempted only when it would run out of
-time."""
+"""`max_concurrency` on AWS. For 1, the event source mapping runs at least 2 invocations, so
+attempts to such a destination take turns through a lease in the table (adapters/aws/leases.py):
+a second invocation waits for it, and hands its message back unattempted only when it would run
+out of time; within an invocation, its batch's messages go one after the other. For N >= 2, an
+invocation attempts at most N // 2 of its batch's messages at once (the module sizes the mapping's
+maximum concurrency to that, docs/aws.md "Concurrency per destination")."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ CONFIG = """\
 sources:
   github: {verify: github, secret: "aws-sm:github"}
 destinations:
-  serial: {url: "%s", signing_secret: "aws-sm:serial", max_concurrency: 1, timeout_seconds: 1}
+  serial: {url: "%s", signing_secret: "aws-sm:serial", max_concurrency: %d, timeout_seconds: 1}
 routes:
   - {name: all, destination: serial, pattern: {source: [github]}}
 """
@@ -30,19 +32,25 @@ routes:
 
 @pytest.fixture
 def serial(
-    aws: layout.Aws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    aws: layout.Aws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> Iterator[tuple[runtime.Runtime, receivers.Receiver]]:
+    """The destination `serial`, of `max_concurrency: 1` (or of the test's indirect parameter)."""
+    n = int(getattr(request, "param", 1))
     with receivers.Receiver(SECRET) as receiver:
         secrets = {"github": lambdas_config.SECRETS["github"], "serial": SECRET}
-        rt = runtime.deploy(aws, tmp_path, CONFIG % receiver.url("/s"), monkeypatch, secrets)
+        rt = runtime.deploy(aws, tmp_path, CONFIG % (receiver.url("/s"), n), monkeypatch, secrets)
         yield rt, receiver
         rt.reset()
 
 
-def _routed_message(rt: runtime.Runtime, aws: layout.Aws) -> dict[str, object]:
+def _push(rt: runtime.Runtime) -> None:
     body = b'{"ref": "refs/heads/main"}'
     out = lambdas_config.signed(config.load(rt.config_file), "github", body, event_type="push")
     assert rt.post("github", out.body, out.headers).status == 202
+
+
+def _routed_message(rt: runtime.Runtime, aws: layout.Aws) -> dict[str, object]:
+    _push(rt)
     rt.route()
     url = rt.deployed.destination_queue_urls["serial"]
     (message,) = aws.sqs().receive_message(QueueUrl=url, AttributeNames=["All"])["Messages"]
@@ -100,3 +108,35 @@ def test_without_time_to_wait_the_message_goes_back_unattempted(
     event_id = str(record["body"]).split("whp:event:")[1].split('"')[0]
     (d,) = ops.deliveries(event_id)
     assert (d.status, d.attempts) == ("pending", 0)  # nothing attempted, nothing recorded
+
+
+def _one_batch(rt: runtime.Runtime, receiver: receivers.Receiver, size: int) -> None:
+    for _ in range(size):
+        _push(rt)
+    rt.route()
+    rt.deliver("serial")
+    (batch,) = [b for b in rt.batches if b.queue == "wh-test-d-serial"]
+    assert len(batch.records) == size  # one invocation
+    assert batch.failed == set()
+    assert [a.answered for a in receiver.arrivals("/s")] == [200] * size
+
+
+def test_a_serial_destinations_batch_is_attempted_one_after_the_other(
+    serial: tuple[runtime.Runtime, receivers.Receiver],
+) -> None:
+    rt, receiver = serial
+    # Each answer waits 0.3 s for a second request in flight: attempted together, one would come.
+    receiver.script("/s", receivers.Reply(200, together=2, within=0.3))
+    _one_batch(rt, receiver, 3)
+    assert receiver.most_in_flight("/s") == 1
+
+
+@pytest.mark.parametrize("serial", [4], indirect=True)
+def test_a_batch_has_at_most_half_of_max_concurrency_in_flight(
+    serial: tuple[runtime.Runtime, receivers.Receiver],
+) -> None:
+    """max_concurrency 4: the mapping's 2 invocations, 2 at once each."""
+    rt, receiver = serial
+    receiver.script("/s", receivers.Reply(200, together=3, within=0.3))
+    _one_batch(rt, receiver, 4)
+    assert receiver.most_in_flight("/s") == 2

@@ -1,7 +1,8 @@
 """The delivery function in-process against moto, delivering to a loopback receiver that checks
 every request with the official standardwebhooks library: the original bytes, webhook-id the
 event id, the attempt number the receive count, backoff by visibility timeout, the DLQ after
-max_attempts, redrive and replay."""
+max_attempts, redrive and replay; the messages of a batch attempted together, each with its own
+outcome."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 from tests.aws import lambdas_config, layout, runtime
 from tests.e2e import receiver as receivers
-from webhook_processor import config, models
+from webhook_processor import config, models, routing
 from webhook_processor.entrypoints.lambdas import delivery
 
 EVENTS = Path(__file__).parents[1] / "events"
@@ -61,6 +62,78 @@ def test_a_delivery_posts_the_original_bytes_signed_for_standard_webhooks(
     assert (d.status, d.attempts, [a.status_code for a in d.history]) == ("delivered", 1, [200])
     for url in rt.deployed.destination_queue_urls.values():
         assert _depth(aws, url) == (0, 0)  # acknowledged: deleted
+
+
+def _event_of(record: dict[str, Any]) -> str:
+    event_id = routing.event_id_of(json.loads(record["body"])["event"])
+    assert event_id is not None
+    return event_id
+
+
+def _orders_batch(rt: runtime.Runtime, size: int) -> runtime.Batch:
+    (batch,) = [b for b in rt.batches if b.queue == "wh-test-d-orders" and len(b.records) == size]
+    return batch
+
+
+def test_the_messages_of_a_batch_are_in_flight_together_and_each_acknowledged(
+    rt: runtime.Runtime, aws: layout.Aws, receiver: receivers.Receiver
+) -> None:
+    # Each answer waits until 5 requests are held at once: one after the other, each would come
+    # 10 s late and the receiver would never hold more than one.
+    receiver.script("/orders", receivers.Reply(200, together=5, within=10))
+    event_ids = {_push(rt) for _ in range(5)}
+    rt.route()
+    rt.deliver("orders")
+    batch = _orders_batch(rt, 5)  # one invocation (orders: max_concurrency 10, 5 at once)
+    assert batch.failed == set()
+    assert receiver.most_in_flight("/orders") == 5
+    arrivals = receiver.arrivals("/orders")
+    assert {a.webhook_id for a in arrivals} == event_ids
+    assert all(a.verified and a.answered == 200 for a in arrivals)
+    for event_id in event_ids:
+        d = _orders(aws, rt, event_id)
+        assert (d.status, d.attempts) == ("delivered", 1)
+    assert _depth(aws, rt.deployed.destination_queue_urls["orders"]) == (0, 0)  # deleted
+
+
+def test_a_batch_of_a_delivered_a_retried_and_a_dead_message_reports_the_two_failed(
+    rt: runtime.Runtime, aws: layout.Aws, receiver: receivers.Receiver
+) -> None:
+    url = rt.deployed.destination_queue_urls["orders"]
+    # Retry-After: each backoff is a minute, not the policy's jitter (which may be 0 s: the
+    # message would be received again in the same pump)
+    later = receivers.Reply(500, retry_after="60")
+    doomed = _push(rt)  # two failed attempts first: its third (max_attempts: 3) is the last
+    receiver.script_id(doomed, later, later, receivers.Reply(500, together=3))
+    rt.route()
+    rt.deliver("orders")
+    rt.skip_backoffs()
+    rt.deliver("orders")
+    delivered, retried = _push(rt), _push(rt)
+    receiver.script_id(delivered, receivers.Reply(200, together=3))
+    receiver.script_id(retried, receivers.Reply(503, retry_after="60", together=3))
+    rt.route()
+    rt.skip_backoffs()  # the doomed message is visible again, with the two new ones
+    with runtime.log_lines(delivery._function) as lines:
+        rt.deliver("orders")
+    batch = _orders_batch(rt, 3)
+    receive = {_event_of(r): r for r in batch.records}
+    assert {e: int(r["attributes"]["ApproximateReceiveCount"]) for e, r in receive.items()} == {
+        doomed: 3,
+        delivered: 1,
+        retried: 1,
+    }
+    assert batch.failed == {receive[retried]["messageId"], receive[doomed]["messageId"]}
+    assert receiver.most_in_flight("/orders") == 3  # attempted together
+    outcomes = {e: (d.status, d.attempts) for e in receive for d in [_orders(aws, rt, e)]}
+    assert outcomes == {delivered: ("delivered", 1), retried: ("pending", 1), doomed: ("dead", 3)}
+    # the retried one waits out its backoff; the dead one went to the DLQ at its next receive
+    assert _depth(aws, url) == (0, 1)
+    (dead_message,) = layout.messages(aws.sqs(), rt.deployed.destination_dlq_urls["orders"])
+    assert routing.event_id_of(dead_message["event"]) == doomed
+    # attempted together, each logged its outcome with its own message id as correlation id
+    logged = {x["event_id"]: x["correlation_id"] for x in lines if "event_id" in x}
+    assert logged == {e: receive[e]["messageId"] for e in (retried, doomed)}
 
 
 def test_failed_attempts_back_off_by_visibility_then_reach_the_dlq(

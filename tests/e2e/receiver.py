@@ -7,7 +7,10 @@ and recorded (path, headers, body, arrival time, verdict). What it answers is sc
     receiver.script("/flaky", Reply(500), Reply(500), Reply(200))   # then 200 for ever (the last)
     receiver.script("/busy", Reply(429, retry_after="1"), Reply(200))
     receiver.script("/slow", Reply(200, sleep=1.0))
+    receiver.script("/batch", Reply(200, together=5))   # answers once 5 are in flight at once
+    receiver.script_id(event_id, Reply(500))            # this webhook-id's, before its path's
 
+`most_in_flight(path)` is the most requests to a path it held at once (read, not yet answered).
 Paths without a script answer 200. Like the rest of the e2e suite, nothing here imports
 webhook_processor.
 """
@@ -44,11 +47,15 @@ def new_signing_secret() -> str:
 @dataclass(frozen=True)
 class Reply:
     """One scripted answer: `status`, after sleeping `sleep` seconds; `retry_after` becomes a
-    Retry-After header."""
+    Retry-After header. With `together`, the answer waits (at most `within` seconds) until that
+    many requests to its path are in flight: a sender that sends them one after the other gets
+    each answer `within` seconds late, and `most_in_flight` says 1."""
 
     status: int = 200
     retry_after: str | None = None
     sleep: float = 0.0
+    together: int = 0
+    within: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,9 @@ class Receiver:
         self._lock = threading.Lock()
         self._arrivals: list[Arrival] = []
         self._scripts: dict[str, list[Reply]] = {}
+        self._id_scripts: dict[str, list[Reply]] = {}
+        self._in_flight: dict[str, int] = {}
+        self._most_in_flight: dict[str, int] = {}
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
@@ -162,6 +172,18 @@ class Receiver:
         with self._lock:
             self._scripts[path] = list(replies)
 
+    def script_id(self, webhook_id: str, *replies: Reply) -> None:
+        """Answer requests of `webhook_id` (whatever their path) with `replies`, as `script`."""
+        if not replies:
+            raise ValueError("script_id needs at least one reply")
+        with self._lock:
+            self._id_scripts[webhook_id] = list(replies)
+
+    def most_in_flight(self, path: str) -> int:
+        """The most requests to `path` that were in flight at once: read, not yet answered."""
+        with self._lock:
+            return self._most_in_flight.get(path, 0)
+
     def arrivals(self, path: str | None = None, webhook_id: str | None = None) -> list[Arrival]:
         """What arrived (at `path`, with `webhook_id`), in arrival order."""
         with self._lock:
@@ -213,12 +235,21 @@ class Receiver:
 
     # -- the ASGI app -------------------------------------------------------------------------
 
-    def _next_reply(self, path: str) -> Reply:
+    def _next_reply(self, path: str, webhook_id: str) -> Reply:
         with self._lock:
-            replies = self._scripts.get(path)
+            replies = self._id_scripts.get(webhook_id) or self._scripts.get(path)
             if not replies:
                 return Reply()
             return replies.pop(0) if len(replies) > 1 else replies[0]
+
+    async def _hold(self, path: str, reply: Reply) -> None:
+        """Until `reply.together` requests to `path` are in flight, or `reply.within` passed."""
+        deadline = time.monotonic() + reply.within
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._in_flight[path] >= reply.together:
+                    return
+            await asyncio.sleep(0.01)
 
     def _verify(self, path: str, headers: dict[str, str], body: bytes) -> str | None:
         try:
@@ -245,16 +276,25 @@ class Receiver:
         headers = _headers(scope["headers"])
         path: str = scope["path"]
         error = self._verify(path, headers, body)
-        reply = self._next_reply(path) if error is None else Reply(400)
+        webhook_id = headers.get("webhook-id", "")
+        reply = self._next_reply(path, webhook_id) if error is None else Reply(400)
         with self._lock:
             self._arrivals.append(Arrival(path, headers, body, arrived, error, reply.status))
-        if reply.sleep:
-            await asyncio.sleep(reply.sleep)
-        out = [(b"content-type", b"text/plain"), (b"content-length", b"2")]
-        if reply.retry_after is not None:
-            out.append((b"retry-after", reply.retry_after.encode()))
-        await send({"type": "http.response.start", "status": reply.status, "headers": out})
-        await send({"type": "http.response.body", "body": b"ok"})
+            held = self._in_flight[path] = self._in_flight.get(path, 0) + 1
+            self._most_in_flight[path] = max(held, self._most_in_flight.get(path, 0))
+        try:
+            if reply.together:
+                await self._hold(path, reply)
+            if reply.sleep:
+                await asyncio.sleep(reply.sleep)
+            out = [(b"content-type", b"text/plain"), (b"content-length", b"2")]
+            if reply.retry_after is not None:
+                out.append((b"retry-after", reply.retry_after.encode()))
+            await send({"type": "http.response.start", "status": reply.status, "headers": out})
+            await send({"type": "http.response.body", "body": b"ok"})
+        finally:
+            with self._lock:
+                self._in_flight[path] -= 1
 
 
 def _headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:

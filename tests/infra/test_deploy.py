@@ -34,10 +34,13 @@ Emulator notes (moto 5.2.x, hashicorp/aws 5.100.0), none of them worked around i
 - The config's `aws-sm:arn:...` secret (the operator's own, not the module's) must exist for a
   cold start, which reads every secret: moto finds a full ARN by its last segment taken as a
   name, so the data path creates a secret of that name and deletes it after.
+- CreateFunction and UpdateFunctionConfiguration accept a LoggingConfig and moto keeps none of
+  it (GetFunction returns no LoggingConfig): the functions' logging_config (JSON, the system
+  and application levels, the log group) is pinned by tests/infra/test_logging_config.py.
 - A plan right after the apply shows drift that is moto's (MOTO_DRIFT: the redrive policy's
-  whitespace, Lambda's dead_letter_config, the mapping's alias ARN, the REST API's binary media
-  types, and what follows from them); the module ignores none of it, and the test fails on any
-  other change a second plan would make.
+  whitespace, Lambda's dead_letter_config and logging_config, the mapping's alias ARN, the REST
+  API's binary media types, and what follows from them); the module ignores none of it, and the
+  test fails on any other change a second plan would make.
 """
 
 from __future__ import annotations
@@ -255,9 +258,11 @@ MOTO_DRIFT: dict[str, set[str]] = {
         "id", "invoke_url", "created_date", "execution_arn", "triggers", "canary_settings",
     },
     "aws_api_gateway_stage": {"deployment_id", "access_log_settings", "canary_settings"},
-    # moto returns no DeadLetterConfig: an update, so a new version, so the aliases follow.
+    # moto returns no DeadLetterConfig and no LoggingConfig: an update, so a new version, so
+    # the aliases follow.
     "aws_lambda_function": {
-        "dead_letter_config", "version", "qualified_arn", "qualified_invoke_arn",
+        "dead_letter_config", "logging_config", "version", "qualified_arn",
+        "qualified_invoke_arn",
     },
     "aws_lambda_alias": {"function_version", "routing_config"},
     # moto reports the version the alias pointed to instead of the alias.
@@ -302,6 +307,11 @@ def check_functions(aws: Aws, outputs: dict[str, Any]) -> None:
         assert conf["TracingConfig"]["Mode"] == "Active"
         assert conf["KMSKeyArn"] == outputs["kms_key_arn"]
         assert conf["Role"].endswith(f":role/{name}")
+        # moto keeps no LoggingConfig (see the module docstring); what it may keep is the module's.
+        assert conf.get("LoggingConfig") in (None, {
+            "LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "INFO",
+            "LogGroup": f"/aws/lambda/{name}",
+        }), conf["LoggingConfig"]  # fmt: skip
         # docs/aws.md, "Environment of the functions": exactly these.
         assert conf["Environment"]["Variables"] == {
             "WHP_PREFIX": aws.prefix,

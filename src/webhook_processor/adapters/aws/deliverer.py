@@ -18,6 +18,12 @@
 
 A crashed or timed-out invocation records nothing for the message; its receive count goes up all
 the same (an attempt used up, as docs/architecture.md says), and the next receive attempts it again.
+
+The delivery function runs `deliver` for the messages of a batch concurrently on the container's
+event loop, at most `attempts_at_once` at a time. Only the receiver's answer is awaited: the
+DynamoDB and SQS calls around it (load, begin, record, the visibility change, the lease) are
+boto3's, synchronous, and hold the loop for their few milliseconds each, which the other
+messages' requests then wait; what overlaps is the receivers' answer times, the bulk of a batch's.
 """
 
 from __future__ import annotations
@@ -38,6 +44,18 @@ Fate = Literal["delivered", "retry", "dead", "nothing to do", "busy"]
 BUSY_SECONDS = 5  # a message whose destination's lease was not free in time comes back then
 # What an invocation keeps of its time after the last attempt: recording it, the visibility.
 RESERVE_SECONDS = 5.0
+
+
+def attempts_at_once(max_concurrency: int) -> int:
+    """How many messages of a batch one invocation attempts at once, for a destination of
+    `max_concurrency` N: N // 2, at least 1 (docs/aws.md, "Concurrency per destination").
+
+    The event source mapping runs at least 2 invocations (AWS's minimum) and the module sets its
+    maximum to N // min(batch size, N // 2) (infra/terraform/queues.tf, `dest_mapping_concurrency`):
+    invocations x attempts each stay within N. For N <= 3 that is 1, one after the other: for
+    `max_concurrency: 1` a second message of the batch would wait for the lease its sibling holds
+    (leases.py, which polls synchronously: the sibling could not even finish meanwhile)."""
+    return max(1, max_concurrency // 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +135,11 @@ class Deliverer:
                 "is the package built from the deployed config?"
             )
         return found
+
+    def attempts_at_once(self, destination: str) -> int:
+        """`attempts_at_once` of the destination's `max_concurrency` (1 if it has no config)."""
+        config = self._destinations().get(destination)
+        return 1 if config is None else attempts_at_once(config.max_concurrency)
 
     async def deliver(
         self, record: Mapping[str, Any], invoked: float, ends: float | None = None

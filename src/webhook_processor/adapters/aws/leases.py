@@ -1,8 +1,9 @@
 """One attempt at a time to a destination whose `max_concurrency` is 1 (docs/aws.md, "Concurrency").
 
 An event source mapping runs at most its maximum concurrency of invocations for a queue, and that
-maximum is at least 2; each invocation attempts its batch's messages one after the other. For
-`max_concurrency: 1` the two invocations take turns through a lease, an item of the table:
+maximum is at least 2; for `max_concurrency: 1` each invocation attempts its batch's messages one
+after the other (deliverer.attempts_at_once), and the two invocations take turns through a lease,
+an item of the table:
 
     pk = lease#<destination>, sk = lease: holder (the message id), until_ms
 

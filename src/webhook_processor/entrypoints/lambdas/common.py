@@ -12,6 +12,7 @@ tracing_config): no X-Ray SDK is imported (docs/aws.md, "Tracing").
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -60,12 +61,19 @@ class Function:
         from aws_lambda_powertools import Logger, Metrics  # noqa: PLC0415 - see the docstring
 
         logger = Logger()
+        level = _package_level(logger.log_level)
+        logging.getLogger(logger.name).setLevel(level)
         for name in CORE_LOGGERS:
             if name != logger.name:  # its records get the service, correlation id and keys
                 core = logging.getLogger(name)
                 core.handlers = [logger.registered_handler]
-                core.setLevel(logger.log_level)
+                core.setLevel(level)
                 core.propagate = False
+        if os.environ.get("AWS_LAMBDA_LOG_LEVEL"):
+            # The runtime gave the root logger Lambda's level; third-party libraries stay at
+            # Python's WARNING, as under the Text format (botocore writes response bodies, secret
+            # values included, at DEBUG).
+            logging.getLogger().setLevel(logging.WARNING)
         self.logger = logger
         self._metrics = metrics = Metrics()
         observed = logger.inject_lambda_context(correlation_id_path=self._path, clear_state=True)(
@@ -85,3 +93,16 @@ class Function:
                     raise
                 return self._on_setup_error(exc)
         return self._app(event, context)
+
+
+def _package_level(powertools_level: int) -> int | str:
+    """POWERTOOLS_LOG_LEVEL (the module's `log_level`), else powertools' own choice.
+
+    Under Lambda's advanced logging controls (the module's logging_config) Lambda sets
+    AWS_LAMBDA_LOG_LEVEL, and powertools' Logger takes it over POWERTOOLS_LOG_LEVEL (powertools'
+    Logger docs, "AWS Lambda Advanced Logging Controls (ALC)"). The module keeps Lambda's level
+    at INFO or DEBUG, where it drops nothing the functions write (infra/terraform/lambda.tf), so
+    the filter is POWERTOOLS_LOG_LEVEL, here as without Lambda's levels.
+    """
+    wanted = os.environ.get("POWERTOOLS_LOG_LEVEL")
+    return wanted.upper() if wanted else powertools_level
