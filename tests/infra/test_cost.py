@@ -45,7 +45,9 @@ def test_totals_are_the_sum_of_the_services_and_lean_is_cheaper() -> None:
     data = json.loads(run("--json"))
     for profile in ("default", "lean"):
         services = {k: v for k, v in data[profile].items() if k != "total"}
-        assert data[profile]["total"] == pytest.approx(sum(services.values()), abs=0.02)
+        assert data[profile]["total"] == pytest.approx(
+            sum(services.values()), abs=0.045
+        )  # 9 roundings
         assert all(v >= 0 for v in services.values())
     assert data["default"]["API Gateway"] == 3.50
     assert data["lean"]["API Gateway"] == 1.00
@@ -78,9 +80,8 @@ def test_the_fewest_writes_are_what_the_model_makes_of_them() -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="the adapter's writes under docs/aws.md's table (indexes projecting all attributes, "
-    "transactions) cost $17.88 per million webhooks in DynamoDB alone, and the fewest writes the "
-    "contract allows (4) stay above the targets: see infra/terraform/README.md, 'Cost'",
+    reason="the table's five writes a webhook and the rest of the bill come to more, and so do "
+    "the fewest writes the contract allows: see infra/terraform/README.md, 'Cost'",
 )
 @pytest.mark.parametrize("profile", ["default", "lean"])
 def test_it_meets_the_cost_targets(profile: str) -> None:
