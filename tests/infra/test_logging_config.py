@@ -8,9 +8,7 @@ on a literal value) and evaluates the module's expression for Lambda's applicati
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -108,18 +106,7 @@ def lambda_application_level(
         'variable "log_level" {\n  type = string\n}\n\n'
         f"locals {{\n  application_log_level = {expression}\n}}\n"
     )
-    done = subprocess.run(
-        [tf.binary, "console", "-var", f"log_level={log_level}"],
-        input="local.application_log_level\n",
-        cwd=work,
-        env=tf.env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    value = json.loads(done.stdout)
+    value = tfkit.console(tf, work, "local.application_log_level", "-var", f"log_level={log_level}")
     assert isinstance(value, str)
     return value
 

@@ -6,7 +6,6 @@ terraform itself, against the function's side: at most N in flight, and not far 
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 from tests.infra import hclkit, tfkit
@@ -27,19 +26,10 @@ def _mapping_concurrency(
         "var.batching.delivery_batch_size", "size"
     )
     sizes = ", ".join(str(size) for size in BATCH_SIZES)
-    done = subprocess.run(
-        [terraform.binary, "console"],
-        input=f"jsonencode([for size in [{sizes}] : {each_size}])\n",
-        cwd=work,
-        env=terraform.env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    outputs = json.loads(
+        tfkit.console(terraform, work, f"jsonencode([for size in [{sizes}] : {each_size}])")
     )
-    assert done.returncode == 0, done.stderr
-    outputs = json.loads(json.loads(done.stdout))
-    assert len(outputs) == len(BATCH_SIZES), done.stdout
+    assert len(outputs) == len(BATCH_SIZES), outputs
     return {
         size: {int(n): m for n, m in found.items()}
         for size, found in zip(BATCH_SIZES, outputs, strict=True)

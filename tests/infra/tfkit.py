@@ -9,6 +9,7 @@ roots that holds it. Tests that need either skip, saying which is missing.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 MODULE = REPO / "infra" / "terraform"
@@ -88,6 +90,23 @@ class Terraform:
                 f"{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
             )
         return result
+
+
+def console(tf: Terraform, work: Path, expression: str, *args: str) -> Any:
+    """The value of one expression, evaluated by `terraform console` in `work` (its .tf files,
+    `args` such as -var), parsed from the JSON it prints."""
+    done = subprocess.run(
+        [tf.binary, "console", *args],
+        input=expression + "\n",
+        cwd=work,
+        env=tf.env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
 
 
 def write_cli_config(path: Path, mirror: Path) -> Path:
