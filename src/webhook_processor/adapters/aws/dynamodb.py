@@ -128,9 +128,12 @@ class Table:
         with unavailable(f"reading {ref} from {self.bucket}"):
             return self.s3.get_object(Bucket=self.bucket, Key=ref)["Body"].read()
 
-    def delete_event(self, event: models.Event, keyed_payload: bool = True) -> None:
-        """Best effort (logged): an event that was never acknowledged. `keyed_payload` False
-        keeps a keyed payload item (it is another event's: the dedupe said so)."""
+    def delete_event(
+        self, event: models.Event, ref: str | None, keyed_payload: bool = True
+    ) -> None:
+        """Best effort (logged): an event that was never acknowledged, and its body in the
+        bucket at `ref`. `keyed_payload` False keeps a keyed payload item (it is another
+        event's: the dedupe said so)."""
         keys = [items.state_key(event.id)]
         if event.idempotency_key is None or keyed_payload:
             keys.append(items.payload_key(event.id, event.source, event.idempotency_key))
@@ -138,8 +141,8 @@ class Table:
             for key in keys:
                 if key is not None:
                     self.dynamodb.delete_item(TableName=self.name, Key=key)
-            if not items.inline(event):
-                self.s3.delete_object(Bucket=self.bucket, Key=items.body_ref(event.id))
+            if ref is not None:
+                self.s3.delete_object(Bucket=self.bucket, Key=ref)
         except clients.FAILURES as exc:
             log.warning(
                 "could not delete unacknowledged event %s (it expires with the retention): %s",
@@ -166,15 +169,17 @@ class EventStore:
     def add_now(self, event: models.Event) -> models.Stored:
         expires = items.expires_at(event.received_ms, self._retention_days)
         ref = None
-        if not items.inline(event):  # the bucket first: no item ever points at nothing
+        data = items.packed(event)
+        if len(data) > items.INLINE_MAX:  # the bucket first: no item ever points at nothing
             ref = items.body_ref(event.id)
             with unavailable(f"storing the body of {event.id} in {self._table.bucket}"):
                 self._table.s3.put_object(Bucket=self._table.bucket, Key=ref, Body=event.body)
-        payload = items.payload_item(event, expires, ref)
+            data = items.packed(event, body=False)
+        payload = items.payload_item(event, expires, data, ref)
         first = self._put_payload(event, payload)
         if first is not None:
-            if ref is not None:
-                self._table.delete_event(event, keyed_payload=False)  # our body in the bucket
+            if ref is not None:  # our body in the bucket
+                self._table.delete_event(event, ref, keyed_payload=False)
             return self._duplicate(first)
         try:
             with unavailable(f"storing {event.id} in {self._table.name}"):
@@ -184,7 +189,7 @@ class EventStore:
             self._ingest.send(ingest_message(event.id))
         except errors.StoreUnavailable:
             if event.idempotency_key is None:
-                self._table.delete_event(event)  # no key: a retry is a new event
+                self._table.delete_event(event, ref)  # no key: a retry is a new event
             raise  # keyed: the retry finds the payload and finishes the hand-off
         return models.Stored(event.id, duplicate=False)
 

@@ -236,14 +236,14 @@ def state_item(fields: Mapping[str, Any]) -> Item:
     return item
 
 
-def payload_item(event: models.Event, expires: int, ref: str | None) -> Item:
-    """Headers and body, compressed (`data`: zlib of the headers' JSON, a newline, the body);
-    `ref` is the S3 key when the body went to the bucket (then `data` holds the headers only)."""
+def payload_item(event: models.Event, expires: int, data: bytes, ref: str | None) -> Item:
+    """Headers and body, compressed (`data`: `packed`); `ref` is the S3 key when the body went
+    to the bucket (then `data` holds the headers only)."""
     item: Item = {
         **payload_key(event.id, event.source, event.idempotency_key),
         "kind": s("payload"),
         **meta(event, expires),
-        "data": {"B": packed(event, body=ref is None)},
+        "data": {"B": data},
         "body_bytes": n(len(event.body)),
     }
     if ref is not None:
@@ -252,14 +252,11 @@ def payload_item(event: models.Event, expires: int, ref: str | None) -> Item:
 
 
 def packed(event: models.Event, body: bool = True) -> bytes:
-    """JSON escapes every control character, so the headers' text has no newline of its own."""
+    """zlib of the headers' JSON, a newline and (unless not `body`) the body. JSON escapes
+    every control character, so the headers' text has no newline of its own. More than
+    INLINE_MAX of it does not fit in the payload item: the body goes to the bucket."""
     raw = json.dumps(event.headers, separators=(",", ":")).encode() + b"\n"
     return zlib.compress(raw + event.body if body else raw)
-
-
-def inline(event: models.Event) -> bool:
-    """Whether the compressed headers and body fit in the payload item."""
-    return len(packed(event)) <= INLINE_MAX
 
 
 def body_ref(event_id: str) -> str:

@@ -132,13 +132,8 @@ class Operations:
                 items.attempt_from_item(item)
             )
         out = []
-        names = set(loaded.entries) | {items.entry_name(loaded.round, r) for r, _ in loaded.targets}
-        for name in names:
-            round_, _, route = name.partition("#")
-            tracked = records.find(loaded, items.DeliveryKey(event_id, int(round_), route))
-            if tracked is None:
-                continue
-            entry = loaded.entries.get(name)
+        for tracked in records.every(loaded):
+            entry = loaded.entries.get(tracked.key.entry)
             history = [] if entry is None else [items.attempt_from_item(entry["M"]["first"]["M"])]
             history += later.get(tracked.key.id, [])
             history.sort(key=lambda a: a.started_ms)
@@ -239,7 +234,8 @@ class Operations:
         states = self._states()
         names = sorted(set(self._destinations) | set(states))
         pending: dict[str, list[int]] = {name: [] for name in names}
-        for delivery in self._every_delivery():
+        every = (d for state in self._states_with_deliveries() for d in _deliveries_of(state))
+        for delivery in every:
             if delivery.status == "pending":
                 due = delivery.next_attempt_ms
                 pending.setdefault(delivery.destination, []).append(
@@ -266,31 +262,21 @@ class Operations:
         partitions = [p for d in days for p in query.shards(d)]
         return query.scan(self._table, partitions, projection, self._now_s())
 
-    def _every_delivery(self) -> Iterator[models.Delivery]:
-        """Every delivery of the retention window, from the events' state items."""
-        projection = (
+    def _states_with_deliveries(self) -> Iterator[items.Item]:
+        """Every state item of the retention window, with what its deliveries need."""
+        return self._states_of_retention(
             "id, source, event_type, received_ms, status, expires_at, round, webhook_id, "
             "targets, routed_ms, deliveries"
         )
-        for state in self._states_of_retention(projection):
-            loaded = records.loaded(state)
-            names = set(loaded.entries)
-            names |= {items.entry_name(loaded.round, r) for r, _ in loaded.targets}
-            for name in names:
-                round_, _, route = name.partition("#")
-                key = items.DeliveryKey(loaded.event.id, int(round_), route)
-                tracked = records.find(loaded, key)
-                if tracked is not None:
-                    yield tracked.delivery
 
     def counts(self) -> tuple[Mapping[str, int], Mapping[str, int]]:
         by_event = dict.fromkeys(EVENT_STATUSES, 0)
-        for state in self._states_of_retention("status"):
+        by_delivery = dict.fromkeys(DELIVERY_STATUSES, 0)
+        for state in self._states_with_deliveries():  # one read of each, for both counts
             status = items.required_text(state, "status")
             by_event[status] = by_event.get(status, 0) + 1
-        by_delivery = dict.fromkeys(DELIVERY_STATUSES, 0)
-        for delivery in self._every_delivery():
-            by_delivery[delivery.status] += 1
+            for delivery in _deliveries_of(state):
+                by_delivery[delivery.status] += 1
         return by_event, by_delivery
 
     def activity(self, since_ms: int) -> ports.Activity:
@@ -342,6 +328,11 @@ class Operations:
     def _horizon_ms(self) -> int:
         """Nothing older is still in the table, give or take TTL's lag (a day of slack)."""
         return self._now_ms() - (self._retention_days + 1) * items.DAY_MS
+
+
+def _deliveries_of(state: items.Item) -> Iterator[models.Delivery]:
+    """An event's deliveries, from its state item: its entries and its round's targets."""
+    return (tracked.delivery for tracked in records.every(records.loaded(state)))
 
 
 def _tally(attempt: Mapping[str, Any], delivered: int, failed: int) -> tuple[int, int]:

@@ -29,7 +29,7 @@ SQS receive count, so a crashed invocation leaves a gap in the numbers, not a st
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,22 +117,8 @@ class Records:
             update += " REMOVE targets, routed_ms"
         else:
             update += " REMOVE webhook_id, targets, routed_ms"
-        try:
-            self._table.dynamodb.update_item(
-                TableName=self._table.name,
-                Key=key,
-                UpdateExpression=update,
-                ConditionExpression="attribute_exists(pk) AND #round < :r",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except clients.FAILURES as exc:
-            if condition_failed(exc):
-                return False
-            raise errors.StoreUnavailable(
-                f"replaying {event_id}: {clients.describe(exc)}"
-            ) from None
-        return True
+        condition = "attribute_exists(pk) AND #round < :r"
+        return self._update(key, f"replaying {event_id}", update, condition, names, values)
 
     def route(self, loaded: Loaded, targets: Sequence[tuple[str, str]], now_ms: int) -> bool:
         """Record the routing of `loaded`'s round (after it was published); False when it was
@@ -140,26 +126,20 @@ class Records:
         event = loaded.event
         key = items.state_key(event.id)
         assert key is not None  # loaded from it
-        try:
-            self._table.dynamodb.update_item(
-                TableName=self._table.name,
-                Key=key,
-                UpdateExpression="SET #status = :status, targets = :t, routed_ms = :now",
-                ConditionExpression="#status = :pending AND #round = :r",
-                ExpressionAttributeNames={"#status": "status", "#round": "round"},
-                ExpressionAttributeValues={
-                    ":status": items.s("routed" if targets else "unrouted"),
-                    ":t": items.s(json.dumps([list(t) for t in targets])),
-                    ":now": items.n(now_ms),
-                    ":pending": items.s("pending"),
-                    ":r": items.n(loaded.round),
-                },
-            )
-        except clients.FAILURES as exc:
-            if condition_failed(exc):
-                return False
-            raise errors.StoreUnavailable(f"routing {event.id}: {clients.describe(exc)}") from None
-        return True
+        return self._update(
+            key,
+            f"routing {event.id}",
+            "SET #status = :status, targets = :t, routed_ms = :now",
+            "#status = :pending AND #round = :r",
+            {"#status": "status", "#round": "round"},
+            {
+                ":status": items.s("routed" if targets else "unrouted"),
+                ":t": items.s(json.dumps([list(t) for t in targets])),
+                ":now": items.n(now_ms),
+                ":pending": items.s("pending"),
+                ":r": items.n(loaded.round),
+            },
+        )
 
     # -- delivering ----------------------------------------------------------------------------
 
@@ -220,19 +200,16 @@ class Records:
         if d.status == "dead":
             update += " ADD dead :minus"
             values[":minus"] = items.n(-1)
-        try:
-            self._table.dynamodb.update_item(
-                TableName=self._table.name,
-                Key=_state_key(tracked),
-                UpdateExpression=update,
-                ConditionExpression=f"{path}.#status = :was AND {path}.generation = :old",
-                ExpressionAttributeNames={"#e": tracked.key.entry, "#status": "status"},
-                ExpressionAttributeValues=values,
-            )
-        except clients.FAILURES as exc:
-            if condition_failed(exc):
-                return False
-            raise errors.StoreUnavailable(f"reviving {d.id}: {clients.describe(exc)}") from None
+        revived = self._update(
+            _state_key(tracked),
+            f"reviving {d.id}",
+            update,
+            f"{path}.#status = :was AND {path}.generation = :old",
+            {"#e": tracked.key.entry, "#status": "status"},
+            values,
+        )
+        if not revived:
+            return False
         if d.status == "dead":
             self._forget_dead_letter(tracked)
         return True
@@ -284,7 +261,8 @@ class Records:
             update += " ADD dead :one"
             values[":one"] = items.n(1)
         return self._update(
-            tracked,
+            _state_key(tracked),
+            f"recording an attempt of {tracked.key.id}",
             update,
             "attribute_exists(pk) AND attribute_not_exists(deliveries.#e)",
             {"#e": tracked.key.entry},
@@ -318,20 +296,24 @@ class Records:
         condition = "deliveries.#e.#status = :pending"
         if not ok:  # delivered: from any attempt; otherwise only forward
             condition += " AND deliveries.#e.attempts < :attempts"
-        return self._update(tracked, update, condition, names, values)
+        what = f"recording an attempt of {tracked.key.id}"
+        return self._update(_state_key(tracked), what, update, condition, names, values)
 
     def _update(
         self,
-        tracked: Tracked,
+        key: items.Item,
+        what: str,
         update: str,
         condition: str,
         names: dict[str, str],
         values: items.Item,
     ) -> bool:
+        """One conditional update of a state item: False when the condition does not hold (the
+        step was done, or overtaken), StoreUnavailable naming `what` when DynamoDB fails."""
         try:
             self._table.dynamodb.update_item(
                 TableName=self._table.name,
-                Key=_state_key(tracked),
+                Key=key,
                 UpdateExpression=update,
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
@@ -340,9 +322,7 @@ class Records:
         except clients.FAILURES as exc:
             if condition_failed(exc):
                 return False
-            raise errors.StoreUnavailable(
-                f"recording an attempt of {tracked.key.id}: {clients.describe(exc)}"
-            ) from None
+            raise errors.StoreUnavailable(f"{what}: {clients.describe(exc)}") from None
         return True
 
     def _put_attempt(self, tracked: Tracked, attempt: models.Attempt, ok: bool) -> None:
@@ -396,6 +376,16 @@ def _entry_fields(tracked: Tracked) -> items.Item:
         "created_ms": items.n(d.created_ms),
         "received_ms": items.n(tracked.received_ms),
     }
+
+
+def every(loaded: Loaded) -> Iterator[Tracked]:
+    """Every delivery of `loaded`: its entries, and its round's targets not attempted yet."""
+    names = set(loaded.entries) | {items.entry_name(loaded.round, r) for r, _ in loaded.targets}
+    for name in names:
+        round_, _, route = name.partition("#")
+        tracked = find(loaded, items.DeliveryKey(loaded.event.id, int(round_), route))
+        if tracked is not None:
+            yield tracked
 
 
 def find(
